@@ -1,0 +1,32 @@
+# Newcomer entry points (see README): `make demo` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup weights demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+setup: $(STAMP) weights
+
+weights: $(STAMP)
+	$(BIN)/styljax weights fetch
+
+demo: setup
+	$(BIN)/styljax demo --out-dir out/demo
+
+test: setup
+	$(BIN)/python -m pytest -q -n 2 --durations=15
+
+bench: setup
+	$(BIN)/python -m pip install -q 'torch==2.13.0'
+	$(BIN)/python -m bench.vgg
+	$(BIN)/python -m bench.gatys
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,595 @@
+"""Image I/O and colour helpers shared by every styljax command.
+
+Conventions
+-----------
+* Images are float32 RGB arrays of shape (H, W, 3) with values in [0, 1].
+* Every bad-input case raises :class:`~styljax.errors.StyljaxError` with a one-line
+  message ``"<path>: <reason>"``.
+* Transparent images are composited over **white** (a fully transparent pixel loads as 1.0).
+* Files are written atomically: into a temporary file in the target directory, then
+  ``os.replace``-d into place, so readers never see a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import os
+import re
+import stat
+import struct
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image, ImageDraw, ImageFile, ImageFont, ImageOps, UnidentifiedImageError
+
+from styljax.errors import StyljaxError
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "MAX_PIXELS_ENV",
+    "atomic_path",
+    "atomic_write",
+    "contact_sheet",
+    "default_max_pixels",
+    "fit_max_side",
+    "list_images",
+    "load_image",
+    "load_images",
+    "match_luminance",
+    "preserve_colors",
+    "resize",
+    "rgb_to_yuv",
+    "save_image",
+    "yuv_to_rgb",
+]
+
+PathLike = str | os.PathLike[str]
+
+DEFAULT_MAX_PIXELS = 64_000_000
+"""Default pixel cap for :func:`load_image` (overridden by ``$STYLJAX_MAX_PIXELS``)."""
+
+MAX_PIXELS_ENV = "STYLJAX_MAX_PIXELS"
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
+"""Suffixes (lower case) that :func:`list_images` treats as images."""
+
+_SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
+
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+
+# Exceptions PIL decoders raise on corrupt or truncated data.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+def default_max_pixels() -> int:
+    """The pixel cap used when ``max_pixels`` is not given: ``$STYLJAX_MAX_PIXELS`` or 64 MP."""
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise StyljaxError(f"{MAX_PIXELS_ENV}: expected a positive integer, got {raw!r}")
+    return value
+
+
+def fit_max_side(h: int, w: int, max_side: int) -> tuple[int, int]:
+    """Scale (h, w) so the longer side equals ``max_side``, keeping aspect (each side >= 1)."""
+    if h < 1 or w < 1:
+        raise StyljaxError(f"image size must be positive, got {h}x{w}")
+    if max_side < 1:
+        raise StyljaxError(f"max_side must be a positive integer, got {max_side}")
+    longer = max(h, w)
+
+    def scale(n: int) -> int:
+        return max(1, math.floor(n * max_side / longer + 0.5))
+
+    return (max_side, scale(w)) if h >= w else (scale(h), max_side)
+
+
+def load_image(
+    path: PathLike,
+    *,
+    max_side: int | None = None,
+    size: tuple[int, int] | None = None,
+    max_pixels: int | None = None,
+) -> np.ndarray:
+    """Load an image file as float32 RGB (H, W, 3) in [0, 1].
+
+    * EXIF orientation is applied (a corrupt EXIF block is ignored).
+    * Greyscale, bilevel, palette, CMYK, YCbCr, 16-bit greyscale (scaled by 65535) and
+      float ('F', clipped to [0, 1]) images become RGB. Alpha is composited over white.
+      16-bit RGB PNGs load at PIL's 8-bit precision (PIL cannot keep the low bits).
+    * ``max_side`` scales so the longer side equals it; ``size=(h, w)`` resizes exactly.
+      Resizing is PIL LANCZOS (antialiased) on each channel in float mode 'F', so no
+      precision is lost to 8-bit rounding; the result is clipped to [0, 1].
+    * ``max_pixels`` (default :func:`default_max_pixels`) is checked against the header
+      before any pixel is decoded. PIL's own decompression-bomb guard
+      (``Image.MAX_IMAGE_PIXELS``) stays on and its warning is an error here; to load
+      more pixels than that, the caller must raise ``Image.MAX_IMAGE_PIXELS`` itself.
+    """
+    if max_side is not None and size is not None:
+        raise StyljaxError(f"{path}: give max_side or size, not both")
+    cap = default_max_pixels() if max_pixels is None else max_pixels
+    if cap <= 0:
+        raise StyljaxError(f"max_pixels must be positive, got {cap}")
+    path = Path(path)
+    _check_file(path)
+    array = _read_pixels(path, cap)
+    if size is not None:
+        array = _resize_float(array, _check_size(size, path))
+    elif max_side is not None:
+        array = _resize_float(array, fit_max_side(*array.shape[:2], max_side))
+    return array
+
+
+def load_images(paths: Iterable[PathLike], **kwargs: Any) -> list[np.ndarray]:
+    """Load several images with the same :func:`load_image` options."""
+    return [load_image(p, **kwargs) for p in paths]
+
+
+def list_images(path_or_dir: PathLike) -> list[Path]:
+    """A file gives ``[file]``; a directory gives its image files in natural-sorted order.
+
+    Only the directory's own entries are listed (not subdirectories); hidden files (names
+    starting with '.', e.g. in-progress atomic writes) are skipped. Extensions are matched
+    case-insensitively against :data:`IMAGE_EXTENSIONS`.
+    """
+    path = Path(path_or_dir)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise StyljaxError(f"{path}: no such file or directory")
+    try:
+        entries = list(path.iterdir())
+    except OSError as e:
+        raise StyljaxError(f"{path}: cannot list directory: {e.strerror or e}") from e
+    images = [
+        p
+        for p in entries
+        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+    ]
+    if not images:
+        exts = " ".join(sorted(IMAGE_EXTENSIONS))
+        raise StyljaxError(f"{path}: no image files ({exts}) in directory")
+    return sorted(images, key=_natural_key)
+
+
+def _natural_key(path: Path) -> list[Any]:
+    """Sort key so that 'frame2' < 'frame10'."""
+    parts = re.split(r"(\d+)", path.name)
+    return [(0, int(s), s) if s.isdigit() else (1, s, s) for s in parts]
+
+
+def _check_file(path: Path) -> None:
+    """Raise a StyljaxError if ``path`` is missing, a directory, unreadable or empty."""
+    try:
+        st = path.stat()
+    except FileNotFoundError as e:
+        raise StyljaxError(f"{path}: no such file") from e
+    except PermissionError as e:
+        raise StyljaxError(f"{path}: permission denied") from e
+    except OSError as e:
+        raise StyljaxError(f"{path}: cannot read: {e.strerror or e}") from e
+    if stat.S_ISDIR(st.st_mode):
+        raise StyljaxError(f"{path}: is a directory, not an image file")
+    if not stat.S_ISREG(st.st_mode):
+        raise StyljaxError(f"{path}: not a regular file")
+    if st.st_size == 0:
+        raise StyljaxError(f"{path}: empty file (0 bytes)")
+
+
+@contextlib.contextmanager
+def _strict_pil() -> Iterator[None]:
+    """Make PIL's decompression-bomb warning an error and refuse truncated images.
+
+    ``warnings.catch_warnings`` edits the process-wide filter list for the duration (the
+    stdlib way; restored on exit). ``ImageFile.LOAD_TRUNCATED_IMAGES`` is only touched if
+    someone else set it to True: it is then forced to False while decoding and restored.
+    """
+    lenient = ImageFile.LOAD_TRUNCATED_IMAGES
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        if lenient:
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            if lenient:
+                ImageFile.LOAD_TRUNCATED_IMAGES = lenient
+
+
+def _read_pixels(path: Path, max_pixels: int) -> np.ndarray:
+    """Open ``path``, check its header size against ``max_pixels``, decode, orient, -> RGB."""
+    with _strict_pil():
+        try:
+            img = Image.open(path)
+        except FileNotFoundError as e:
+            raise StyljaxError(f"{path}: no such file") from e
+        except PermissionError as e:
+            raise StyljaxError(f"{path}: permission denied") from e
+        except IsADirectoryError as e:
+            raise StyljaxError(f"{path}: is a directory, not an image file") from e
+        except UnidentifiedImageError as e:
+            raise StyljaxError(f"{path}: not an image (or an unsupported format)") from e
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise StyljaxError(f"{path}: refused by PIL's decompression-bomb guard: {e}") from e
+        except _DECODE_ERRORS as e:
+            raise StyljaxError(f"{path}: cannot read image: {e}") from e
+        with img:
+            w, h = img.size
+            if w * h > max_pixels:
+                raise StyljaxError(
+                    f"{path}: image is {w}x{h} ({w * h} pixels), over the limit of "
+                    f"{max_pixels} pixels (pass max_pixels or set {MAX_PIXELS_ENV} to raise it)"
+                )
+            try:
+                img.load()
+            except Image.DecompressionBombWarning as e:
+                raise StyljaxError(f"{path}: refused by PIL's decompression-bomb guard: {e}") from e
+            except _DECODE_ERRORS as e:
+                raise StyljaxError(f"{path}: corrupt or truncated image: {e}") from e
+            return _to_float_rgb(_apply_exif_orientation(img), path)
+
+
+def _apply_exif_orientation(img: Image.Image) -> Image.Image:
+    """Rotate/flip per the EXIF orientation tag; a broken EXIF block is ignored."""
+    try:
+        return ImageOps.exif_transpose(img)
+    except _DECODE_ERRORS + (KeyError, AttributeError):
+        return img
+
+
+def _to_float_rgb(img: Image.Image, path: Path) -> np.ndarray:
+    """Convert a decoded PIL image of any supported mode to float32 RGB in [0, 1]."""
+    mode = img.mode
+    if mode in _SIXTEEN_BIT_MODES:
+        grey = np.asarray(img).astype(np.float32) / 65535.0
+        return _grey_to_rgb(np.clip(grey, 0.0, 1.0))
+    if mode == "F":
+        grey = np.nan_to_num(np.asarray(img, dtype=np.float32), nan=0.0)
+        return _grey_to_rgb(np.clip(grey, 0.0, 1.0))
+    try:
+        if mode in _ALPHA_MODES or "transparency" in img.info:
+            rgba = _convert(img, "RGBA")
+            return _composite_over_white(np.asarray(rgba, dtype=np.float32) / 255.0)
+        return np.asarray(_convert(img, "RGB"), dtype=np.float32) / 255.0
+    except ValueError as e:
+        raise StyljaxError(f"{path}: unsupported image mode {mode!r}") from e
+
+
+def _convert(img: Image.Image, mode: str) -> Image.Image:
+    """``img.convert(mode)``, going through 'LA' for premultiplied 'La'."""
+    if img.mode == "La":
+        img = img.convert("LA")
+    return img.convert(mode)
+
+
+def _grey_to_rgb(grey: np.ndarray) -> np.ndarray:
+    return np.repeat(grey[..., None], 3, axis=-1).astype(np.float32, copy=False)
+
+
+def _composite_over_white(rgba: np.ndarray) -> np.ndarray:
+    rgb, alpha = rgba[..., :3], rgba[..., 3:]
+    return (rgb * alpha + (1.0 - alpha)).astype(np.float32)
+
+
+def _check_size(size: Sequence[int], path: PathLike) -> tuple[int, int]:
+    try:
+        h, w = (int(s) for s in size)
+    except (TypeError, ValueError) as e:
+        raise StyljaxError(f"{path}: size must be (height, width), got {size!r}") from e
+    if h < 1 or w < 1:
+        raise StyljaxError(f"{path}: size must be positive, got {h}x{w}")
+    return h, w
+
+
+def _resize_float(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """LANCZOS-resize float (H, W, C) to ``size=(h, w)``, channel by channel in mode 'F'."""
+    h, w = size
+    if array.shape[:2] == (h, w):
+        return array
+    channels = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(array[..., c])).resize(
+                (w, h), Image.Resampling.LANCZOS
+            ),
+            dtype=np.float32,
+        )
+        for c in range(array.shape[-1])
+    ]
+    return np.clip(np.stack(channels, axis=-1), 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Atomic writing
+# --------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _umask() -> int:
+    """The process umask, read without changing it where /proc allows."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # fallback: briefly set and restore (not thread-safe)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it is renamed onto ``path``.
+
+    Parent directories are created. The temporary file is hidden ('.name.XXXX.suffix'),
+    keeps the target's suffix (so writers that infer the format from it work) and gets the
+    usual umask-derived permissions. If the body raises, the temporary file is removed,
+    ``path`` is left untouched and the exception propagates; an OSError (from creating the
+    temporary file, the body or the rename) becomes a StyljaxError naming ``path``.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix, delete=False
+        ) as tmp_file:
+            tmp = Path(tmp_file.name)
+        os.chmod(tmp, 0o666 & ~_umask())
+    except OSError as e:
+        raise StyljaxError(f"{path}: cannot write: {e.strerror or e}") from e
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise StyljaxError(f"{path}: cannot write: {e.strerror or e}") from e
+        raise
+
+
+def atomic_write(path: PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; returns the Path."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Saving
+# --------------------------------------------------------------------------------------------
+
+
+def _to_uint8(image: Any) -> np.ndarray:
+    """float [0, 1] (H, W), (H, W, 1) or (H, W, 3) -> uint8 (H, W) or (H, W, 3).
+
+    uint8 input is taken as already quantised.
+    """
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] == 3)) or 0 in array.shape:
+        raise StyljaxError(
+            f"image must have shape (H, W), (H, W, 1) or (H, W, 3), got {array.shape}"
+        )
+    if array.dtype == np.uint8:
+        return array
+    array = np.nan_to_num(array.astype(np.float32), nan=0.0)
+    return np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def check_output_path(path: PathLike) -> Path:
+    """Fail early (before any long computation) if `path` cannot take an image."""
+    path = Path(path)
+    if path.suffix.lower() not in _SAVE_FORMATS:
+        known = ", ".join(sorted(_SAVE_FORMATS))
+        raise StyljaxError(f"{path}: unknown image format {path.suffix!r} (use one of {known})")
+    if path.is_dir():
+        raise StyljaxError(f"{path}: is a directory")
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise StyljaxError(f"{path}: cannot write into {parent}")
+    return path
+
+
+def save_image(path: PathLike, image: Any, *, quality: int = 95) -> Path:
+    """Save a float [0, 1] image (numpy or jax) atomically; the format comes from the suffix.
+
+    Supported suffixes: .png, .jpg/.jpeg, .webp, .bmp. Values are clipped and rounded to
+    8 bits. ``quality`` (1-100) applies to JPEG (saved without chroma subsampling) and WebP.
+    Returns the Path written.
+    """
+    path = Path(path)
+    fmt = _SAVE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(_SAVE_FORMATS))
+        raise StyljaxError(f"{path}: unknown image format {path.suffix!r} (use one of {known})")
+    if not 1 <= int(quality) <= 100:
+        raise StyljaxError(f"{path}: quality must be in 1..100, got {quality}")
+    pil = Image.fromarray(_to_uint8(image))
+    options: dict[str, Any] = {}
+    if fmt == "JPEG":
+        options = {"quality": int(quality), "subsampling": 0}
+    elif fmt == "WEBP":
+        options = {"quality": int(quality)}
+    with atomic_path(path) as tmp:
+        pil.save(tmp, format=fmt, **options)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Colour
+# --------------------------------------------------------------------------------------------
+
+def _bt601_matrix() -> np.ndarray:
+    """The BT.601 RGB -> YUV matrix.
+
+    Y = .299 R + .587 G + .114 B, U = .436 (B - Y) / (1 - .114), V = .615 (R - Y) / (1 - .299);
+    built from the definition (not the rounded table) so greys get exactly zero chroma.
+    """
+    wr, wg, wb = 0.299, 0.587, 0.114
+    y = np.array([wr, wg, wb])
+    u = 0.436 / (1 - wb) * (np.array([0.0, 0.0, 1.0]) - y)
+    v = 0.615 / (1 - wr) * (np.array([1.0, 0.0, 0.0]) - y)
+    return np.stack([y, u, v])
+
+
+_RGB_TO_YUV = _bt601_matrix()
+_YUV_TO_RGB = np.linalg.inv(_RGB_TO_YUV)
+
+
+def _as_float_array(x: Any) -> Any:
+    """Pass jax arrays (and tracers) through; turn anything else into a float numpy array."""
+    if isinstance(x, jax.Array):
+        return x
+    array = np.asarray(x)
+    return array if np.issubdtype(array.dtype, np.floating) else array.astype(np.float32)
+
+
+def _apply_matrix(x: Any, matrix: np.ndarray) -> Any:
+    x = _as_float_array(x)
+    return x @ matrix.T.astype(x.dtype)
+
+
+def rgb_to_yuv(x: Any) -> Any:
+    """RGB -> YUV (BT.601) over the last axis; numpy in, numpy out; jax in, jax out (jit-able)."""
+    return _apply_matrix(x, _RGB_TO_YUV)
+
+
+def yuv_to_rgb(x: Any) -> Any:
+    """YUV (BT.601) -> RGB over the last axis; the exact inverse of :func:`rgb_to_yuv`."""
+    return _apply_matrix(x, _YUV_TO_RGB)
+
+
+def preserve_colors(content: Any, stylized: Any, *, clip: bool = True) -> jax.Array:
+    """Luminance of ``stylized`` with the chrominance of ``content`` (Gatys et al. 2016).
+
+    This is neural-style's ``-original_colors``. Inputs are (..., H, W, 3) numpy or jax
+    arrays; if their spatial sizes differ, ``content`` is resized to ``stylized``'s.
+    Returns a jax array, clipped to [0, 1] unless ``clip=False``. jit-able.
+    """
+    content = jnp.asarray(content, dtype=jnp.float32)
+    stylized = jnp.asarray(stylized, dtype=jnp.float32)
+    if content.shape[-3:-1] != stylized.shape[-3:-1]:
+        content = resize(content, stylized.shape[-3:-1])
+    y = rgb_to_yuv(stylized)[..., :1]
+    uv = rgb_to_yuv(content)[..., 1:]
+    lead = jnp.broadcast_shapes(y.shape[:-1], uv.shape[:-1])
+    yuv = jnp.concatenate([jnp.broadcast_to(y, lead + (1,)), jnp.broadcast_to(uv, lead + (2,))], -1)
+    out = yuv_to_rgb(yuv)
+    return jnp.clip(out, 0.0, 1.0) if clip else out
+
+
+match_luminance = preserve_colors
+"""Alias of :func:`preserve_colors`."""
+
+
+def resize(
+    x: Any, size: Sequence[int], *, method: str = "linear", antialias: bool = True
+) -> jax.Array:
+    """Resize (H, W, C) or (B, H, W, C) to ``size=(h, w)`` with ``jax.image.resize``.
+
+    jit-friendly (``size`` must be static). The default 'linear' (antialiased when
+    shrinking) never overshoots; 'lanczos3' is sharper but may leave [0, 1] slightly.
+    """
+    x = jnp.asarray(x)
+    if x.ndim not in (3, 4):
+        raise StyljaxError(f"resize expects (H, W, C) or (B, H, W, C), got shape {x.shape}")
+    h, w = (int(s) for s in size)
+    if h < 1 or w < 1:
+        raise StyljaxError(f"resize size must be positive, got {h}x{w}")
+    shape = x.shape[:-3] + (h, w) + x.shape[-1:]
+    if shape == x.shape:
+        return x
+    return jax.image.resize(x, shape, method=method, antialias=antialias)
+
+
+# --------------------------------------------------------------------------------------------
+# Contact sheets
+# --------------------------------------------------------------------------------------------
+
+
+def _as_rgb(image: Any) -> np.ndarray:
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim == 2:
+        return _grey_to_rgb(array)
+    if array.ndim != 3 or array.shape[-1] != 3:
+        raise StyljaxError(f"contact_sheet: images must be (H, W) or (H, W, 3), got {array.shape}")
+    return array
+
+
+def _label_strip(text: str, width: int, height: int, bg: float) -> np.ndarray:
+    """A (height, width, 3) float strip with ``text`` centred, in PIL's default font."""
+    strip = Image.new("L", (width, height), int(round(np.clip(bg, 0.0, 1.0) * 255)))
+    draw = ImageDraw.Draw(strip)
+    font = ImageFont.load_default()
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    x = max(0, (width - (right - left)) // 2 - left)
+    y = max(0, (height - (bottom - top)) // 2 - top)
+    draw.text((x, y), text, fill=0 if bg >= 0.5 else 255, font=font)
+    return _grey_to_rgb(np.asarray(strip, dtype=np.float32) / 255.0)
+
+
+def contact_sheet(
+    images: Sequence[Any],
+    ncols: int,
+    labels: Sequence[str] | None = None,
+    pad: int = 4,
+    bg: float = 1.0,
+) -> np.ndarray:
+    """Tile float images into one float32 RGB image, ``ncols`` per row (fewer if fewer images).
+
+    Each image is centred (letterboxed) in a cell of the largest height and width; ``pad``
+    pixels of ``bg`` separate and surround the cells. ``labels`` are drawn under the tiles.
+    """
+    if not images:
+        raise StyljaxError("contact_sheet: no images")
+    if ncols < 1:
+        raise StyljaxError(f"contact_sheet: ncols must be >= 1, got {ncols}")
+    if labels is not None and len(labels) != len(images):
+        raise StyljaxError(f"contact_sheet: {len(labels)} labels for {len(images)} images")
+    tiles = [_as_rgb(im) for im in images]
+    cell_h = max(t.shape[0] for t in tiles)
+    cell_w = max(t.shape[1] for t in tiles)
+    label_h = _label_height(labels, pad) if labels is not None else 0
+    cols = min(ncols, len(tiles))
+    rows = -(-len(tiles) // cols)
+    step_y, step_x = cell_h + label_h + pad, cell_w + pad
+    sheet = np.full((pad + rows * step_y, pad + cols * step_x, 3), bg, dtype=np.float32)
+    for i, tile in enumerate(tiles):
+        top, left = pad + (i // cols) * step_y, pad + (i % cols) * step_x
+        y0, x0 = top + (cell_h - tile.shape[0]) // 2, left + (cell_w - tile.shape[1]) // 2
+        sheet[y0 : y0 + tile.shape[0], x0 : x0 + tile.shape[1]] = tile
+        if labels is not None:
+            strip = _label_strip(str(labels[i]), cell_w, label_h, bg)
+            sheet[top + cell_h : top + cell_h + label_h, left : left + cell_w] = strip
+    return sheet
+
+
+def _label_height(labels: Sequence[str], pad: int) -> int:
+    draw = ImageDraw.Draw(Image.new("L", (1, 1)))
+    font = ImageFont.load_default()
+    heights = [draw.textbbox((0, 0), str(t) or "Ag", font=font)[3] for t in [*labels, "Ag"]]
+    return max(heights) + max(pad, 2)
