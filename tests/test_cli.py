@@ -1,0 +1,109 @@
+"""The `styljax` command: exit codes, one-line errors, outputs written."""
+
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from infer.cli import main
+from styljax import image, vgg, weights
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    image.save_image(d / "content.png", rng.uniform(size=(24, 32, 3)))
+    image.save_image(d / "style.png", rng.uniform(size=(20, 20, 3)))
+    image.save_image(d / "style2.png", rng.uniform(size=(20, 20, 3)))
+    weights.save_npz(vgg.random_weights(16, jax.random.key(0)), d / "vgg.npz")
+    (d / "notimage.png").write_text("hello")
+    data = (d / "content.png").read_bytes()
+    (d / "truncated.png").write_bytes(data[: len(data) // 2])
+    return d
+
+
+def _stylize(files, *extra, out="out.png"):
+    return [
+        "stylize", "--method", "gatys", "--content", str(files / "content.png"),
+        "--style", str(files / "style.png"), "--out", str(files / out),
+        "--weights", str(files / "vgg.npz"), "--size", "32", "--scales", "1", "--quiet",
+        "--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1", *extra,
+    ]
+
+
+def _err_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("styljax: ")
+    return err[0]
+
+
+def test_gatys_writes_output_and_snapshots(files, capsys):
+    rc = main(_stylize(files, "--steps", "4", "--snapshot-every", "2", "--optimizer", "adam"))
+    assert rc == 0
+    out = image.load_image(files / "out.png")
+    assert out.shape == (24, 32, 3)
+    assert (files / "out_step00002.png").exists() and (files / "out_step00004.png").exists()
+    assert "wrote" in capsys.readouterr().out
+    assert not [p for p in files.iterdir() if p.name.startswith(".")], "temp files left behind"
+
+
+def test_resume_from_snapshot_and_blend(files):
+    args = _stylize(files, "--steps", "2", "--init", str(files / "out_step00002.png"), out="resumed.png")
+    args[args.index("--style") + 1 : args.index("--style") + 2] = [str(files / "style.png"), str(files / "style2.png")]
+    assert main(args + ["--style-blend", "0.7,0.3"]) == 0
+    assert (files / "resumed.png").exists()
+
+
+@pytest.mark.parametrize(
+    "patch, needle",
+    [
+        ({"--content": "missing.png"}, "missing.png"),
+        ({"--content": "notimage.png"}, "notimage.png"),
+        ({"--content": "truncated.png"}, "truncated.png"),
+        ({"--optimizer": "sgd"}, "--optimizer"),
+        ({"--method": "nope"}, "--method"),
+        ({"--out": "out.xyz"}, "out.xyz"),
+        ({"--style-layers": "relu9_9"}, "relu9_9"),
+        ({"--steps": "a,b"}, "--steps"),
+    ],
+)
+def test_bad_input_one_line_exit_2(files, capsys, patch, needle):
+    args = _stylize(files, "--steps", "1")
+    for flag, value in patch.items():
+        full = value if flag == "--optimizer" or flag == "--method" or flag == "--steps" or flag == "--style-layers" else str(files / value)
+        if flag in args:
+            args[args.index(flag) + 1] = full
+        else:
+            args += [flag, full]
+    assert main(args) == 2
+    assert needle in _err_line(capsys)
+
+
+def test_missing_weights_names_the_fetch_command(files, tmp_path, capsys):
+    args = _stylize(files, "--steps", "1")
+    i = args.index("--weights")
+    del args[i : i + 2]
+    assert main(args + ["--cache-dir", str(tmp_path)]) == 2
+    assert "styljax weights fetch" in _err_line(capsys)
+
+
+def test_weights_info(files, capsys):
+    assert main(["weights", "info", "--weights", str(files / "vgg.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "VGG-16" in out and "conv5_3: kernel (3, 3, 512, 512)" in out
+
+
+def test_console_script_no_traceback(files):
+    """The installed entry point: exit status 2 and a single stderr line, no traceback."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "infer", "stylize", "--content", str(files / "nope.jpg"),
+         "--style", str(files / "style.png"), "--out", str(files / "x.png")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "nope.jpg" in proc.stderr
