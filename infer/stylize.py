@@ -1,4 +1,9 @@
-"""`styljax stylize --method gatys ...`: stylise images with any of the project's methods."""
+"""`styljax stylize --method gatys|stylebank ...`: stylise images with any of the project's methods.
+
+    styljax stylize --method gatys --content A --style B [B2 ...] --size 512 --out x.png
+    styljax stylize --method stylebank --model M --style NAME|all|a:0.7,b:0.3 [--mask F|--regions K] \
+        INPUT(S)|DIR --out PATH|DIR [--size] [--batch]
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,17 @@ from pathlib import Path
 from infer import common
 from styljax.errors import StyljaxError
 
-METHODS = ("gatys",)
+METHODS = ("gatys", "stylebank")
 
 
 def register(sub) -> None:
     p = sub.add_parser("stylize", help="stylise an image", description=__doc__)
     p.add_argument("--method", default="gatys", help=f"one of: {', '.join(METHODS)}")
-    p.add_argument("--content", required=True, help="content image")
-    p.add_argument("--style", required=True, nargs="+", help="style image(s)")
-    p.add_argument("--out", required=True, help="output image (.png/.jpg)")
+    p.add_argument("inputs", nargs="*", help="content image(s) or a folder (or use --content)")
+    p.add_argument("--content", default=None, help="content image")
+    p.add_argument("--style", required=True, nargs="+",
+                   help="gatys: style image(s); stylebank: NAME, all, or a fusion a:0.7,b:0.3")
+    p.add_argument("--out", required=True, help="output image (.png/.jpg), or a folder for several")
     p.add_argument("--size", type=int, default=512, help="output max side (px)")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse inputs with more pixels")
     common.add_weights_arg(p)
@@ -40,7 +47,12 @@ def register(sub) -> None:
     g.add_argument("--lr", type=float, default=None, help="Adam learning rate")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--snapshot-every", type=int, default=0, help="write OUT_stepNNNNN.png every N steps")
-    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    b = p.add_argument_group("stylebank")
+    b.add_argument("--model", default=None, help="StyleBank model directory (default: checkpoints/stylebank)")
+    b.add_argument("--mask", default=None, help="region mask image: grey levels split into one region per style")
+    b.add_argument("--regions", type=int, default=None, help="K-means regions of the encoder features, one style each")
+    b.add_argument("--batch", type=int, default=4, help="images per jitted call")
     p.set_defaults(func=run)
 
 
@@ -93,6 +105,10 @@ def gatys_config(args: argparse.Namespace):
 def run_gatys(args: argparse.Namespace) -> int:
     from styljax import gatys, image
 
+    if args.content is None:
+        if len(args.inputs) != 1:
+            raise StyljaxError("gatys: give one content image (--content or one input)")
+        args.content = args.inputs[0]
     cfg = gatys_config(args)
     kw = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
     content = image.load_image(args.content, max_side=args.size, **kw)
@@ -142,4 +158,8 @@ def run_gatys(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     method = common.check_choice(args.method, METHODS, "method")
-    return {"gatys": run_gatys}[method](args)
+    if method == "stylebank":
+        from infer.stylebank import run_stylebank
+
+        return run_stylebank(args)
+    return run_gatys(args)

@@ -1,0 +1,52 @@
+"""Orbax checkpoint layout for training runs.
+
+A run directory holds `ckpt/<step>/` (orbax `CheckpointManager`: the whole `TrainState` as one
+`state` item plus a JSON `meta` item with the config that made it). Saves are synchronous so a
+save triggered by SIGTERM is complete before the process exits; orbax writes each step to a
+temporary directory and renames it, so an interrupted save never shadows the last good one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+
+def manager(directory: str | Path, keep: int = 2) -> ocp.CheckpointManager:
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=keep, enable_async_checkpointing=False, create=True, cleanup_tmp_directories=True
+    )
+    return ocp.CheckpointManager(Path(directory).absolute(), options=options, item_names=("state", "meta"))
+
+
+def save(mngr: ocp.CheckpointManager, step: int, state: Any, meta: dict) -> None:
+    mngr.save(
+        step,
+        args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+        force=True,
+    )
+    mngr.wait_until_finished()
+
+
+def restore(mngr: ocp.CheckpointManager, like: Any, step: int | None = None) -> tuple[Any, dict] | None:
+    """(state, meta) of `step` (default: the latest), shaped like `like`; None if there is none."""
+    step = mngr.latest_step() if step is None else step
+    if step is None:
+        return None
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+    out = mngr.restore(
+        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
+    )
+    return out["state"], dict(out["meta"] or {})
+
+
+def read_meta(directory: str | Path) -> dict | None:
+    """The JSON meta of the latest checkpoint under `directory`, or None."""
+    mngr = manager(directory)
+    step = mngr.latest_step()
+    if step is None:
+        return None
+    return dict(mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"])

@@ -1,0 +1,239 @@
+"""Building blocks shared by the feed-forward stylisation nets (StyleBank, Johnson, CIN).
+
+All blocks are Flax Linen modules on NHWC float images; params stay float32, `dtype` is the
+computation dtype. Param names follow `nn.Conv` / `nn.InstanceNorm` (`kernel` HWIO, `bias`,
+`scale`), so trees look the same as with the stock layers.
+
+Reflection-padded convolution, and why it is not written as pad + VALID
+-----------------------------------------------------------------------
+The reference definition is ``conv_VALID(jnp.pad(x, k//2, "reflect"), w, stride)``. On XLA:CPU (jax 0.10)
+a ``VALID`` convolution can run far slower than a ``SAME`` one of the same size (measured here:
+9x9 32->3 at 256 px, ~500 ms vs ~25 ms; see `bench/layers.py`), so this module computes the same
+numbers as ``crop(conv_SAME(zero_pad(reflect_pad(x, k//2)), w, stride))``: the SAME conv adds a
+zero border whose outputs are cropped away. With N the padded length (made a multiple of s), SAME
+pads ``lo = max(k - s, 0) // 2`` zeros in front; output j of the SAME conv then reads padded input
+from ``s·j − lo − a`` where `a` extra zero rows were put in front, so choosing
+``a = (−lo) mod s`` makes output ``j = (lo + a)/s + i`` equal reference output `i` exactly (same
+taps, same summation). For s = 1 this is "reflect-pad k//2, SAME conv, crop k//2 each side".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+_DN = ("NHWC", "HWIO", "NHWC")
+CONV_METHODS = ("same_crop", "valid")
+
+
+def _fast_plan(n: int, k: int, s: int) -> tuple[int, int, int, int]:
+    """For one spatial axis of length n: (front zeros a, back zeros b, crop start, out length)."""
+    p = k // 2
+    padded = n + 2 * p
+    out = (padded - k) // s + 1  # reference (pad + VALID) output length
+    lo = max(k - s, 0) // 2  # SAME's front padding when the input length is a multiple of s
+    a = (-lo) % s
+    b = (-(padded + a)) % s
+    start = (lo + a) // s
+    if start + out > (padded + a + b) // s:  # cannot happen for odd k; guard the arithmetic
+        raise AssertionError(f"bad reflect-conv plan n={n} k={k} s={s}")
+    return a, b, start, out
+
+
+_CHUNK = 1 << 16
+_TRUNC_STD = 0.87962566103423978  # std of a standard normal truncated to [-2, 2]
+
+
+@jax.jit
+def _truncated_normal_chunk(key: jax.Array, index: jax.Array) -> jax.Array:
+    return jax.random.truncated_normal(jax.random.fold_in(key, index), -2.0, 2.0, (_CHUNK,), jnp.float32)
+
+
+def lecun_normal_chunked(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
+    """Same distribution as `nn.initializers.lecun_normal()` (normal truncated at ±2σ, variance
+    1/fan_in, fan_in = prod(shape[:-1])), drawn in fixed 65,536-value chunks.
+
+    Why: XLA:CPU compiles a separate threefry kernel for every distinct shape drawn, ~2–4 s each on
+    this machine, so a stock init of a net with ten kernel shapes spent ~18 s compiling. Fixed-size
+    chunks compile once per process. A different random stream than flax's; jit-able.
+    """
+    n = math.prod(shape)
+    fan_in = math.prod(shape[:-1]) if len(shape) > 1 else 1
+    parts = [_truncated_normal_chunk(key, jnp.uint32(j)) for j in range(-(-n // _CHUNK))]
+    flat = parts[0] if len(parts) == 1 else jnp.concatenate(parts)
+    return (flat[:n].reshape(shape) * (1.0 / math.sqrt(fan_in) / _TRUNC_STD)).astype(dtype)
+
+
+def _reflect_index(n: int, pad: int) -> np.ndarray:
+    i = np.abs(np.arange(-pad, n + pad))
+    while (i > n - 1).any():  # pads wider than n - 1 reflect repeatedly, like jnp.pad
+        i = np.where(i > n - 1, 2 * (n - 1) - i, i)
+        i = np.abs(i)
+    return i
+
+
+def reflect_pad(x: jax.Array, pad: int) -> jax.Array:
+    """Reflection-pad the two spatial axes of NHWC `x` by `pad` (edge not repeated, like torch).
+
+    Same values as ``jnp.pad(x, ..., mode="reflect")`` but as one gather with constant indices:
+    jnp.pad's reflect mode is two concatenations, i.e. two full copies, ~1.7x slower on XLA:CPU at
+    512 px (the backward passes cost the same).
+    """
+    if pad == 0:
+        return x
+    h, w = x.shape[1:3]
+    if min(h, w) < 2:
+        raise ValueError(f"reflection padding needs H, W >= 2, got {h}x{w}")
+    return x[:, _reflect_index(h, pad)][:, :, _reflect_index(w, pad)]
+
+
+def reflect_conv(
+    x: jax.Array,
+    kernel: jax.Array,
+    bias: jax.Array | None = None,
+    stride: int = 1,
+    method: str = "same_crop",
+) -> jax.Array:
+    """y = conv(reflect_pad(x, k//2), kernel, stride) + bias, NHWC x, HWIO kernel, odd square k.
+
+    Output spatial size ceil(n / stride). `method="valid"` is the literal (slow on XLA:CPU)
+    reference jnp.pad(reflect) + VALID; the default "same_crop" gives the same result (see module
+    docstring) with the gather-based `reflect_pad`.
+    """
+    k = kernel.shape[0]
+    if kernel.shape[1] != k or k % 2 != 1:
+        raise ValueError(f"reflect_conv needs an odd square kernel, got {kernel.shape[:2]}")
+    if method not in CONV_METHODS:
+        raise ValueError(f"method must be one of {CONV_METHODS}, got {method!r}")
+    p = k // 2
+    if method == "valid":
+        xp = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
+        y = lax.conv_general_dilated(xp, kernel, (stride, stride), "VALID", dimension_numbers=_DN)
+    else:
+        ah, bh, sh, oh = _fast_plan(x.shape[1], k, stride)
+        aw, bw, sw, ow = _fast_plan(x.shape[2], k, stride)
+        xp = reflect_pad(x, p)
+        if ah or bh or aw or bw:
+            xp = jnp.pad(xp, ((0, 0), (ah, bh), (aw, bw), (0, 0)))
+        y = lax.conv_general_dilated(xp, kernel, (stride, stride), "SAME", dimension_numbers=_DN)
+        y = y[:, sh : sh + oh, sw : sw + ow, :]
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+class ReflectConv(nn.Module):
+    """Square conv with reflection padding k//2 (output size ceil(H/stride), ceil(W/stride)).
+
+    Attributes:
+      features: output channels.
+      kernel: odd kernel size k.
+      stride: 1 or 2 (any positive int works).
+      use_bias: add a learnt bias (pointless right before an InstanceNorm, which removes it).
+      dtype: computation dtype.
+      method: "same_crop" (fast, default) or "valid" (reference; for tests and benchmarks).
+      kernel_init: initializer of the HWIO kernel (default `lecun_normal_chunked`).
+    """
+
+    features: int
+    kernel: int
+    stride: int = 1
+    use_bias: bool = True
+    dtype: Any = jnp.float32
+    method: str = "same_crop"
+    kernel_init: Any = lecun_normal_chunked
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        w = self.param(
+            "kernel", self.kernel_init, (self.kernel, self.kernel, x.shape[-1], self.features)
+        )
+        b = self.param("bias", nn.initializers.zeros, (self.features,)) if self.use_bias else None
+        x = x.astype(self.dtype)
+        w = w.astype(self.dtype)
+        b = None if b is None else b.astype(self.dtype)
+        return reflect_conv(x, w, b, self.stride, self.method)
+
+
+def instance_norm(x: jax.Array, eps: float = 1e-5) -> jax.Array:
+    """(x − μ) / sqrt(σ² + eps), μ, σ² per image and channel over H, W (biased σ², two-pass, fp32)."""
+    xf = x.astype(jnp.float32)
+    mean = xf.mean(axis=(1, 2), keepdims=True)
+    var = jnp.square(xf - mean).mean(axis=(1, 2), keepdims=True)
+    return ((xf - mean) * lax.rsqrt(var + eps)).astype(x.dtype)
+
+
+class InstanceNorm(nn.Module):
+    """Instance norm with learnt per-channel affine: y = γ · IN(x) + β (torch InstanceNorm2d(affine=True)).
+
+    Statistics in float32 whatever the computation dtype. Params `scale` γ (ones), `bias` β (zeros).
+    """
+
+    eps: float = 1e-5
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        c = x.shape[-1]
+        scale = self.param("scale", nn.initializers.ones, (c,))
+        bias = self.param("bias", nn.initializers.zeros, (c,))
+        y = instance_norm(x, self.eps).astype(jnp.float32) * scale + bias
+        return y.astype(self.dtype)
+
+
+def upsample_nearest_2x(x: jax.Array) -> jax.Array:
+    """Nearest-neighbour ×2 upsampling of NHWC `x` (each pixel becomes a 2×2 block)."""
+    b, h, w, c = x.shape
+    x = jnp.broadcast_to(x[:, :, None, :, None, :], (b, h, 2, w, 2, c))
+    return x.reshape(b, 2 * h, 2 * w, c)
+
+
+class Upsample2x(nn.Module):
+    """Nearest ×2 upsample then ReflectConv(features, kernel, stride 1).
+
+    Stands in for the papers' fractionally-strided (transposed) 3×3 convs: the faithful ports
+    (SamuelQZQ, yujiachen; also Johnson-style reimplementations) use upsample + conv, which avoids
+    the checkerboard artefacts of transposed convs. Output is exactly 2H × 2W.
+    """
+
+    features: int
+    kernel: int = 3
+    use_bias: bool = True
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = upsample_nearest_2x(x)
+        return ReflectConv(self.features, self.kernel, 1, self.use_bias, self.dtype, name="conv")(x)
+
+
+class ConvINReLU(nn.Module):
+    """ReLU(IN(ReflectConv(x))), optionally after a nearest ×2 upsample (`upsample=True`).
+
+    The conv has no bias by default: the InstanceNorm right after it subtracts any per-channel
+    constant, so a bias would be a dead parameter (IN's own β plays its role).
+    """
+
+    features: int
+    kernel: int = 3
+    stride: int = 1
+    upsample: bool = False
+    use_bias: bool = False
+    relu: bool = True
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.upsample:
+            if self.stride != 1:
+                raise ValueError("ConvINReLU: upsample=True needs stride 1")
+            x = upsample_nearest_2x(x)
+        x = ReflectConv(self.features, self.kernel, self.stride, self.use_bias, self.dtype, name="conv")(x)
+        x = InstanceNorm(dtype=self.dtype, name="norm")(x)
+        return nn.relu(x) if self.relu else x

@@ -1,0 +1,453 @@
+"""StyleBank (Chen, Yuan, Liao, Yu, Hua — CVPR 2017): one auto-encoder, one small filter bank per style.
+
+    O_i = D(K_i ⊗ E(I))   (stylising branch, style i)        O = D(E(I))   (auto-encoder branch)
+
+Paper-default architecture (`StyleBankConfig()`), all convs reflection-padded (`ReflectConv`):
+
+=========  ==================================================================================
+Encoder E  9×9 s1 3→32, IN, ReLU → 3×3 s2 32→64, IN, ReLU → 3×3 s2 64→128, IN, ReLU
+Bank K_i   one 3×3 s1 128→128 conv with bias, *linear* (no IN/ReLU): 589,824 B kernel + 512 B bias
+Decoder D  [nearest ×2, 3×3 128→64], IN, ReLU → [nearest ×2, 3×3 64→32], IN, ReLU → 9×9 32→3
+=========  ==================================================================================
+
+Choices, and where this differs from the paper or the ports:
+
+- Up-sampling: nearest ×2 + conv (as the faithful ports do) instead of the paper's fractionally-
+  strided convs — no checkerboard artefacts, exact 2× sizes.
+- Convs followed by IN have no bias (IN removes it; IN's β plays its role). The bank keeps its bias
+  (as the ports) and the output conv has one.
+- The bank is linear as in the paper, so the fusion identities hold exactly:
+  (Σ wᵢ Kᵢ) ⊗ F = Σ wᵢ (Kᵢ ⊗ F). The popular port (jxcodetw) uses a 256-channel, two-layer bank with
+  IN+ReLU: `StyleBankConfig.port_variant()`; its extra encoder layer keeps the paper's stride placement
+  (strides on the 2nd and 3rd convs, the port strides the 9×9 instead) — total downsampling is 4 either way.
+- Output: the last conv is linear (no sigmoid/tanh), as in the paper; the identity loss ‖O − I‖²
+  trains it directly on [0, 1] targets. Clip only for display/saving: `stylize(..., clip=True)`.
+  Training code should keep `clip=False` (clipping zeroes gradients outside [0, 1]).
+- Sizes: images are (B, H, W, 3) RGB in [0, 1] with H, W ≥ 4 of any parity. `encode` reflect-pads the
+  bottom/right edges up to a multiple of 4 (F is (B, ⌈H/4⌉, ⌈W/4⌉, C)), and `stylize`,
+  `reconstruct`, `render_all` crop the decoded output back to H × W. `decode` alone returns 4h × 4w
+  unless given `hw`.
+
+Params are a plain nested dict::
+
+    {"encoder": {...}, "decoder": {...}, "banks": {"<style>": {"conv1": {"kernel", "bias"}}, ...}}
+
+Everything below is a pure function of (params, inputs) with the config static; the entry points
+are jitted. Note that JAX sorts dict keys in pytrees, so "all styles" means `sorted(params["banks"])`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from styljax.models.layers import ConvINReLU, ReflectConv
+
+DOWNSAMPLE = 4  # two stride-2 convs in the encoder
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleBankConfig:
+    """Architecture of a StyleBank net (hashable: it is a static jit argument).
+
+    Attributes:
+      channels: encoder widths; the first conv is 9×9 s1, the 2nd and 3rd are 3×3 s2, any further
+        ones 3×3 s1. The decoder mirrors them. At least 3 entries.
+      bank_layers: convs per style bank.
+      bank_kernel: bank kernel size (odd); the paper finds larger kernels capture larger textures.
+      bank_norm_relu: follow each bank conv by IN + ReLU (the port; breaks the fusion identities).
+      dtype: computation dtype (params stay float32; outputs are float32).
+    """
+
+    channels: tuple[int, ...] = (32, 64, 128)
+    bank_layers: int = 1
+    bank_kernel: int = 3
+    bank_norm_relu: bool = False
+    dtype: Any = jnp.float32
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if len(self.channels) < 3:
+            raise ValueError(f"channels needs at least 3 entries, got {self.channels}")
+        if self.bank_layers < 1:
+            raise ValueError(f"bank_layers must be >= 1, got {self.bank_layers}")
+        if self.bank_kernel < 1 or self.bank_kernel % 2 != 1:
+            raise ValueError(f"bank_kernel must be odd, got {self.bank_kernel}")
+
+    @classmethod
+    def port_variant(cls, **overrides) -> StyleBankConfig:
+        """jxcodetw/Stylebank's shape: channels (32, 64, 128, 256), bank 2 × (3×3 256→256, IN, ReLU)."""
+        kw = dict(channels=(32, 64, 128, 256), bank_layers=2, bank_kernel=3, bank_norm_relu=True)
+        kw.update(overrides)
+        return cls(**kw)
+
+    @property
+    def features(self) -> int:
+        """Channels C of the encoded features F."""
+        return self.channels[-1]
+
+    @property
+    def bank_is_affine(self) -> bool:
+        """True when K(F) = W ⊛ F + b is affine in F (no IN/ReLU): fusion is exact."""
+        return not self.bank_norm_relu
+
+    def feature_hw(self, hw: tuple[int, int]) -> tuple[int, int]:
+        """(h, w) of F for images of size hw: (⌈H/4⌉, ⌈W/4⌉)."""
+        return tuple(-(-int(n) // DOWNSAMPLE) for n in hw)
+
+
+# ----------------------------------------------------------------------------------------- modules
+
+
+def _stride(i: int) -> int:
+    return 2 if i in (1, 2) else 1
+
+
+class Encoder(nn.Module):
+    """E: RGB [0, 1] (B, H, W, 3), H, W multiples of 4 → F (B, H/4, W/4, C)."""
+
+    cfg: StyleBankConfig
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        cfg = self.cfg
+        x = x.astype(cfg.dtype)
+        for i, ch in enumerate(cfg.channels):
+            x = ConvINReLU(ch, 9 if i == 0 else 3, _stride(i), dtype=cfg.dtype, name=f"conv{i + 1}")(x)
+        return x
+
+
+class Decoder(nn.Module):
+    """D: F (B, h, w, C) → images (B, 4h, 4w, 3), linear output."""
+
+    cfg: StyleBankConfig
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        cfg = self.cfg
+        ch = cfg.channels
+        x = x.astype(cfg.dtype)
+        n = 0
+        for i in range(len(ch) - 1, 0, -1):  # mirror of encoder layer i (maps ch[i] -> ch[i-1])
+            n += 1
+            x = ConvINReLU(ch[i - 1], 3, 1, upsample=_stride(i) == 2, dtype=cfg.dtype, name=f"conv{n}")(x)
+        x = ReflectConv(3, 9, 1, use_bias=True, dtype=cfg.dtype, name=f"conv{n + 1}")(x)
+        return x.astype(jnp.float32)
+
+
+class Bank(nn.Module):
+    """K_i: `bank_layers` × (conv k×k C→C [+ IN + ReLU]). Linear with bias by default."""
+
+    cfg: StyleBankConfig
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        cfg = self.cfg
+        x = x.astype(cfg.dtype)
+        for i in range(cfg.bank_layers):
+            if cfg.bank_norm_relu:
+                x = ConvINReLU(cfg.features, cfg.bank_kernel, dtype=cfg.dtype, name=f"conv{i + 1}")(x)
+            else:
+                x = ReflectConv(cfg.features, cfg.bank_kernel, 1, True, cfg.dtype, name=f"conv{i + 1}")(x)
+        return x
+
+
+# ------------------------------------------------------------------------------------- init, stats
+
+
+def _spec(shape: tuple[int, ...]) -> jax.ShapeDtypeStruct:
+    # lazy_init traces the forward pass on a shape only (no compute, no per-shape compiles)
+    return jax.ShapeDtypeStruct(shape, jnp.float32)
+
+
+def init_bank(key: jax.Array, cfg: StyleBankConfig) -> dict:
+    """Fresh params for one style bank (to add a style: `params["banks"][name] = init_bank(...)`)."""
+    return Bank(cfg).lazy_init(key, _spec((1, 8, 8, cfg.features)))["params"]
+
+
+def init(key: jax.Array, cfg: StyleBankConfig, style_names: Sequence[str]) -> dict:
+    """Fresh params {"encoder", "decoder", "banks": {name: bank}} (lecun-normal convs, IN γ=1, β=0)."""
+    names = list(style_names)
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate style names in {names}")
+    k_enc, k_dec, *k_banks = jax.random.split(key, 2 + len(names))
+    enc = Encoder(cfg).lazy_init(k_enc, _spec((1, 16, 16, 3)))["params"]
+    dec = Decoder(cfg).lazy_init(k_dec, _spec((1, 4, 4, cfg.features)))["params"]
+    banks = {n: init_bank(k, cfg) for n, k in zip(names, k_banks)}
+    return {"encoder": enc, "decoder": dec, "banks": banks}
+
+
+def nbytes(tree: Any) -> int:
+    """Total bytes of the arrays in a pytree (e.g. one bank: 589,824 + 512 for the default)."""
+    return sum(int(x.size) * x.dtype.itemsize for x in jax.tree.leaves(tree))
+
+
+# ------------------------------------------------------------------------------------ forward parts
+
+
+def pad_to_multiple(images: jax.Array, multiple: int = DOWNSAMPLE) -> jax.Array:
+    """Reflect-pad the bottom/right of (B, H, W, c) so H and W become multiples of `multiple`."""
+    h, w = images.shape[1:3]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return images
+    if min(h, w) < multiple:
+        raise ValueError(f"images must be at least {multiple} px on each side, got {h}×{w}")
+    return jnp.pad(images, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect")
+
+
+@functools.partial(jax.jit, static_argnames=("cfg",))
+def encode(params: dict, images: jax.Array, cfg: StyleBankConfig) -> jax.Array:
+    """F = E(pad₄(I)): (B, H, W, 3) → (B, ⌈H/4⌉, ⌈W/4⌉, C) in `cfg.dtype`."""
+    return Encoder(cfg).apply({"params": params["encoder"]}, pad_to_multiple(images))
+
+
+@functools.partial(jax.jit, static_argnames=("cfg",))
+def apply_bank(bank: dict, features: jax.Array, cfg: StyleBankConfig) -> jax.Array:
+    """F' = K ⊗ F for one bank's params: (B, h, w, C) → (B, h, w, C)."""
+    return Bank(cfg).apply({"params": bank}, features)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "hw"))
+def decode(
+    params: dict, features: jax.Array, cfg: StyleBankConfig, hw: tuple[int, int] | None = None
+) -> jax.Array:
+    """O = D(F): (B, h, w, C) → float32 (B, 4h, 4w, 3), cropped to the top-left `hw` if given."""
+    out = Decoder(cfg).apply({"params": params["decoder"]}, features)
+    if hw is not None:
+        out = out[:, : hw[0], : hw[1], :]
+    return out
+
+
+def _finish(out: jax.Array, clip: bool) -> jax.Array:
+    return jnp.clip(out, 0.0, 1.0) if clip else out
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "clip"))
+def stylize_bank(
+    params: dict, images: jax.Array, bank: dict, cfg: StyleBankConfig, clip: bool = False
+) -> jax.Array:
+    """D(K ⊗ E(I)) for explicit bank params `bank` (e.g. a `fuse_linear` result); output H × W."""
+    f = encode(params, images, cfg)
+    return _finish(decode(params, apply_bank(bank, f, cfg), cfg, images.shape[1:3]), clip)
+
+
+@functools.partial(jax.jit, static_argnames=("style", "cfg", "clip"))
+def stylize(params: dict, images: jax.Array, style: str, cfg: StyleBankConfig, clip: bool = False) -> jax.Array:
+    """O_i = D(K_i ⊗ E(I)) for the style named `style`; (B, H, W, 3) → (B, H, W, 3) float32."""
+    return stylize_bank(params, images, params["banks"][style], cfg, clip)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "clip"))
+def reconstruct(params: dict, images: jax.Array, cfg: StyleBankConfig, clip: bool = False) -> jax.Array:
+    """Auto-encoder branch O = D(E(I)) (trained with the identity loss ‖O − I‖²)."""
+    f = encode(params, images, cfg)
+    return _finish(decode(params, f, cfg, images.shape[1:3]), clip)
+
+
+# ------------------------------------------------------------------------------ many styles at once
+
+
+def stack_banks(banks: Mapping[str, dict], names: Sequence[str]) -> dict:
+    """Stack the banks `names` into one pytree whose leaves have a leading axis K = len(names)."""
+    missing = [n for n in names if n not in banks]
+    if missing:
+        raise KeyError(f"unknown styles {missing}; known: {sorted(banks)}")
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *[banks[n] for n in names])
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "names", "clip"))
+def _render_all(params, images, cfg, names, clip):
+    b, h, w = images.shape[:3]
+    f = encode(params, images, cfg)  # once
+    stacked = stack_banks(params["banks"], names)
+    fk = jax.vmap(lambda bank: apply_bank(bank, f, cfg))(stacked)  # (K, B, h', w', C)
+    k = fk.shape[0]
+    out = decode(params, fk.reshape((k * b,) + fk.shape[2:]), cfg, (h, w))  # IN is per image
+    return _finish(out.reshape((k, b, h, w, 3)), clip)
+
+
+def render_all(
+    params: dict,
+    images: jax.Array,
+    cfg: StyleBankConfig,
+    names: Sequence[str] | None = None,
+    clip: bool = False,
+) -> jax.Array:
+    """Every style at once: (K, B, H, W, 3), K = len(names) (default: all, sorted by name).
+
+    Encodes once, applies the K stacked banks with `jax.vmap`, and decodes all K·B feature maps as
+    one batch; equals `stylize` per style.
+    """
+    names = tuple(sorted(params["banks"])) if names is None else tuple(names)
+    return _render_all(params, images, cfg, names, clip)
+
+
+# ------------------------------------------------------------------------------------------ fusion
+
+
+def fuse_linear(banks: Mapping[str, dict], weights: Mapping[str, float]) -> dict:
+    """Linear fusion K̃ = Σᵢ wᵢ Kᵢ over kernels and biases, with w normalised to Σ wᵢ = 1 (paper).
+
+    Apply it once and use the result as a single bank (`apply_bank`, `stylize_bank`). For the
+    paper's linear bank, K̃ ⊗ F = Σᵢ wᵢ (Kᵢ ⊗ F) exactly; for a bank with IN/ReLU
+    (`bank_norm_relu`) this is only parameter interpolation. Negative weights extrapolate; the sum
+    must not be 0.
+    """
+    names = list(weights)
+    if not names:
+        raise ValueError("fuse_linear needs at least one weight")
+    missing = [n for n in names if n not in banks]
+    if missing:
+        raise KeyError(f"unknown styles {missing}; known: {sorted(banks)}")
+    if all(isinstance(weights[n], (int, float)) for n in names) and abs(sum(weights.values())) < 1e-12:
+        raise ValueError(f"fusion weights sum to 0: {dict(weights)}")
+    w = jnp.asarray([weights[n] for n in names], jnp.float32)
+    w = w / w.sum()
+    stacked = stack_banks(banks, names)
+    return jax.tree.map(lambda x: jnp.tensordot(w, x.astype(jnp.float32), axes=1).astype(x.dtype), stacked)
+
+
+@functools.partial(jax.jit, static_argnames=("names", "cfg"))
+def _fuse_regions(params, features, masks, names, cfg):
+    stacked = stack_banks(params["banks"], names)
+    m = jnp.moveaxis(masks.astype(jnp.float32), 1, 0)[..., None]  # (R, B, h, w, 1)
+    f = features.astype(jnp.float32)
+    bank = jax.vmap(lambda p, x: apply_bank(p, x, cfg))
+    if cfg.bank_is_affine:
+        out = bank(stacked, (m * f).astype(features.dtype)).astype(jnp.float32)  # W ⊛ (M F) + b
+        zero = jnp.zeros((len(names), 1) + features.shape[1:], features.dtype)
+        const = bank(stacked, zero).astype(jnp.float32)  # K(0) = b (spatially constant)
+        out = out - (1.0 - m) * const  # W ⊛ (M F) + M b
+    else:
+        fr = jnp.broadcast_to(features, (len(names),) + features.shape)
+        out = m * bank(stacked, fr).astype(jnp.float32)
+    return out.sum(axis=0).astype(features.dtype)
+
+
+def fuse_regions(
+    params: dict, features: jax.Array, masks: jax.Array, names: Sequence[str], cfg: StyleBankConfig
+) -> jax.Array:
+    """Region fusion F̃ = Σ_r K_r ⊗ (M_r × F) (paper), masks (B, R, h, w) at F's resolution.
+
+    `names[r]` is the style of region r. Masks are usually one-hot over R (`kmeans_masks`) or soft
+    and summing to 1 (`resize_masks` of user masks). Two details the paper leaves open:
+    - Bias: the paper's Kᵢ are pure convolutions; our banks have a bias b_r, and the literal formula
+      would add every region's bias everywhere. We add M_r·b_r instead, i.e.
+      F̃ = Σ_r [W_r ⊛ (M_r F) + M_r b_r] — the paper's formula for bias-free banks, and one all-ones
+      mask gives exactly that style.
+    - Non-linear banks (`bank_norm_relu`, the port): masking the input before IN is meaningless, so
+      the outputs are masked instead: F̃ = Σ_r M_r · K_r(F).
+    """
+    names = tuple(names)
+    if masks.ndim != 4 or masks.shape[1] != len(names):
+        raise ValueError(f"masks must be (B, {len(names)}, h, w), got {masks.shape}")
+    if masks.shape[2:] != features.shape[1:3]:
+        raise ValueError(f"masks {masks.shape[2:]} must be at feature resolution {features.shape[1:3]}")
+    return _fuse_regions(params, features, masks, names, cfg)
+
+
+def resize_masks(masks: jax.Array, hw: tuple[int, int]) -> jax.Array:
+    """Area-resize masks (..., H, W) → (..., h, w), values kept in [0, 1].
+
+    Linear resampling weights sum to 1, so masks that partition the image (Σ_r M_r = 1) still do.
+    For image-res masks of images whose sides are not multiples of 4, first reflect-pad them like
+    the images (`pad_to_multiple` on (B, H, W, R)) or accept the < 4 px misalignment.
+    """
+    shape = tuple(masks.shape[:-2]) + tuple(int(n) for n in hw)
+    out = jax.image.resize(masks.astype(jnp.float32), shape, "linear", antialias=True)
+    return jnp.clip(out, 0.0, 1.0)
+
+
+def region_masks_for(images_masks: jax.Array, cfg: StyleBankConfig) -> jax.Array:
+    """User masks (B, R, H, W) at image resolution → (B, R, ⌈H/4⌉, ⌈W/4⌉), padded like `encode` does."""
+    m = pad_to_multiple(jnp.moveaxis(images_masks, 1, -1))  # (B, H', W', R)
+    m = jnp.moveaxis(m, -1, 1)
+    return resize_masks(m, cfg.feature_hw(images_masks.shape[2:]))
+
+
+# ----------------------------------------------------------------------------------------- k-means
+
+
+def _sqdist(x: jax.Array, c: jax.Array) -> jax.Array:
+    """‖x_n − c_k‖² for x (N, C), c (K, C) → (N, K), clamped at 0."""
+    d = jnp.sum(x * x, axis=1, keepdims=True) - 2.0 * x @ c.T + jnp.sum(c * c, axis=1)[None, :]
+    return jnp.maximum(d, 0.0)
+
+
+def _kmeans_one(x: jax.Array, key: jax.Array, k: int, iters: int) -> jax.Array:
+    """k-means++ seeding then `iters` Lloyd steps on points x (N, C); returns labels (N,)."""
+    n = x.shape[0]
+    key, k0 = jax.random.split(key)
+    first = jax.random.randint(k0, (), 0, n)
+    centers = jnp.zeros((k, x.shape[1]), x.dtype).at[0].set(x[first])
+    d2 = _sqdist(x, x[first][None])[:, 0]
+
+    def seed(i, carry):
+        centers, d2, key = carry
+        key, sub = jax.random.split(key)
+        total = d2.sum()
+        p = jnp.where(total > 0, d2 / jnp.where(total > 0, total, 1.0), 1.0 / n)
+        idx = jax.random.choice(sub, n, p=p)
+        centers = centers.at[i].set(x[idx])
+        d2 = jnp.minimum(d2, _sqdist(x, x[idx][None])[:, 0])
+        return centers, d2, key
+
+    centers, _, _ = jax.lax.fori_loop(1, k, seed, (centers, d2, key))
+
+    def lloyd(_, centers):
+        onehot = jax.nn.one_hot(jnp.argmin(_sqdist(x, centers), axis=1), k, dtype=x.dtype)  # (N, K)
+        counts = onehot.sum(axis=0)
+        sums = onehot.T @ x
+        return jnp.where(counts[:, None] > 0, sums / jnp.maximum(counts, 1.0)[:, None], centers)
+
+    centers = jax.lax.fori_loop(0, iters, lloyd, centers)
+    return jnp.argmin(_sqdist(x, centers), axis=1)
+
+
+@functools.partial(jax.jit, static_argnames=("k", "iters"))
+def kmeans_masks(features: jax.Array, k: int, key: jax.Array, iters: int = 10) -> jax.Array:
+    """Paper's automatic regions: K-means of each image's encoded features into `k` clusters.
+
+    features (B, h, w, C) → one-hot float32 masks (B, k, h, w) (every position in exactly one
+    cluster; a cluster may come out empty). k-means++ seeding from `key` (split per image), then
+    `iters` Lloyd iterations; deterministic for a given key. Cluster order is arbitrary.
+    """
+    b, h, w, c = features.shape
+    x = features.astype(jnp.float32).reshape(b, h * w, c)
+    keys = jax.random.split(key, b)
+    labels = jax.vmap(_kmeans_one, in_axes=(0, 0, None, None))(x, keys, k, iters)  # (B, N)
+    masks = jax.nn.one_hot(labels, k, dtype=jnp.float32)  # (B, N, k)
+    return jnp.moveaxis(masks, -1, 1).reshape(b, k, h, w)
+
+
+__all__ = [
+    "DOWNSAMPLE",
+    "Bank",
+    "Decoder",
+    "Encoder",
+    "StyleBankConfig",
+    "apply_bank",
+    "decode",
+    "encode",
+    "fuse_linear",
+    "fuse_regions",
+    "init",
+    "init_bank",
+    "kmeans_masks",
+    "nbytes",
+    "pad_to_multiple",
+    "reconstruct",
+    "region_masks_for",
+    "render_all",
+    "resize_masks",
+    "stack_banks",
+    "stylize",
+    "stylize_bank",
+]

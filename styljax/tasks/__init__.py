@@ -1,0 +1,1 @@
+"""Training tasks: one per feed-forward method, all run by `styljax.training.train`."""

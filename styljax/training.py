@@ -1,0 +1,204 @@
+"""The one training loop every feed-forward method plugs into.
+
+A method is a `Task`: it makes the initial `TrainState`, a pytree of constants (loss-network
+params, style Gram targets, ...) and a pure `train_step(state, batch, consts) -> (state, metrics)`.
+The loop owns everything else, once for all methods:
+
+- jit of the step, with a NaN/Inf guard *inside* it: if the loss or any param goes non-finite the
+  step returns the previous state unchanged and `metrics["finite"] = False`; the loop then writes
+  that last good state as a checkpoint and stops with an error;
+- data by step index (`ds[step]`, see `styljax.data`), so resume continues exactly;
+- a tqdm bar, metrics as JSON lines (`metrics.jsonl`) and TensorBoard events (`tb/`), a sample
+  contact sheet every N steps (`samples/`);
+- orbax checkpoints every N steps, at the end, and on SIGINT/SIGTERM (then it stops cleanly).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from styljax import checkpoint, image
+from styljax.errors import StyljaxError
+
+
+class TrainState(struct.PyTreeNode):
+    """step, all params (trainable and frozen), optimizer state (trainable part only), and any
+    method-specific carry (`extra`, e.g. the last stylising-branch gradient norm)."""
+
+    step: jax.Array
+    params: Any
+    opt_state: Any
+    extra: Any = None
+
+
+class Task(Protocol):
+    name: str
+
+    def init_state(self, key: jax.Array) -> TrainState: ...
+
+    def constants(self) -> Any: ...
+
+    def train_step(self, state: TrainState, batch: dict, consts: Any) -> tuple[TrainState, dict]: ...
+
+    def sample(self, params: Any, batch: dict, consts: Any) -> np.ndarray: ...
+
+    def meta(self) -> dict: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+    steps: int
+    log_every: int = 10
+    sample_every: int = 0  # 0: never
+    checkpoint_every: int = 200
+    keep: int = 2
+    seed: int = 0
+    progress: bool = True
+
+
+def all_finite(tree: Any) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
+
+
+def guarded(step_fn: Callable) -> Callable:
+    """Wrap a train step so a non-finite loss or param keeps the previous state."""
+
+    def step(state, batch, consts):
+        new, metrics = step_fn(state, batch, consts)
+        ok = jnp.isfinite(metrics["loss"]) & all_finite(new.params)
+        new = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, state)
+        return new, {**metrics, "finite": ok}
+
+    return step
+
+
+class _StopFlag:
+    """Turns SIGINT/SIGTERM into a flag the loop checks between steps."""
+
+    def __init__(self):
+        self.signal: int | None = None
+
+    def __enter__(self):
+        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _handle(self, signum, frame):
+        self.signal = signum
+
+    def __exit__(self, *exc):
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+class _Logs:
+    """metrics.jsonl + TensorBoard event files under the run directory."""
+
+    def __init__(self, workdir: Path):
+        self.path = workdir / "metrics.jsonl"
+        self._tb = None
+        try:
+            from tensorboardX import SummaryWriter
+
+            self._tb = SummaryWriter(str(workdir / "tb"))
+        except ImportError:  # optional
+            pass
+
+    def write(self, step: int, metrics: dict) -> None:
+        metrics = {k: v for k, v in metrics.items() if np.isfinite(v)}  # e.g. the branch not taken
+        record = {"step": step, **metrics}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self._tb is not None:
+            for k, v in metrics.items():
+                if isinstance(v, (int, float)):
+                    self._tb.add_scalar(k, v, step)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+def _scalars(metrics: dict) -> dict:
+    return {k: float(v) for k, v in jax.device_get(metrics).items() if np.ndim(v) == 0}
+
+
+def train(
+    task: Task,
+    batches: Any,
+    cfg: LoopConfig,
+    workdir: str | Path,
+    *,
+    state: TrainState | None = None,
+    on_log: Callable[[int, dict], None] | None = None,
+) -> TrainState:
+    """Run `task` to `cfg.steps`, resuming from `workdir` if it holds a checkpoint.
+
+    `batches[step]` must give the batch of that step (a `grain.MapDataset` from `styljax.data`).
+    `state` overrides the task's fresh initial state (e.g. a model to fine-tune) when there is no
+    checkpoint to resume from. Returns the final state.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    mngr = checkpoint.manager(workdir / "ckpt", keep=cfg.keep)
+    fresh = task.init_state(jax.random.key(cfg.seed)) if state is None else state
+    restored = checkpoint.restore(mngr, fresh)
+    state = restored[0] if restored is not None else fresh
+    state = jax.tree.map(jnp.copy, state)  # the step donates its input: never the caller's arrays
+    start = int(state.step)
+    meta = task.meta()
+    consts = task.constants()
+    step_fn = jax.jit(guarded(task.train_step), donate_argnums=0)
+    logs = _Logs(workdir)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=cfg.steps, initial=start, desc=task.name, dynamic_ncols=True, disable=not cfg.progress)
+    t0, last_saved = time.perf_counter(), start
+    try:
+        with _StopFlag() as stop:
+            for step in range(start, cfg.steps):
+                batch = batches[step]
+                state, metrics = step_fn(state, batch, consts)
+                done = step + 1
+                if not bool(metrics["finite"]):
+                    checkpoint.save(mngr, int(state.step), state, meta)
+                    raise StyljaxError(
+                        f"non-finite loss at step {done}; stopped, last good checkpoint is step {int(state.step)} in {workdir}"
+                    )
+                bar.update(1)
+                if done % cfg.log_every == 0 or done == cfg.steps:
+                    m = _scalars(metrics)
+                    m["steps_per_s"] = (done - start) / (time.perf_counter() - t0)
+                    logs.write(done, m)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in m.items() if k in ("loss", "content", "style", "identity")})
+                    if on_log:
+                        on_log(done, m)
+                if cfg.sample_every and (done % cfg.sample_every == 0 or done == cfg.steps):
+                    sheet = task.sample(state.params, batch, consts)
+                    image.save_image(workdir / "samples" / f"step_{done:06d}.jpg", sheet, quality=90)
+                if done % cfg.checkpoint_every == 0 or done == cfg.steps or stop.signal is not None:
+                    checkpoint.save(mngr, done, state, meta)
+                    last_saved = done
+                if stop.signal is not None:
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        if int(state.step) != last_saved:
+            checkpoint.save(mngr, int(state.step), state, meta)
+        bar.close()
+        logs.close()
+        raise StyljaxError(f"interrupted at step {int(state.step)}; checkpoint saved, rerun the same command to resume") from None
+    bar.close()
+    logs.close()
+    return state

@@ -1,0 +1,87 @@
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from styljax import store
+from styljax.errors import StyljaxError
+from styljax.models import stylebank as sb
+from styljax.models import stylebank_store as ss
+
+CFG = sb.StyleBankConfig(channels=(4, 8, 16))
+
+
+def test_tree_round_trip_and_checksum(tmp_path):
+    tree = {"a": {"k": np.arange(6, dtype=np.float32).reshape(2, 3)}, "b": np.int32(7)}
+    p = store.save_tree(tmp_path / "t.npz", tree, {"hello": "world"})
+    got, meta = store.load_tree(p)
+    np.testing.assert_array_equal(got["a"]["k"], tree["a"]["k"])
+    assert int(got["b"]) == 7 and meta["hello"] == "world" and len(meta["sha256"]) == 64
+    # alter one value: checksum mismatch
+    with np.load(p) as z:
+        flat = {k: z[k] for k in z.files}
+    flat["a/k"][0, 0] = 99
+    np.savez(p, **flat)
+    with pytest.raises(StyljaxError, match="checksum mismatch"):
+        store.load_tree(p)
+
+
+def test_load_tree_bad_files(tmp_path):
+    (tmp_path / "x.npz").write_text("nope")
+    with pytest.raises(StyljaxError, match="x.npz"):
+        store.load_tree(tmp_path / "x.npz")
+    with pytest.raises(StyljaxError, match="no such file"):
+        store.load_tree(tmp_path / "missing.npz")
+
+
+@pytest.fixture
+def model(tmp_path):
+    params = sb.init(jax.random.key(0), CFG, ["starry", "wave"])
+    ss.save_model(tmp_path / "m", params, CFG, {"provenance": {"steps": 1}})
+    return tmp_path / "m", params
+
+
+def test_model_round_trip(model):
+    path, params = model
+    got, cfg, manifest = ss.load_model(path)
+    assert cfg == CFG and manifest["provenance"] == {"steps": 1}
+    assert ss.list_styles(path) == ["starry", "wave"]
+    for x, y in zip(jax.tree.leaves(params), jax.tree.leaves(got)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    x = jax.random.uniform(jax.random.key(1), (1, 16, 16, 3))
+    np.testing.assert_allclose(sb.stylize(got, x, "wave", cfg), sb.stylize(params, x, "wave", CFG), rtol=1e-6)
+
+
+def test_export_import_rename_remove(model, tmp_path):
+    path, params = model
+    out = ss.export_bank(path, "wave", tmp_path / "wave_bank.npz")
+    assert out.stat().st_size < 2 * sb.nbytes(params["banks"]["wave"]) + 4096
+    # into a second model that shares the auto-encoder
+    other = dict(params, banks={"starry": params["banks"]["starry"]})
+    ss.save_model(tmp_path / "m2", other, CFG)
+    assert ss.import_bank(tmp_path / "m2", out, name="wave2") == "wave2"
+    got, _, _ = ss.load_model(tmp_path / "m2")
+    np.testing.assert_array_equal(got["banks"]["wave2"]["conv1"]["kernel"], params["banks"]["wave"]["conv1"]["kernel"])
+    # a model with a different auto-encoder refuses it
+    stranger = sb.init(jax.random.key(9), CFG, ["x"])
+    ss.save_model(tmp_path / "m3", stranger, CFG)
+    with pytest.raises(StyljaxError, match="different auto-encoder"):
+        ss.import_bank(tmp_path / "m3", out)
+    ss.rename_style(path, "wave", "great_wave")
+    assert ss.list_styles(path) == ["great_wave", "starry"]
+    ss.remove_style(path, "starry")
+    assert ss.list_styles(path) == ["great_wave"]
+    with pytest.raises(StyljaxError, match="no style"):
+        ss.remove_style(path, "starry")
+
+
+@pytest.mark.parametrize("bad", ["../evil", "a/b", "", ".hidden", "x" * 65, "name.npz"])
+def test_style_names_validated(bad):
+    with pytest.raises(StyljaxError, match="bad style name"):
+        ss.check_style_name(bad)
+
+
+def test_not_a_model(tmp_path):
+    with pytest.raises(StyljaxError, match="not a StyleBank model"):
+        ss.load_model(tmp_path)

@@ -1,0 +1,216 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from styljax.models import stylebank as sb
+from styljax.models.layers import reflect_conv
+
+SMALL = sb.StyleBankConfig(channels=(4, 8, 16))
+NAMES = ("a", "b", "c")
+HW = (17, 23)  # odd sizes, not multiples of 4; one shape throughout so jit caches are shared
+
+
+def _images(shape, seed=0):
+    return jnp.asarray(np.random.default_rng(seed).uniform(size=shape).astype(np.float32))
+
+
+def _perturb(params, seed=1, scale=0.3):
+    """Random IN affines and bank biases (init has IN γ=1, β=0 and zero biases, which hides bugs)."""
+    rng = np.random.default_rng(seed)
+
+    def f(path, x):
+        name = jax.tree_util.keystr(path)
+        if "norm" in name or "bias" in name:
+            return jnp.asarray(np.asarray(x) + rng.normal(scale=scale, size=x.shape).astype(np.float32))
+        return x
+
+    return jax.tree_util.tree_map_with_path(f, params)
+
+
+@pytest.fixture(scope="module")
+def params():
+    return _perturb(sb.init(jax.random.key(0), SMALL, NAMES))
+
+
+def test_default_params_tree():
+    cfg = sb.StyleBankConfig()
+    p = sb.init(jax.random.key(0), cfg, ["mosaic", "candy"])
+    assert set(p) == {"encoder", "decoder", "banks"}
+    assert set(p["banks"]) == {"mosaic", "candy"}
+    for bank in p["banks"].values():
+        assert bank["conv1"]["kernel"].shape == (3, 3, 128, 128)
+        assert bank["conv1"]["bias"].shape == (128,)
+        assert bank["conv1"]["kernel"].nbytes == 589_824
+        assert sb.nbytes(bank) == 589_824 + 512
+    # encoder/decoder conv weights: 199,872 (METHODS.md A1); kernels std ~ 1/sqrt(fan_in)
+    kernels = [x for path, x in jax.tree_util.tree_leaves_with_path(p) if "kernel" in jax.tree_util.keystr(path)]
+    assert sum(k.size for k in kernels) - 2 * 3 * 3 * 128 * 128 == 199_872
+    k = p["banks"]["mosaic"]["conv1"]["kernel"]
+    assert abs(np.asarray(k).std() * np.sqrt(9 * 128) - 1.0) < 0.05
+    assert not np.allclose(k, p["banks"]["candy"]["conv1"]["kernel"])
+    # adding a style
+    p["banks"]["new"] = sb.init_bank(jax.random.key(5), cfg)
+    assert jax.tree.map(jnp.shape, p["banks"]["new"]) == jax.tree.map(jnp.shape, p["banks"]["candy"])
+
+
+def test_config():
+    assert sb.StyleBankConfig().bank_is_affine
+    port = sb.StyleBankConfig.port_variant()
+    assert port.channels == (32, 64, 128, 256) and port.bank_layers == 2 and port.bank_norm_relu
+    assert not port.bank_is_affine
+    assert hash(port) == hash(sb.StyleBankConfig.port_variant())
+    assert sb.StyleBankConfig().feature_hw((17, 24)) == (5, 6)
+    for bad in (dict(channels=(8, 16)), dict(bank_layers=0), dict(bank_kernel=4)):
+        with pytest.raises(ValueError):
+            sb.StyleBankConfig(**bad)
+
+
+def test_shapes_odd_sizes(params):
+    hw = HW
+    x = _images((2, *hw, 3))
+    f = sb.encode(params, x, SMALL)
+    assert f.shape == (2, -(-hw[0] // 4), -(-hw[1] // 4), 16)
+    assert sb.decode(params, f, SMALL).shape == (2, 4 * f.shape[1], 4 * f.shape[2], 3)
+    assert sb.stylize(params, x, "b", SMALL).shape == (2, *hw, 3)
+    rec = np.asarray(sb.reconstruct(params, x, SMALL, clip=True))
+    assert rec.shape == (2, *hw, 3) and rec.min() >= 0.0 and rec.max() <= 1.0
+    out = sb.render_all(params, x, SMALL)
+    assert out.shape == (3, 2, *hw, 3) and out.dtype == jnp.float32
+
+
+def test_padding_is_reflect_then_crop(params):
+    x = _images((2, *HW, 3))
+    padded = jnp.asarray(np.pad(np.asarray(x), ((0, 0), (0, 3), (0, 1), (0, 0)), mode="reflect"))
+    np.testing.assert_allclose(
+        sb.stylize(params, x, "a", SMALL), sb.stylize(params, padded, "a", SMALL)[:, :17, :23], atol=1e-6
+    )
+
+
+def test_render_all_equals_stylize(params):
+    x = _images((2, *HW, 3), seed=3)
+    out = sb.render_all(params, x, SMALL)
+    for i, name in enumerate(sorted(NAMES)):
+        np.testing.assert_allclose(out[i], sb.stylize(params, x, name, SMALL), rtol=1e-5, atol=1e-5)
+    sub = sb.render_all(params, x, SMALL, names=["c", "a"])
+    np.testing.assert_allclose(sub[0], out[2], rtol=1e-5, atol=1e-5)
+
+
+def test_fuse_linear_one_hot_is_that_style(params):
+    fused = sb.fuse_linear(params["banks"], {"a": 0.0, "b": 1.0, "c": 0.0})
+    for x, y in zip(jax.tree.leaves(fused), jax.tree.leaves(params["banks"]["b"])):
+        np.testing.assert_array_equal(x, y)
+    x = _images((2, *HW, 3))
+    np.testing.assert_allclose(
+        sb.stylize_bank(params, x, fused, SMALL), sb.stylize(params, x, "b", SMALL), rtol=1e-6, atol=1e-6
+    )
+    with pytest.raises(ValueError):
+        sb.fuse_linear(params["banks"], {"a": 1.0, "b": -1.0})
+    with pytest.raises(KeyError):
+        sb.fuse_linear(params["banks"], {"zzz": 1.0})
+
+
+def test_fusing_banks_equals_fusing_outputs(params):
+    f = sb.encode(params, _images((2, *HW, 3), seed=4), SMALL)
+    raw = {"a": 2.0, "b": 1.0, "c": 1.0}  # normalised to 0.5, 0.25, 0.25
+    fused = sb.apply_bank(sb.fuse_linear(params["banks"], raw), f, SMALL)
+    expected = sum((w / 4.0) * sb.apply_bank(params["banks"][n], f, SMALL) for n, w in raw.items())
+    np.testing.assert_allclose(fused, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_region_fusion(params):
+    f = sb.encode(params, _images((2, *HW, 3), seed=5), SMALL)
+    b, h, w, _ = f.shape
+    ones = jnp.ones((b, 1, h, w))
+    np.testing.assert_allclose(
+        sb.fuse_regions(params, f, ones, ["c"], SMALL), sb.apply_bank(params["banks"]["c"], f, SMALL), atol=1e-5
+    )
+    left = np.zeros((b, h, w), np.float32)
+    left[:, :, : w // 2] = 1.0
+    masks = jnp.asarray(np.stack([left, 1.0 - left], axis=1))  # (B, 2, h, w)
+    got = sb.fuse_regions(params, f, masks, ["a", "b"], SMALL)
+    by_hand = 0.0
+    for r, name in enumerate(["a", "b"]):
+        k = params["banks"][name]["conv1"]
+        m = masks[:, r, :, :, None]
+        by_hand = by_hand + reflect_conv(m * f, k["kernel"]) + m * k["bias"]  # W_r ⊛ (M_r F) + M_r b_r
+    np.testing.assert_allclose(got, by_hand, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError):
+        sb.fuse_regions(params, f, masks, ["a"], SMALL)
+
+
+def test_region_fusion_nonlinear_bank_masks_outputs():
+    cfg = sb.StyleBankConfig(channels=(4, 8, 8), bank_layers=2, bank_norm_relu=True)
+    p = sb.init(jax.random.key(1), cfg, ["x", "y"])
+    f = sb.encode(p, _images((1, 16, 16, 3)), cfg)
+    m = np.zeros((1, 2, 4, 4), np.float32)
+    m[:, 0, :2] = 1.0
+    m[:, 1, 2:] = 1.0
+    m = jnp.asarray(m)
+    got = sb.fuse_regions(p, f, m, ["x", "y"], cfg)
+    want = sum(m[:, r, :, :, None] * sb.apply_bank(p["banks"][n], f, cfg) for r, n in enumerate("xy"))
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_resize_masks_keep_partition():
+    m = np.zeros((1, 2, 17, 22), np.float32)
+    m[:, 0, :, :9] = 1.0
+    m[:, 1] = 1.0 - m[:, 0]
+    m = jnp.asarray(m)
+    small = sb.resize_masks(m, (5, 6))
+    assert small.shape == (1, 2, 5, 6)
+    np.testing.assert_allclose(np.asarray(small).sum(axis=1), 1.0, atol=1e-5)
+    feat = sb.region_masks_for(m, SMALL)
+    assert feat.shape == (1, 2, 5, 6)
+    np.testing.assert_allclose(np.asarray(feat).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_kmeans_masks():
+    rng = np.random.default_rng(0)
+    b, h, w, c = 2, 6, 8, 5
+    f = rng.normal(scale=0.1, size=(b, h, w, c)).astype(np.float32)
+    f[:, :, : w // 2, 0] += 3.0
+    f[:, :, w // 2 :, 1] -= 3.0
+    f = jnp.asarray(f)
+    m = sb.kmeans_masks(f, 2, jax.random.key(0))
+    assert m.shape == (b, 2, h, w)
+    assert set(np.unique(np.asarray(m)).tolist()) <= {0.0, 1.0}
+    np.testing.assert_array_equal(np.asarray(m).sum(axis=1), 1.0)
+    np.testing.assert_array_equal(m, sb.kmeans_masks(f, 2, jax.random.key(0)))
+    half = np.zeros((h, w), np.float32)
+    half[:, : w // 2] = 1.0
+    for i in range(b):
+        mi = np.asarray(m[i])
+        assert any(np.array_equal(mi[0], t) and np.array_equal(mi[1], 1 - t) for t in (half, 1 - half))
+
+
+def test_jit_vmap_over_batch(params):
+    x = _images((2, *HW, 3), seed=7)
+    one = jax.jit(jax.vmap(lambda im: sb.stylize(params, im[None], "a", SMALL)[0]))(x)
+    np.testing.assert_allclose(one, sb.stylize(params, x, "a", SMALL), rtol=1e-5, atol=1e-5)
+
+
+def test_gradients_reach_encoder_decoder_and_used_bank_only(params):
+    x = _images((2, *HW, 3), seed=8)
+
+    def loss(p):
+        return jnp.mean(jnp.square(sb.stylize(p, x, "b", SMALL) - 0.5))
+
+    g = jax.jit(jax.grad(loss))(params)
+    for part in ("encoder", "decoder"):
+        for path, leaf in jax.tree_util.tree_leaves_with_path(g[part]):
+            assert np.abs(np.asarray(leaf)).max() > 0, (part, jax.tree_util.keystr(path))
+    assert all(np.abs(np.asarray(leaf)).max() > 0 for leaf in jax.tree.leaves(g["banks"]["b"]))
+    for name in ("a", "c"):
+        assert all(np.abs(np.asarray(leaf)).max() == 0 for leaf in jax.tree.leaves(g["banks"][name]))
+
+
+def test_port_variant_runs():
+    cfg = sb.StyleBankConfig.port_variant(channels=(4, 8, 8, 16))
+    p = sb.init(jax.random.key(2), cfg, ["s"])
+    assert set(p["encoder"]) == {"conv1", "conv2", "conv3", "conv4"}
+    assert set(p["banks"]["s"]) == {"conv1", "conv2"}
+    assert set(p["banks"]["s"]["conv1"]) == {"conv", "norm"}
+    x = _images((1, 18, 13, 3))
+    assert sb.encode(p, x, cfg).shape == (1, 5, 4, 16)
+    assert sb.stylize(p, x, "s", cfg).shape == (1, 18, 13, 3)

@@ -1,0 +1,169 @@
+"""The shared training loop with the StyleBank task: resume, frozen leaves, schedule, guards."""
+
+import dataclasses
+import json
+import os
+import signal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from styljax import data, training, vgg
+from styljax.errors import StyljaxError
+from styljax.models import stylebank as sb
+from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask, StyleBankTrainConfig
+
+CFG = StyleBankTrainConfig(
+    model=sb.StyleBankConfig(channels=(8, 16, 32)),
+    loss=StyleBankLoss(
+        content_layers=(("relu2_1", 1.0),), style_layers=(("relu1_1", 1.0), ("relu2_1", 1.0)), style_size=32
+    ),
+    learning_rate=1e-2,
+)
+
+
+@pytest.fixture(scope="module")
+def vgg_w():
+    return vgg.random_weights(16, jax.random.key(0))
+
+
+def _images(n, seed=0, size=40):
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        base = rng.uniform(size=(5, 5, 3)).astype(np.float32)
+        out.append(np.kron(base, np.ones((size // 5, size // 5, 1), np.float32)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def batches():
+    imgs = _images(6)
+    src = data.ImageSource(lambda i: imgs[i], len(imgs), short_side=24)
+    return data.crop_batches(src, crop=16, batch_size=2, seed=0)
+
+
+def _styles(names):
+    return dict(zip(names, _images(len(names), seed=7, size=20)))
+
+
+def _loop(steps, **kw):
+    return training.LoopConfig(steps=steps, log_every=1, checkpoint_every=100, progress=False, **kw)
+
+
+def test_batches_are_deterministic_and_random_access(batches):
+    a, b = batches[3], batches[3]
+    np.testing.assert_array_equal(a["image"], b["image"])
+    assert a["image"].shape == (2, 16, 16, 3) and a["image"].dtype == np.float32
+    assert not np.array_equal(batches[0]["image"], batches[1]["image"])
+
+
+def test_resume_equals_straight_run(vgg_w, batches, tmp_path):
+    task = StyleBankTask(CFG, vgg_w, _styles(["a", "b"]))
+    straight = training.train(task, batches, _loop(4), tmp_path / "straight")
+    training.train(task, batches, _loop(2), tmp_path / "resumed")
+    resumed = training.train(task, batches, _loop(4), tmp_path / "resumed")
+    assert int(resumed.step) == 4
+    for x, y in zip(jax.tree.leaves(straight.params), jax.tree.leaves(resumed.params)):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    lines = [json.loads(l) for l in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in lines] == [1, 2, 3, 4]
+
+
+def test_t_plus_one_schedule_and_identity_step_leaves_banks(vgg_w, batches, tmp_path):
+    task = StyleBankTask(CFG, vgg_w, _styles(["a", "b"]))
+    consts = task.constants()
+    state = task.init_state(jax.random.key(0))
+    step = jax.jit(task.train_step)
+    branches = []
+    for i in range(6):
+        before = state.params
+        state, m = step(state, batches[i], consts)
+        branches.append(int(m["branch"]))
+        if int(m["branch"]) == 1:
+            for x, y in zip(jax.tree.leaves(before["banks"]), jax.tree.leaves(state.params["banks"])):
+                np.testing.assert_array_equal(x, y)
+            assert float(m["identity"]) > 0
+    assert branches == [0, 0, 1, 0, 0, 1]
+
+
+def test_every_bank_trains_within_a_block(vgg_w):
+    task = StyleBankTask(CFG, vgg_w, _styles(["a", "b", "c"]))
+    ids = np.concatenate([np.asarray(task.style_ids(jnp.int32(s), 2)) for s in range(2)])
+    assert sorted(set(ids.tolist())) == [0, 1, 2]
+
+
+def test_add_style_freezes_everything_else_bit_identical(vgg_w, batches, tmp_path):
+    base = StyleBankTask(CFG, vgg_w, _styles(["a", "b"]))
+    trained = training.train(base, batches, _loop(3), tmp_path / "base").params
+    styles = {**_styles(["a", "b"]), "new": _images(1, seed=11, size=20)[0]}
+    task = StyleBankTask(CFG, vgg_w, styles, init_params=trained, trainable_banks=["new"], train_autoencoder=False)
+    state0 = task.init_state(jax.random.key(1))
+    assert set(state0.opt_state) == {"banks"} and set(state0.opt_state["banks"][0].mu) == {"new"}
+    consts = task.constants()
+    ids = jnp.full((2,), task.style_names.index("new"))
+    before = float(task.stylise_loss(state0.params, jnp.asarray(batches[0]["image"]), ids, consts)[0])
+    final = training.train(task, batches, _loop(25), tmp_path / "add", state=state0)
+    after = float(task.stylise_loss(final.params, jnp.asarray(batches[0]["image"]), ids, consts)[0])
+    assert after < 0.7 * before, (before, after)
+    for part in ("encoder", "decoder"):
+        for x, y in zip(jax.tree.leaves(trained[part]), jax.tree.leaves(final.params[part])):
+            assert np.array_equal(np.asarray(x), np.asarray(y))
+    for name in ("a", "b"):
+        for x, y in zip(jax.tree.leaves(trained["banks"][name]), jax.tree.leaves(final.params["banks"][name])):
+            assert np.array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_stylise_loss_falls(vgg_w, batches, tmp_path):
+    task = StyleBankTask(CFG, vgg_w, _styles(["a"]))
+    consts = task.constants()
+    state = task.init_state(jax.random.key(0))
+    x = jnp.asarray(batches[0]["image"])
+    ids = jnp.zeros((2,), jnp.int32)
+    before = float(task.stylise_loss(state.params, x, ids, consts)[0])
+    state = training.train(task, batches, _loop(30), tmp_path / "fall")
+    after = float(task.stylise_loss(state.params, x, ids, consts)[0])
+    assert after < 0.5 * before, (before, after)
+
+
+def test_nan_guard_keeps_last_good_state(vgg_w, batches, tmp_path):
+    task = StyleBankTask(CFG, vgg_w, _styles(["a"]))
+
+    class Poisoned:
+        def __getitem__(self, i):
+            b = dict(batches[i])
+            if i == 2:
+                b["image"] = np.full_like(b["image"], np.nan)
+            return b
+
+    with pytest.raises(StyljaxError, match="non-finite loss at step 3"):
+        training.train(task, Poisoned(), _loop(5), tmp_path / "nan")
+    from styljax import checkpoint
+
+    mngr = checkpoint.manager(tmp_path / "nan" / "ckpt")
+    assert mngr.latest_step() == 2
+    state, meta = checkpoint.restore(mngr, task.init_state(jax.random.key(0)))
+    assert int(state.step) == 2 and bool(training.all_finite(state.params))
+    assert meta["method"] == "stylebank"
+
+
+def test_sigterm_saves_and_resumes(vgg_w, batches, tmp_path):
+    task = StyleBankTask(CFG, vgg_w, _styles(["a"]))
+
+    def kill_at_2(step, metrics):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(StyljaxError, match="interrupted at step 2"):
+        training.train(task, batches, _loop(6), tmp_path / "sig", on_log=kill_at_2)
+    state = training.train(task, batches, _loop(6), tmp_path / "sig")
+    assert int(state.step) == 6
+
+
+def test_sample_sheet(vgg_w, batches):
+    task = StyleBankTask(CFG, vgg_w, _styles(["a", "b"]))
+    params = task.init_state(jax.random.key(0)).params
+    sheet = task.sample(params, batches[0], task.constants())
+    assert sheet.ndim == 3 and sheet.shape[2] == 3 and sheet.shape[1] > 4 * 16

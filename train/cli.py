@@ -1,0 +1,15 @@
+"""Registers the training verbs: `styljax train <method>` and `styljax add-style`."""
+
+from __future__ import annotations
+
+from train import stylebank
+
+TRAINERS = (stylebank.register_train,)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a feed-forward model")
+    methods = p.add_subparsers(dest="method", metavar="METHOD", required=True)
+    for reg in TRAINERS:
+        reg(methods)
+    stylebank.register_add_style(sub)

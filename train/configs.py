@@ -1,0 +1,79 @@
+"""One config per experiment. `styljax train stylebank --config NAME` picks one; flags override.
+
+Each entry is the whole recipe: model, loss, schedule, data geometry, loop cadence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from styljax.models.stylebank import StyleBankConfig
+from styljax.tasks.stylebank import StyleBankLoss, StyleBankTrainConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    train: StyleBankTrainConfig
+    steps: int
+    batch_size: int
+    crop: int
+    short_side: int  # content images are resized to this short side before random crops
+    log_every: int = 10
+    sample_every: int = 100
+    checkpoint_every: int = 100
+    exclude: tuple[str, ...] = ()  # content stems held out for evaluation
+    seed: int = 0
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    # The shipped 6-style model (checkpoints/stylebank): Kodak minus kodim21-24, 2 CPU cores.
+    "kodak": Experiment(
+        train=StyleBankTrainConfig(learning_rate=2e-3, decay_every=600, decay_rate=0.8),
+        steps=2400,
+        batch_size=4,
+        crop=160,
+        short_side=192,
+        exclude=("kodim21", "kodim22", "kodim23", "kodim24"),
+    ),
+    # Paper scale (GPU/TPU): 512 crops, batch 4, lr 1e-3 decayed ×0.8 every 30k, 300k steps.
+    "paper": Experiment(
+        train=StyleBankTrainConfig(learning_rate=1e-3, decay_every=30_000, decay_rate=0.8),
+        steps=300_000,
+        batch_size=4,
+        crop=512,
+        short_side=544,
+        sample_every=2000,
+        checkpoint_every=2000,
+    ),
+    # A new style on a frozen auto-encoder (`styljax add-style`).
+    "add-style": Experiment(
+        train=StyleBankTrainConfig(learning_rate=5e-3, decay_every=400, decay_rate=0.8),
+        steps=300,
+        batch_size=4,
+        crop=160,
+        short_side=192,
+    ),
+    # Seconds-long smoke run (tests, CI).
+    "tiny": Experiment(
+        train=StyleBankTrainConfig(
+            model=StyleBankConfig(channels=(8, 16, 32)),
+            loss=StyleBankLoss(style_size=64),
+            learning_rate=1e-2,
+        ),
+        steps=6,
+        batch_size=2,
+        crop=32,
+        short_side=40,
+        log_every=1,
+        sample_every=3,
+        checkpoint_every=3,
+    ),
+}
+
+
+def get(name: str) -> Experiment:
+    from styljax.errors import StyljaxError
+
+    if name not in EXPERIMENTS:
+        raise StyljaxError(f"--config: unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]

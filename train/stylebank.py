@@ -1,0 +1,183 @@
+"""`styljax train stylebank` and `styljax add-style`: StyleBank training programs.
+
+Both wire files to the library: content folder -> grain crops, style images -> Gram targets,
+`StyleBankTask` -> the shared loop (`styljax.training.train`) -> a model directory
+(`styljax.models.stylebank_store`). Rerunning the same command resumes from `--workdir`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from infer import common
+from styljax.errors import StyljaxError
+from train import configs
+
+SKIMAGE_CONTENT = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble_deep_field")
+
+
+def register_train(methods) -> None:
+    p = methods.add_parser("stylebank", help="train a StyleBank model (auto-encoder + one bank per style)")
+    p.add_argument("--config", default="kodak", help=f"experiment: {', '.join(configs.EXPERIMENTS)}")
+    p.add_argument("--content-dir", default=None, help="folder of content photos (default: scikit-image photos)")
+    p.add_argument("--styles", required=True, nargs="+", help="style images or a folder of them; names = file stems")
+    p.add_argument("--exclude", default=None, help="content stems to hold out, comma-separated (default: per config)")
+    p.add_argument("--out", required=True, help="model directory to write")
+    _common_flags(p)
+    p.set_defaults(func=run_train)
+
+
+def register_add_style(sub) -> None:
+    p = sub.add_parser("add-style", help="add a style to a StyleBank model (only the new bank trains)")
+    p.add_argument("--model", required=True, help="model directory (updated in place unless --out)")
+    p.add_argument("--style", required=True, help="style image")
+    p.add_argument("--name", default=None, help="style name (default: the file stem)")
+    p.add_argument("--content-dir", default=None, help="content photos (default: scikit-image photos)")
+    p.add_argument("--config", default="add-style")
+    p.add_argument("--out", default=None, help="write the result here instead of updating --model")
+    _common_flags(p)
+    p.set_defaults(func=run_add_style)
+
+
+def _common_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workdir", default=None, help="checkpoints, logs, samples (default: OUT.run)")
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--crop", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--quiet", action="store_true")
+    common.add_weights_arg(p)
+
+
+def experiment(args: argparse.Namespace) -> configs.Experiment:
+    exp = configs.get(args.config)
+    over = {k: v for k, v in {
+        "steps": args.steps, "batch_size": args.batch_size, "crop": args.crop, "seed": args.seed,
+    }.items() if v is not None}
+    if args.crop is not None:
+        over["short_side"] = max(exp.short_side, args.crop)
+    if getattr(args, "exclude", None) is not None:
+        over["exclude"] = tuple(s for s in args.exclude.split(",") if s)
+    exp = dataclasses.replace(exp, **over)
+    if args.lr is not None:
+        exp = dataclasses.replace(exp, train=dataclasses.replace(exp.train, learning_rate=args.lr))
+    if exp.steps < 1 or exp.batch_size < 1 or exp.crop < 16:
+        raise StyljaxError(f"need steps >= 1, batch size >= 1 and crop >= 16 (got {exp.steps}, {exp.batch_size}, {exp.crop})")
+    return exp
+
+
+def style_images(specs: list[str]) -> dict:
+    from styljax import image
+
+    files = []
+    for s in specs:
+        files += image.list_images(s)
+    names = [Path(f).stem for f in files]
+    if len(set(names)) != len(names):
+        raise StyljaxError(f"style names (file stems) must be unique, got {names}")
+    from styljax.models.stylebank_store import check_style_name
+
+    return {check_style_name(n): image.load_image(f, max_side=1024) for n, f in zip(names, files)}
+
+
+def content_source(content_dir: str | None, exp: configs.Experiment):
+    from styljax import data
+
+    if content_dir is None:
+        from infer.demo import skimage_image
+
+        imgs = [skimage_image(n) for n in SKIMAGE_CONTENT]
+        return data.ImageSource(lambda i: imgs[i], len(imgs), exp.short_side), len(imgs)
+    files = data.folder_files(content_dir, exp.exclude)
+    return data.folder_source(files, exp.short_side), len(files)
+
+
+def _loop_config(exp: configs.Experiment, quiet: bool):
+    from styljax.training import LoopConfig
+
+    return LoopConfig(
+        steps=exp.steps, log_every=exp.log_every, sample_every=exp.sample_every,
+        checkpoint_every=exp.checkpoint_every, seed=exp.seed, progress=not quiet,
+    )
+
+
+def _last_metrics(workdir: Path) -> dict:
+    """Last logged value of each metric (the branches log different keys)."""
+    out: dict = {}
+    path = workdir / "metrics.jsonl"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            out.update(json.loads(line))
+    return out
+
+
+def _provenance(exp, workdir: Path, wall_s: float, extra: dict) -> dict:
+    return {
+        "command": "styljax " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "steps": exp.steps, "batch_size": exp.batch_size, "crop": exp.crop,
+        "wall_s_this_run": round(wall_s, 1), "final_metrics": _last_metrics(workdir), **extra,
+    }
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from styljax import data, training
+    from styljax.models import stylebank_store
+    from styljax.tasks.stylebank import StyleBankTask
+
+    exp = experiment(args)
+    styles = style_images(args.styles)
+    source, n_content = content_source(args.content_dir, exp)
+    out = Path(args.out)
+    workdir = Path(args.workdir or f"{out}.run")
+    vgg = common.load_vgg(args)
+    task = StyleBankTask(exp.train, vgg, styles)
+    batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed)
+    print(f"training StyleBank: {len(styles)} styles ({', '.join(styles)}), {n_content} content images, "
+          f"{exp.steps} steps of batch {exp.batch_size} at {exp.crop}px; run dir {workdir}")
+    t0 = time.perf_counter()
+    state = training.train(task, batches, _loop_config(exp, args.quiet), workdir)
+    wall = time.perf_counter() - t0
+    meta = {**task.meta(), "provenance": _provenance(exp, workdir, wall, {"content_images": n_content})}
+    stylebank_store.save_model(out, state.params, exp.train.model, meta)
+    print(f"wrote {out} ({len(styles)} styles) after {wall:.0f} s")
+    return 0
+
+
+def run_add_style(args: argparse.Namespace) -> int:
+    from styljax import data, image, training
+    from styljax.models import stylebank_store
+    from styljax.tasks.stylebank import StyleBankTask
+
+    exp = experiment(args)
+    params, model_cfg, manifest = stylebank_store.load_model(args.model)
+    name = stylebank_store.check_style_name(args.name or Path(args.style).stem)
+    if name in params["banks"]:
+        raise StyljaxError(f"{args.model}: style {name!r} exists already (rename or remove it first)")
+    new_style = image.load_image(args.style, max_side=1024)
+    exp = dataclasses.replace(exp, train=dataclasses.replace(exp.train, model=model_cfg))
+    source, n_content = content_source(args.content_dir, exp)
+    out = Path(args.out or args.model)
+    workdir = Path(args.workdir or f"{out}.add-{name}.run")
+    vgg = common.load_vgg(args)
+    # Only the new style needs a Gram target; the frozen banks are carried in params.
+    task = StyleBankTask(exp.train, vgg, {name: new_style}, init_params=params,
+                         trainable_banks=[name], train_autoencoder=False)
+    batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed)
+    print(f"adding style {name!r} to {args.model}: only its bank trains, {exp.steps} steps")
+    t0 = time.perf_counter()
+    state = training.train(task, batches, _loop_config(exp, args.quiet), workdir)
+    wall = time.perf_counter() - t0
+    prov = dict(manifest.get("provenance", {}))
+    prov.setdefault("added_styles", {})[name] = _provenance(exp, workdir, wall, {})
+    stylebank_store.save_model(out, state.params, model_cfg, {**{k: v for k, v in manifest.items()
+                               if k not in ("format", "config", "autoencoder_sha256", "provenance")},
+                               "styles": sorted(state.params["banks"]), "provenance": prov})
+    print(f"added {name!r} to {out} in {wall:.0f} s")
+    return 0
