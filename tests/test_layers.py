@@ -89,7 +89,7 @@ def test_instance_norm_matches_flax_and_torch():
     with torch.no_grad():
         tn.weight.copy_(torch.tensor(np.asarray(params["params"]["scale"])))
         tn.bias.copy_(torch.tensor(np.asarray(params["params"]["bias"])))
-        ref = tn(torch.from_numpy(np.asarray(x).transpose(0, 3, 1, 2))).numpy().transpose(0, 2, 3, 1)
+        ref = tn(torch.tensor(np.asarray(x).transpose(0, 3, 1, 2))).numpy().transpose(0, 2, 3, 1)
     np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 

@@ -61,6 +61,7 @@ def test_config():
     assert not port.bank_is_affine
     assert hash(port) == hash(sb.StyleBankConfig.port_variant())
     assert sb.StyleBankConfig().feature_hw((17, 24)) == (5, 6)
+    assert sb.StyleBankConfig(dtype="float32") == sb.StyleBankConfig(dtype=jnp.float32) == sb.StyleBankConfig()
     for bad in (dict(channels=(8, 16)), dict(bank_layers=0), dict(bank_kernel=4)):
         with pytest.raises(ValueError):
             sb.StyleBankConfig(**bad)

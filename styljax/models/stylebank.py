@@ -62,7 +62,7 @@ class StyleBankConfig:
       bank_layers: convs per style bank.
       bank_kernel: bank kernel size (odd); the paper finds larger kernels capture larger textures.
       bank_norm_relu: follow each bank conv by IN + ReLU (the port; breaks the fusion identities).
-      dtype: computation dtype (params stay float32; outputs are float32).
+      dtype: computation dtype (params stay float32; outputs of `decode` are float32).
     """
 
     channels: tuple[int, ...] = (32, 64, 128)
@@ -73,6 +73,8 @@ class StyleBankConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        # canonical scalar type (jnp.float32, np.float32, "float32" -> np.float32): equal configs hash equal
+        object.__setattr__(self, "dtype", jnp.dtype(self.dtype).type)
         if len(self.channels) < 3:
             raise ValueError(f"channels needs at least 3 entries, got {self.channels}")
         if self.bank_layers < 1:
