@@ -71,13 +71,15 @@ def run_stylebank(args: argparse.Namespace) -> int:
     from styljax.models import stylebank as sb
     from styljax.models import stylebank_store
 
-    srcs = list(args.inputs) + ([args.content] if args.content else [])
+    # a style spec is one token: anything after it that argparse gave to --style is an input
+    spec_text, extra_inputs = args.style[0], args.style[1:]
+    srcs = extra_inputs + list(args.inputs) + ([args.content] if args.content else [])
     if not srcs:
         raise StyljaxError("stylebank: give input image(s) or a folder")
     inputs = [p for s in srcs for p in image.list_images(s)]
     model = Path(args.model) if args.model else DEFAULT_MODEL
     params, cfg, _ = stylebank_store.load_model(model)
-    spec = parse_style_spec(" ".join(args.style), sorted(params["banks"]))
+    spec = parse_style_spec(spec_text, sorted(params["banks"]))
     regional = args.regions is not None or args.mask is not None
     if regional and spec["mode"] == "all":
         raise StyljaxError("--regions/--mask need one style per region, e.g. --style a,b")

@@ -26,7 +26,7 @@ def register(sub) -> None:
     p.add_argument("--style", required=True, nargs="+",
                    help="gatys: style image(s); stylebank: NAME, all, or a fusion a:0.7,b:0.3")
     p.add_argument("--out", required=True, help="output image (.png/.jpg), or a folder for several")
-    p.add_argument("--size", type=int, default=512, help="output max side (px)")
+    p.add_argument("--size", type=int, default=None, help="output max side in px (gatys default 512; stylebank: input size)")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse inputs with more pixels")
     common.add_weights_arg(p)
     g = p.add_argument_group("gatys")
@@ -109,6 +109,7 @@ def run_gatys(args: argparse.Namespace) -> int:
         if len(args.inputs) != 1:
             raise StyljaxError("gatys: give one content image (--content or one input)")
         args.content = args.inputs[0]
+    args.size = 512 if args.size is None else args.size
     cfg = gatys_config(args)
     kw = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
     content = image.load_image(args.content, max_side=args.size, **kw)

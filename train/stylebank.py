@@ -118,9 +118,9 @@ def _last_metrics(workdir: Path) -> dict:
     return out
 
 
-def _provenance(exp, workdir: Path, wall_s: float, extra: dict) -> dict:
+def _provenance(args, exp, workdir: Path, wall_s: float, extra: dict) -> dict:
     return {
-        "command": "styljax " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "command": "styljax " + " ".join(shlex.quote(a) for a in getattr(args, "argv", sys.argv[1:])),
         "steps": exp.steps, "batch_size": exp.batch_size, "crop": exp.crop,
         "wall_s_this_run": round(wall_s, 1), "final_metrics": _last_metrics(workdir), **extra,
     }
@@ -144,7 +144,7 @@ def run_train(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     state = training.train(task, batches, _loop_config(exp, args.quiet), workdir)
     wall = time.perf_counter() - t0
-    meta = {**task.meta(), "provenance": _provenance(exp, workdir, wall, {"content_images": n_content})}
+    meta = {**task.meta(), "provenance": _provenance(args, exp, workdir, wall, {"content_images": n_content})}
     stylebank_store.save_model(out, state.params, exp.train.model, meta)
     print(f"wrote {out} ({len(styles)} styles) after {wall:.0f} s")
     return 0
@@ -175,7 +175,7 @@ def run_add_style(args: argparse.Namespace) -> int:
     state = training.train(task, batches, _loop_config(exp, args.quiet), workdir)
     wall = time.perf_counter() - t0
     prov = dict(manifest.get("provenance", {}))
-    prov.setdefault("added_styles", {})[name] = _provenance(exp, workdir, wall, {})
+    prov.setdefault("added_styles", {})[name] = _provenance(args, exp, workdir, wall, {})
     stylebank_store.save_model(out, state.params, model_cfg, {**{k: v for k, v in manifest.items()
                                if k not in ("format", "config", "autoencoder_sha256", "provenance")},
                                "styles": sorted(state.params["banks"]), "provenance": prov})

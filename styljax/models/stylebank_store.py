@@ -77,7 +77,7 @@ def save_model(path: str | Path, params: dict, cfg: StyleBankConfig, meta: dict 
     for f in (path / "banks").glob("*.npz"):
         if f.stem not in params["banks"]:
             f.unlink()
-    manifest = {"format": FORMAT, "config": config_to_dict(cfg), "autoencoder_sha256": ae_sha, **(meta or {})}
+    manifest = {**(meta or {}), "format": FORMAT, "config": config_to_dict(cfg), "autoencoder_sha256": ae_sha}
     atomic_write(path / "manifest.json", json.dumps(manifest, indent=2).encode())
     return path
 

@@ -235,7 +235,7 @@ class StyleBankTask:
             "styles": list(self.style_names),
             "trainable_banks": list(self.trainable_banks),
             "train_autoencoder": self.train_autoencoder,
-            "config": _jsonable(dataclasses.asdict(self.cfg)),
+            "train_config": _jsonable(dataclasses.asdict(self.cfg)),
             "vgg": {"depth": self.vgg.depth, "convention": self.vgg.convention.name, "source": self.vgg.source},
         }
 

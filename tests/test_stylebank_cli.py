@@ -1,0 +1,106 @@
+"""StyleBank programs end to end on tiny data: train, stylize (one/all/fusion/regions), add-style, styles."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from infer.cli import main
+from styljax import image, vgg, weights
+from styljax.models import stylebank_store as ss
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sb")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        image.save_image(d / "content" / f"photo{i}.png", np.kron(rng.uniform(size=(6, 8, 3)), np.ones((8, 8, 1))))
+    for name in ("dots", "stripes"):
+        image.save_image(d / "styles" / f"{name}.png", rng.uniform(size=(24, 24, 3)))
+    image.save_image(d / "new.png", rng.uniform(size=(24, 24, 3)))
+    image.save_image(d / "mask.png", np.concatenate([np.zeros((48, 32, 3)), np.ones((48, 32, 3))], axis=1))
+    weights.save_npz(vgg.random_weights(16, jax.random.key(0)), d / "vgg.npz")
+    rc = main(["train", "stylebank", "--config", "tiny", "--styles", str(d / "styles"), "--content-dir",
+               str(d / "content"), "--out", str(d / "model"), "--weights", str(d / "vgg.npz"), "--quiet"])
+    assert rc == 0
+    return d
+
+
+def test_train_writes_model_with_provenance(setup):
+    d = setup
+    assert ss.list_styles(d / "model") == ["dots", "stripes"]
+    manifest = json.loads((d / "model" / "manifest.json").read_text())
+    prov = manifest["provenance"]
+    assert prov["steps"] == 6 and "styljax train stylebank" in prov["command"] and "style" in prov["final_metrics"]
+    assert (d / "model.run" / "metrics.jsonl").exists() and list((d / "model.run" / "samples").glob("*.jpg"))
+    # rerun: resumes at the end, does nothing more, still exit 0
+    assert main(["train", "stylebank", "--config", "tiny", "--styles", str(d / "styles"), "--content-dir",
+                 str(d / "content"), "--out", str(d / "model"), "--weights", str(d / "vgg.npz"), "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("style, n_out", [("dots", 1), ("all", 2), ("dots:0.7,stripes:0.3", 1)])
+def test_stylize_modes(setup, style, n_out, tmp_path):
+    d = setup
+    rc = main(["stylize", "--method", "stylebank", "--model", str(d / "model"), "--style", style,
+               str(d / "content"), "--out", str(tmp_path / "out"), "--quiet", "--batch", "2"])
+    assert rc == 0
+    pngs = sorted((tmp_path / "out").glob("*.png"))
+    assert len(pngs) == 3 * n_out
+    assert image.load_image(pngs[0]).shape == (48, 64, 3)
+    if style == "all":
+        assert (tmp_path / "out" / "contact_sheet.jpg").exists()
+
+
+@pytest.mark.parametrize("extra", [["--regions", "2"], ["--mask", "MASK"]])
+def test_region_fusion(setup, extra, tmp_path):
+    d = setup
+    extra = [str(d / "mask.png") if e == "MASK" else e for e in extra]
+    out = tmp_path / "r.png"
+    rc = main(["stylize", "--method", "stylebank", "--model", str(d / "model"), "--style", "dots,stripes",
+               str(d / "content" / "photo0.png"), "--out", str(out), "--quiet", *extra])
+    assert rc == 0 and image.load_image(out).shape == (48, 64, 3)
+
+
+def test_add_style_and_manage(setup, tmp_path, capsys):
+    d = setup
+    out = tmp_path / "model7"
+    rc = main(["add-style", "--model", str(d / "model"), "--style", str(d / "new.png"), "--name", "fresh",
+               "--content-dir", str(d / "content"), "--config", "tiny", "--out", str(out),
+               "--weights", str(d / "vgg.npz"), "--quiet"])
+    assert rc == 0
+    assert ss.list_styles(out) == ["dots", "fresh", "stripes"]
+    old, _, _ = ss.load_model(d / "model")
+    new, _, _ = ss.load_model(out)
+    for part in ("encoder", "decoder"):
+        for x, y in zip(jax.tree.leaves(old[part]), jax.tree.leaves(new[part])):
+            assert np.array_equal(np.asarray(x), np.asarray(y))
+    assert main(["styles", "export", "--model", str(out), "fresh", str(tmp_path / "fresh.npz")]) == 0
+    assert main(["styles", "import", "--model", str(d / "model"), str(tmp_path / "fresh.npz")]) == 0
+    assert "fresh" in ss.list_styles(d / "model")
+    assert main(["styles", "rename", "--model", str(d / "model"), "fresh", "fresh2"]) == 0
+    assert main(["styles", "remove", "--model", str(d / "model"), "fresh2"]) == 0
+    assert main(["styles", "list", "--model", str(d / "model")]) == 0
+    assert "dots" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--style", "nope"], "unknown styles"),
+    (["--style", "dots", "--regions", "3"], "--regions 3"),
+    (["--style", "all", "--out", "OUT.png"], "folder"),
+])
+def test_stylize_errors(setup, capsys, args, needle, tmp_path):
+    d = setup
+    base = ["stylize", "--method", "stylebank", "--model", str(d / "model"), str(d / "content"), "--quiet"]
+    if "--out" not in args:
+        args = args + ["--out", str(tmp_path / "o")]
+    args = [str(tmp_path / "o.png") if a == "OUT.png" else a for a in args]
+    assert main(base + args) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+
+
+def test_bad_model_dir(capsys, tmp_path):
+    assert main(["stylize", "--method", "stylebank", "--model", str(tmp_path), "--style", "x",
+                 str(tmp_path), "--out", str(tmp_path / "o")]) == 2
