@@ -1,7 +1,10 @@
 """The one training loop every feed-forward method plugs into.
 
 A method is a `Task`: it makes the initial `TrainState`, a pytree of constants (loss-network
-params, style Gram targets, ...) and a pure `train_step(state, batch, consts) -> (state, metrics)`.
+params, style Gram targets, ...) and a pure `train_step(state, batch, consts, phase) -> (state,
+metrics)`. `phase = task.phase(step)` is a small static int for methods that alternate objectives
+(StyleBank's T+1 schedule): the step is one pure function, compiled once per phase. (Branching
+with `lax.cond` instead ran the StyleBank step 6.5x slower on XLA:CPU here: 11.4 s vs 1.76 s.)
 The loop owns everything else, once for all methods:
 
 - jit of the step, with a NaN/Inf guard *inside* it: if the loss or any param goes non-finite the
@@ -49,7 +52,9 @@ class Task(Protocol):
 
     def constants(self) -> Any: ...
 
-    def train_step(self, state: TrainState, batch: dict, consts: Any) -> tuple[TrainState, dict]: ...
+    def phase(self, step: int) -> int: ...
+
+    def train_step(self, state: TrainState, batch: dict, consts: Any, phase: int) -> tuple[TrainState, dict]: ...
 
     def sample(self, params: Any, batch: dict, consts: Any) -> np.ndarray: ...
 
@@ -75,8 +80,8 @@ def all_finite(tree: Any) -> jax.Array:
 def guarded(step_fn: Callable) -> Callable:
     """Wrap a train step so a non-finite loss or param keeps the previous state."""
 
-    def step(state, batch, consts):
-        new, metrics = step_fn(state, batch, consts)
+    def step(state, batch, consts, phase=0):
+        new, metrics = step_fn(state, batch, consts, phase)
         ok = jnp.isfinite(metrics["loss"]) & all_finite(new.params)
         new = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, state)
         return new, {**metrics, "finite": ok}
@@ -159,7 +164,7 @@ def train(
     start = int(state.step)
     meta = task.meta()
     consts = task.constants()
-    step_fn = jax.jit(guarded(task.train_step), donate_argnums=0)
+    step_fn = jax.jit(guarded(task.train_step), donate_argnums=0, static_argnames="phase")
     logs = _Logs(workdir)
 
     from tqdm.auto import tqdm
@@ -170,7 +175,7 @@ def train(
         with _StopFlag() as stop:
             for step in range(start, cfg.steps):
                 batch = batches[step]
-                state, metrics = step_fn(state, batch, consts)
+                state, metrics = step_fn(state, batch, consts, phase=task.phase(step))
                 done = step + 1
                 if not bool(metrics["finite"]):
                     checkpoint.save(mngr, int(state.step), state, meta)

@@ -76,11 +76,11 @@ def test_t_plus_one_schedule_and_identity_step_leaves_banks(vgg_w, batches, tmp_
     task = StyleBankTask(CFG, vgg_w, _styles(["a", "b"]))
     consts = task.constants()
     state = task.init_state(jax.random.key(0))
-    step = jax.jit(task.train_step)
+    step = jax.jit(task.train_step, static_argnames="phase")
     branches = []
     for i in range(6):
         before = state.params
-        state, m = step(state, batches[i], consts)
+        state, m = step(state, batches[i], consts, phase=task.phase(i))
         branches.append(int(m["branch"]))
         if int(m["branch"]) == 1:
             for x, y in zip(jax.tree.leaves(before["banks"]), jax.tree.leaves(state.params["banks"])):

@@ -28,11 +28,13 @@ class Experiment:
 EXPERIMENTS: dict[str, Experiment] = {
     # The shipped 6-style model (checkpoints/stylebank): Kodak minus kodim21-24, 2 CPU cores.
     "kodak": Experiment(
-        train=StyleBankTrainConfig(learning_rate=2e-3, decay_every=600, decay_rate=0.8),
-        steps=2400,
+        train=StyleBankTrainConfig(
+            loss=StyleBankLoss(style_weight=30.0, tv_weight=10.0), learning_rate=2e-3, decay_every=500
+        ),
+        steps=1500,
         batch_size=4,
-        crop=160,
-        short_side=192,
+        crop=128,
+        short_side=160,
         exclude=("kodim21", "kodim22", "kodim23", "kodim24"),
     ),
     # Paper scale (GPU/TPU): 512 crops, batch 4, lr 1e-3 decayed ×0.8 every 30k, 300k steps.

@@ -180,7 +180,15 @@ class StyleBankTask:
     def identity_loss(self, params: dict, images: jax.Array) -> jax.Array:
         return jnp.mean(jnp.square(sb.reconstruct(params, images, self.cfg.model) - images))
 
-    def train_step(self, state: TrainState, batch: dict, consts: dict) -> tuple[TrainState, dict]:
+    def phase(self, step: int) -> int:
+        """0: stylising branch, 1: auto-encoder branch (every (T+1)-th step when E, D train)."""
+        if not self.train_autoencoder or self.cfg.T < 1:
+            return 0
+        return int(step % (self.cfg.T + 1) == self.cfg.T)
+
+    def train_step(
+        self, state: TrainState, batch: dict, consts: dict, phase: int = 0
+    ) -> tuple[TrainState, dict]:
         images = jnp.asarray(batch["image"], jnp.float32)
         ids = self.style_ids(state.step, images.shape[0])
         train, frozen = self.split(state.params)
@@ -198,7 +206,7 @@ class StyleBankTask:
                 upd, opt_state["ae"] = self.ae_opt.update(grads["ae"], state.opt_state["ae"], train["ae"])
                 new_train["ae"] = optax.apply_updates(train["ae"], upd)
                 gk = global_norm(grads["ae"])
-            metrics = {"loss": loss, **parts, "identity": jnp.float32(jnp.nan), "branch": jnp.int32(0)}
+            metrics = {"loss": loss, **parts, "branch": jnp.int32(0)}
             return new_train, opt_state, {"gk_norm": gk}, metrics
 
         def autoencode(_):
@@ -206,15 +214,10 @@ class StyleBankTask:
             g = jax.tree.map(lambda x: x * (self.cfg.lam * state.extra["gk_norm"] / (global_norm(g) + 1e-12)), g)
             upd, ae_state = self.ae_opt.update(g, state.opt_state["ae"], train["ae"])
             new_train = {**train, "ae": optax.apply_updates(train["ae"], upd)}
-            nan = jnp.float32(jnp.nan)
-            metrics = {"loss": loss, "content": nan, "style": nan, "tv": nan, "identity": loss, "branch": jnp.int32(1)}
+            metrics = {"loss": loss, "identity": loss, "branch": jnp.int32(1)}
             return new_train, {**state.opt_state, "ae": ae_state}, state.extra, metrics
 
-        if self.train_autoencoder and self.cfg.T >= 0:
-            is_stylise = (state.step % (self.cfg.T + 1)) < self.cfg.T
-            new_train, opt_state, extra, metrics = jax.lax.cond(is_stylise, stylise, autoencode, None)
-        else:
-            new_train, opt_state, extra, metrics = stylise(None)
+        new_train, opt_state, extra, metrics = (autoencode if phase == 1 else stylise)(None)
         params = self.merge(new_train, frozen)
         return TrainState(state.step + 1, params, opt_state, extra), metrics
 
