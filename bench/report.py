@@ -1,4 +1,6 @@
-"""Markdown tables from benchmark JSON lines: `python -m bench.report vgg FILE.jsonl` (or gatys).
+"""Markdown tables from benchmark JSON lines: `python -m bench.report KIND FILE.jsonl`.
+
+KIND: vgg, gatys, stylebank, stylebank_quality.
 
 BENCHMARKS.md quotes these tables; the JSON lines themselves are committed under `bench/results/`.
 """
@@ -60,6 +62,73 @@ def gatys(path: str) -> str:
     return "\n".join(out)
 
 
+def stylebank(path: str) -> str:
+    rows = [r for r in _rows(path) if r.get("kind") == "case"]
+    by = lambda c: [r for r in rows if r["case"] == c]
+    out = ["| K styles | render_all s | K × stylize s | ratio | max abs diff |", "|---|---|---|---|---|"]
+    for r in by("render_all"):
+        out.append(f"| {r['k']} | {_fmt(r['render_all_s'], 3)} | {_fmt(r['independent_s'], 3)} | "
+                   f"{_fmt(r['ratio_independent_over_render_all'])} | {r['max_abs_diff']:.1e} |")
+    out += ["", "| size | batch | s/call | images/s | Mpx/s | GFLOP/s | % of roof |", "|---|---|---|---|---|---|---|"]
+    for r in by("throughput"):
+        out.append(f"| {r['size']} | {r['batch']} | {_fmt(r['s_per_call'], 3)} | {_fmt(r['img_s'])} | "
+                   f"{_fmt(r['mpix_s'])} | {_fmt(r['gflops'], 0)} | {_fmt(100 * r['frac_of_roof'], 0)}% |")
+    for r in by("bytes"):
+        out += ["", f"One bank: {r['bank_bytes']:,} B ({_fmt(r['bank_mib'], 3)} MiB; kernel {r['bank_kernel_bytes']:,} B "
+                f"= the paper's 3x3x128x128 fp32); auto-encoder {r['autoencoder_bytes']:,} B; whole model with "
+                f"{r['n_styles']} styles {r['model_bytes']:,} B; one bank = {_fmt(100 * r['ratio_bank_over_model'], 1)}% "
+                f"of the model."]
+    for r in by("train_step"):
+        out += ["", "| step | JAX s | JAX img/s | PyTorch s | PyTorch img/s | JAX/PyTorch speed | loss rel. diff |",
+                "|---|---|---|---|---|---|---|",
+                f"| stylising (E, K, D + VGG loss, Adam) | {_fmt(r['jax_phase0_s'])} | {_fmt(r['jax_phase0_img_s'])} | "
+                f"{_fmt(r['torch_s'])} | {_fmt(r['torch_img_s'])} | {_fmt(r['speedup_jax_over_torch'])} | {r['loss_rel_err']:.1e} |",
+                f"| auto-encoder (identity) | {_fmt(r['jax_phase1_s'])} | {_fmt(r['jax_phase1_img_s'])} | – | – | – | – |",
+                f"| T+1 schedule mean | {_fmt(r['jax_schedule_s'])} | {_fmt(r['jax_schedule_img_s'])} | – | – | – | – |"]
+    mem = by("memory")
+    if mem:
+        out += ["", "| case | compute peak MiB (VmHWM, reset before) | process peak MiB (ru_maxrss) | run s |", "|---|---|---|---|"]
+        for r in mem:
+            name = f"{r['size']} px single" if r["mode"] == "single" else f"{r['size']} px in {r.get('tiles')} tiles of {r['tile'][0]}"
+            out.append(f"| {name} | {_fmt(r.get('compute_peak_mib'), 0)} | {_fmt(r.get('peak_mib'), 0)} | {_fmt(r.get('run_s'), 1)} |")
+    return "\n".join(out)
+
+
+def stylebank_quality(path: str) -> str:
+    rows = _rows(path)
+    ident = [r for r in rows if r.get("case") == "identify"]
+    out = []
+    if ident:
+        names = list(ident[0]["distance"])
+        out += ["Mean style distance of StyleBank's output in style *row* to painting *column* over the held-out "
+                "images (nearest per row in bold); last column: held-out images whose output is nearest to its own painting.", "",
+                "| output style | " + " | ".join(names) + " | own nearest |", "|---" * (len(names) + 2) + "|"]
+        for n in names:
+            rs = [r for r in ident if r["style"] == n]
+            mean = {p: sum(r["distance"][p] for r in rs) / len(rs) for p in names}
+            best = min(mean, key=mean.get)
+            cells = [f"**{mean[p]:.4g}**" if p == best else f"{mean[p]:.4g}" for p in names]
+            own = sum(r["nearest"] == n for r in rs)
+            out.append(f"| {n} | " + " | ".join(cells) + f" | {own}/{len(rs)} |")
+    qual = [r for r in rows if r.get("case") == "quality"]
+    if qual:
+        out += ["", "| style | StyleBank content | Gatys content | StyleBank style | Gatys style | StyleBank s/img | Gatys s/img |",
+                "|---|---|---|---|---|---|---|"]
+        for r in qual:
+            a, b = r["stylebank"], r["gatys"]
+            out.append(f"| {r['style']} | {a['content']:.4g} | {b['content']:.4g} | {a['style']:.4g} | {b['style']:.4g} | "
+                       f"{a['seconds_per_image']:.3g} | {b['seconds_per_image']:.3g} |")
+    for r in rows:
+        if r.get("case") == "add_style":
+            out += ["", f"add-style ({r['style']}): joint bank's held-out style loss {r['joint_bank_style']:.4g}; a new bank "
+                    f"on the frozen auto-encoder reached <= 1.1x that in {r['steps_to_within_10pct']} steps, "
+                    f"{_fmt(r['seconds_to_within_10pct'], 1)} s of training (batch {r['batch_size']}, {r['crop']} px crops)."
+                    if r["steps_to_within_10pct"] else
+                    f"add-style ({r['style']}): not within 10% of the joint bank ({r['joint_bank_style']:.4g}) in "
+                    f"{r['curve_step_seconds_style'][-1][0]} steps; last {r['curve_step_seconds_style'][-1][2]:.4g}."]
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
     kind, path = sys.argv[1], sys.argv[2]
-    print({"vgg": vgg, "gatys": gatys}[kind](path))
+    print({"vgg": vgg, "gatys": gatys, "stylebank": stylebank, "stylebank_quality": stylebank_quality}[kind](path))

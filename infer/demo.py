@@ -1,9 +1,9 @@
 """`styljax demo`: the newcomer's first run, on images that ship inside scikit-image.
 
-- `--method stylebank`: renders a scikit-image photo in every style of the shipped
+- `--method stylebank` (default): renders a scikit-image photo in every style of the shipped
   StyleBank model (`checkpoints/stylebank`), plus a linear fusion of two styles and a region fusion
   (K-means regions of the encoder features), into one contact sheet. Seconds on a CPU.
-- `--method gatys` (default): fetches the VGG weights if needed, then stylises scikit-image's astronaut with
+- `--method gatys`: fetches the VGG weights if needed, then stylises scikit-image's astronaut with
   its `immunohistochemistry` image as the style by Gatys optimisation (L-BFGS, 256 -> 512 px) and
   writes the result plus a contact sheet (content | style | result). Minutes on a CPU.
 """
@@ -19,7 +19,7 @@ from infer import common
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="stylise a scikit-image photo (embedded defaults)", description=__doc__)
-    p.add_argument("--method", default="gatys", help="stylebank or gatys")
+    p.add_argument("--method", default="stylebank", help="stylebank (default, seconds) or gatys (minutes)")
     p.add_argument("--out-dir", default="out/demo")
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--content", default="astronaut", help="a scikit-image data name")

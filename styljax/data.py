@@ -6,8 +6,9 @@ at the restored step) and sharding trivial (each process reads its own indices).
 
 Sources:
 - `folder_source(dir)`: a local image folder (the default; no TensorFlow needed);
-- `tfds_source(name, split)`: a TFDS dataset with random access (`tfds.data_sources`, the
-  `[tfds]` extra), e.g. `coco/2017`.
+- `tfds_source(name, split)`: a prepared TFDS dataset with an `image` feature, read through its
+  random-access data source (the `[tfds]` extra; TensorFlow itself is not needed to read),
+  e.g. `coco/2017`.
 """
 
 from __future__ import annotations
@@ -61,15 +62,105 @@ def folder_source(paths: Sequence[Path], short_side: int, cache: bool = True) ->
     return ImageSource(lambda i: image.load_image(paths[i]), len(paths), short_side, cache)
 
 
+def as_rgb01(img: Any) -> np.ndarray:
+    """An image array from a dataset -> float32 RGB (H, W, 3) in [0, 1].
+
+    (H, W) and (H, W, 1) greyscale are repeated to RGB; a trailing alpha channel ((H, W, 2) or
+    (H, W, 4)) is composited over white, as `image.load_image` does. uint8 is scaled by 255,
+    uint16 by 65535; float input is clipped to [0, 1].
+    """
+    a = np.asarray(img)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.shape[-1] not in (1, 2, 3, 4) or min(a.shape[:2]) < 1:
+        raise StyljaxError(f"expected an (H, W[, 1|2|3|4]) image, got shape {a.shape}")
+    if a.dtype == np.uint8:
+        x = a.astype(np.float32) / 255.0
+    elif a.dtype == np.uint16:
+        x = a.astype(np.float32) / 65535.0
+    elif a.dtype == np.bool_ or np.issubdtype(a.dtype, np.floating):
+        x = np.clip(a.astype(np.float32), 0.0, 1.0)
+    else:
+        raise StyljaxError(f"unsupported image dtype {a.dtype} (expected uint8, uint16 or float)")
+    if x.shape[-1] in (2, 4):
+        alpha = x[..., -1:]
+        x = x[..., :-1] * alpha + (1.0 - alpha)
+    if x.shape[-1] == 1:
+        x = np.repeat(x, 3, axis=-1)
+    return np.ascontiguousarray(x, np.float32)
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
+
+
+def _missing_module(e: BaseException) -> str:
+    """The module an ImportError (possibly re-raised by TFDS with the original as its cause) names."""
+    while e is not None:
+        if isinstance(e, ImportError) and e.name:
+            return e.name
+        e = e.__cause__ or e.__context__
+    return "a module that is not installed"
+
+
+def _tfds_builder(tfds: Any, name: str, data_dir: str | None):
+    """The dataset's builder: from its prepared files when they exist, else from TFDS's code."""
+    where = data_dir or "the TFDS data dir ($TFDS_DATA_DIR or ~/tensorflow_datasets)"
+    # Files first: reading a prepared dataset needs neither its builder code nor TensorFlow
+    # (coco's code, for one, imports TensorFlow just to describe its features).
+    try:
+        return tfds.core.read_only_builder.builder_from_files(name, data_dir=data_dir)
+    except Exception:  # not prepared there (or a name the file lookup cannot parse): try code
+        pass
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except tfds.core.DatasetNotFoundError:
+        raise StyljaxError(f"tfds {name}: no such dataset, and no prepared copy in {where}") from None
+    except ImportError as e:
+        raise StyljaxError(
+            f"tfds {name}: not prepared in {where}, and its builder needs {_missing_module(e)}; "
+            f"prepare it where that is installed (tfds build {name} --file_format=array_record) "
+            f"and pass --tfds-data-dir"
+        ) from None
+    except Exception as e:
+        raise StyljaxError(f"tfds {name}: {_first_line(e)}") from None
+
+
 def tfds_source(name: str, split: str, short_side: int, data_dir: str | None = None) -> ImageSource:
-    """A TFDS dataset with an `image` feature, read through its random-access data source."""
+    """A prepared TFDS dataset with an `image` feature, read through its random-access data source.
+
+    `split` takes TFDS's split syntax (`train`, `train[:1000]`, ...). The dataset must already be
+    prepared in `data_dir` (default: `$TFDS_DATA_DIR` or `~/tensorflow_datasets`) in a
+    random-access format (`array_record`, or `parquet`); nothing is downloaded. Images become
+    float32 RGB in [0, 1] (greyscale repeated, alpha over white); they are not cached.
+    """
     try:
         import tensorflow_datasets as tfds
     except ImportError:
         raise StyljaxError("TFDS sources need the extra: pip install 'styljax[tfds]'") from None
-    src = tfds.data_sources(name, split=split, data_dir=data_dir)
-    load = lambda i: np.asarray(src[i]["image"], np.float32) / 255.0
-    return ImageSource(load, len(src), short_side, cache=False)
+    builder = _tfds_builder(tfds, name, data_dir)
+    features = list(getattr(builder.info.features, "keys", list)())
+    if "image" not in features:
+        raise StyljaxError(f"tfds {name}: no 'image' feature (features: {', '.join(features) or 'none'})")
+    try:
+        src = builder.as_data_source(split=split)
+    except Exception as e:
+        # Diagnose after the fact, so that `tfds.testing.mock_data` (which fakes only this call)
+        # still works.
+        if not builder.is_prepared():
+            raise StyljaxError(
+                f"tfds {name}: not prepared in {builder.data_dir}; prepare it first "
+                f"(tfds build {name} --file_format=array_record) or pass --tfds-data-dir"
+            ) from None
+        fmt = builder.info.file_format
+        if fmt is not None and fmt not in tfds.core.FileFormat.with_random_access():
+            raise StyljaxError(
+                f"tfds {name}: prepared as {fmt.value} files in {builder.data_dir}, which have no random "
+                f"access; rebuild it with --file_format=array_record"
+            ) from None
+        raise StyljaxError(f"tfds {name} split {split!r}: {_first_line(e)}") from None
+    return ImageSource(lambda i: as_rgb01(src[int(i)]["image"]), len(src), short_side, cache=False)
 
 
 def random_crop(img: np.ndarray, crop: int, rng: np.random.Generator, flip: bool = True) -> np.ndarray:

@@ -18,7 +18,8 @@ from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask, StyleBankTrain
 CFG = StyleBankTrainConfig(
     model=sb.StyleBankConfig(channels=(8, 16, 32)),
     loss=StyleBankLoss(
-        content_layers=(("relu2_1", 1.0),), style_layers=(("relu1_1", 1.0), ("relu2_1", 1.0)), style_size=32
+        content_layers=(("relu2_1", 1.0),), style_layers=(("relu1_1", 1.0), ("relu2_1", 1.0)), style_size=32,
+        style_weight=50.0,
     ),
     learning_rate=1e-2,
 )

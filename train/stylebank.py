@@ -1,8 +1,8 @@
 """`styljax train stylebank` and `styljax add-style`: StyleBank training programs.
 
-Both wire files to the library: content folder -> grain crops, style images -> Gram targets,
-`StyleBankTask` -> the shared loop (`styljax.training.train`) -> a model directory
-(`styljax.models.stylebank_store`). Rerunning the same command resumes from `--workdir`.
+Both wire files to the library: content folder (or a TFDS dataset, `--tfds`) -> grain crops,
+style images -> Gram targets, `StyleBankTask` -> the shared loop (`styljax.training.train`) -> a
+model directory (`styljax.models.stylebank_store`). Rerunning the same command resumes from `--workdir`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import shlex
 import sys
 import time
@@ -25,7 +26,7 @@ SKIMAGE_CONTENT = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left"
 def register_train(methods) -> None:
     p = methods.add_parser("stylebank", help="train a StyleBank model (auto-encoder + one bank per style)")
     p.add_argument("--config", default="kodak", help=f"experiment: {', '.join(configs.EXPERIMENTS)}")
-    p.add_argument("--content-dir", default=None, help="folder of content photos (default: scikit-image photos)")
+    _content_flags(p)
     p.add_argument("--styles", required=True, nargs="+", help="style images or a folder of them; names = file stems")
     p.add_argument("--exclude", default=None, help="content stems to hold out, comma-separated (default: per config)")
     p.add_argument("--out", required=True, help="model directory to write")
@@ -38,11 +39,21 @@ def register_add_style(sub) -> None:
     p.add_argument("--model", required=True, help="model directory (updated in place unless --out)")
     p.add_argument("--style", required=True, help="style image")
     p.add_argument("--name", default=None, help="style name (default: the file stem)")
-    p.add_argument("--content-dir", default=None, help="content photos (default: scikit-image photos)")
+    _content_flags(p)
     p.add_argument("--config", default="add-style")
     p.add_argument("--out", default=None, help="write the result here instead of updating --model")
     _common_flags(p)
     p.set_defaults(func=run_add_style)
+
+
+def _content_flags(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--content-dir", default=None, help="folder of content photos (default: scikit-image photos)")
+    src.add_argument("--tfds", default=None, metavar="NAME[:SPLIT]",
+                     help="content from a prepared TFDS dataset with an 'image' feature, e.g. coco/2017 or "
+                          "coco/2017:train[:5000] (split default: train; needs the [tfds] extra)")
+    p.add_argument("--tfds-data-dir", default=None,
+                   help="where the --tfds dataset is prepared (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
 
 
 def _common_flags(p: argparse.ArgumentParser) -> None:
@@ -87,9 +98,34 @@ def style_images(specs: list[str]) -> dict:
     return {check_style_name(n): image.load_image(f, max_side=1024) for n, f in zip(names, files)}
 
 
-def content_source(content_dir: str | None, exp: configs.Experiment):
+_TFDS_SPEC = re.compile(r"(?P<name>[^:\[\]\s]+?(?::\d+\.\d+\.\d+)?)(?::(?P<split>\S+))?")
+
+
+def parse_tfds_spec(spec: str) -> tuple[str, str]:
+    """`NAME[:VERSION][:SPLIT]` -> (name, split); split defaults to `train`.
+
+    `coco/2017` -> (coco/2017, train); `coco/2017:validation[:500]` -> (coco/2017, validation[:500]);
+    a TFDS version right after the name stays part of it: `mnist:3.0.1:test` -> (mnist:3.0.1, test).
+    """
+    m = _TFDS_SPEC.fullmatch(spec.strip())
+    if not m:
+        raise StyljaxError(f"--tfds: expected NAME[:SPLIT] (e.g. coco/2017 or coco/2017:validation), got {spec!r}")
+    return m["name"], m["split"] or "train"
+
+
+def content_source(content_dir: str | None, exp: configs.Experiment, tfds: str | None = None,
+                   tfds_data_dir: str | None = None, exclude_given: bool = False):
+    """(source, number of images) for --content-dir, --tfds, or the scikit-image photos."""
     from styljax import data
 
+    if tfds_data_dir is not None and tfds is None:
+        raise StyljaxError("--tfds-data-dir needs --tfds")
+    if tfds is not None:
+        if exclude_given:
+            raise StyljaxError("--exclude applies to --content-dir only (use the split, e.g. train[100:], with --tfds)")
+        name, split = parse_tfds_spec(tfds)
+        source = data.tfds_source(name, split, exp.short_side, tfds_data_dir)
+        return source, len(source)
     if content_dir is None:
         from infer.demo import skimage_image
 
@@ -97,6 +133,11 @@ def content_source(content_dir: str | None, exp: configs.Experiment):
         return data.ImageSource(lambda i: imgs[i], len(imgs), exp.short_side), len(imgs)
     files = data.folder_files(content_dir, exp.exclude)
     return data.folder_source(files, exp.short_side), len(files)
+
+
+def _content_of(args: argparse.Namespace, exp: configs.Experiment):
+    return content_source(args.content_dir, exp, getattr(args, "tfds", None), getattr(args, "tfds_data_dir", None),
+                          exclude_given=getattr(args, "exclude", None) is not None)
 
 
 def _loop_config(exp: configs.Experiment, quiet: bool):
@@ -133,7 +174,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     exp = experiment(args)
     styles = style_images(args.styles)
-    source, n_content = content_source(args.content_dir, exp)
+    source, n_content = _content_of(args, exp)
     out = Path(args.out)
     workdir = Path(args.workdir or f"{out}.run")
     vgg = common.load_vgg(args)
@@ -162,7 +203,7 @@ def run_add_style(args: argparse.Namespace) -> int:
         raise StyljaxError(f"{args.model}: style {name!r} exists already (rename or remove it first)")
     new_style = image.load_image(args.style, max_side=1024)
     exp = dataclasses.replace(exp, train=dataclasses.replace(exp.train, model=model_cfg))
-    source, n_content = content_source(args.content_dir, exp)
+    source, n_content = _content_of(args, exp)
     out = Path(args.out or args.model)
     workdir = Path(args.workdir or f"{out}.add-{name}.run")
     vgg = common.load_vgg(args)

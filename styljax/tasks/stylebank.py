@@ -41,11 +41,18 @@ class StyleBankLoss:
     """Perceptual loss configuration (explicit VGG layers, Gram normalisation and weights)."""
 
     content_layers: tuple[tuple[str, float], ...] = (("relu4_2", 1.0),)  # paper
+    # The paper's layers. Per-layer weights balance the layers' Gram distances: with the bundled
+    # HED VGG-16 and "chw" Grams, an unstyled Kodak photo's distance to the six paintings has median
+    # 1564 (relu1_2), 4.48 (relu2_2), 0.299 (relu3_2), 9.3e-4 (relu4_2); with equal weights the
+    # loss is relu1_2 alone (colour statistics) and the net learns no texture. Weights ≈ 1/median.
     style_layers: tuple[tuple[str, float], ...] = (
-        ("relu1_2", 1.0), ("relu2_2", 1.0), ("relu3_2", 1.0), ("relu4_2", 1.0),
-    )  # paper
+        ("relu1_2", 1.0), ("relu2_2", 350.0), ("relu3_2", 5e3), ("relu4_2", 1.5e6),
+    )
+    # Balance of the terms: an unstyled photo scores ~6000 on the balanced style loss, a trained
+    # net ~50-300 on content (relu4_2 MSE); β = 1 lets style lead by ~10x, as in Johnson-style
+    # training. β = 10 (style ~1000x content) gave blob artefacts and lost the content.
     content_weight: float = 1.0
-    style_weight: float = 50.0
+    style_weight: float = 1.0
     tv_weight: float = 10.0
     gram_norm: str = "chw"
     style_size: int = 256  # style images' max side when computing their Gram targets

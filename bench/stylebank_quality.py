@@ -1,0 +1,205 @@
+"""StyleBank quality on held-out Kodak images: style identification, StyleBank vs Gatys losses, and
+how fast `add-style` gets a new bank within 10% of a jointly trained one.
+
+    python -m bench.stylebank_quality [--cases identify,quality,add_style] [--model checkpoints/stylebank]
+        [--content-dir ../shared/data/content/kodak] [--held-out kodim21,...] [--styles ../shared/data/styles]
+        [--size 192] [--gatys-steps 50] [--add-style wave]
+
+Every loss is measured with the model's own training loss settings (`train.configs` "kodak":
+VGG-16 caffe-hed weights, content relu4_2 MSE, style Gram "chw" distance summed over relu1_2,
+relu2_2, relu3_2, relu4_2, style Grams from the painting at `style_size`), *unweighted*: `content`
+and `style` below are the raw terms, before the α/β weights.
+
+Cases (one JSON line each; stdout is JSON lines, progress on stderr)
+-----
+identify   per (rendered style k, held-out image): the style distance of StyleBank's output in
+           style k to each painting's Gram; `nearest` = the painting with the smallest distance.
+           `summary` line: `own_nearest` = how many (k, image) pairs are nearest to their own painting.
+quality    per style: mean content and style loss over the held-out images of StyleBank's output
+           and of a Gatys optimisation (L-BFGS, `--gatys-steps`, init = content) that minimises the
+           same weighted objective (α content + β style + γ TV) at the same size: Gatys is the
+           per-image optimum the feed-forward net approximates.
+add_style  a fresh bank for painting `--add-style` on the frozen auto-encoder (add-style config),
+           evaluated every `--eval-every` steps on the held-out images; `seconds_to_within_10pct`
+           = training seconds (compilation and evaluation excluded) until its held-out style loss
+           is <= 1.1 x that of the jointly trained bank of the same painting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bench.common import emit, log, machine_info
+from styljax import gatys, image, losses, weights
+from styljax.models import stylebank as sb
+from styljax.models import stylebank_store
+from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask
+from train import configs
+
+CASES = ("identify", "quality", "add_style")
+
+
+class Evaluator:
+    """Unweighted content/style losses of stylised images under a `StyleBankLoss`."""
+
+    def __init__(self, vgg, loss: StyleBankLoss, paintings: dict[str, np.ndarray]):
+        self.vgg, self.loss = vgg, loss
+        extract = vgg.extractor(loss.layers)
+        self.features = jax.jit(lambda x: extract(vgg.params, x))
+        self.grams = {}
+        for name, s in paintings.items():
+            s = image.resize(s, image.fit_max_side(*s.shape[:2], loss.style_size))
+            f = self.features(s[None])
+            self.grams[name] = {l: losses.gram(f[l], loss.gram_norm)[0] for l, _ in loss.style_layers}
+
+    def content(self, out: jax.Array, content: jax.Array) -> float:
+        fo, fc = self.features(out), self.features(content)
+        return float(losses.content_loss(fo, fc, dict(self.loss.content_layers)))
+
+    def style(self, out: jax.Array, painting: str) -> float:
+        return float(losses.style_loss(self.features(out), self.grams[painting], dict(self.loss.style_layers),
+                                       self.loss.gram_norm))
+
+
+def held_out_images(args) -> dict[str, np.ndarray]:
+    out = {}
+    for stem in args.held_out.split(","):
+        img = image.load_image(Path(args.content_dir) / f"{stem}.png")
+        out[stem] = np.asarray(image.resize(img, image.fit_max_side(*img.shape[:2], args.size)))
+    return out
+
+
+def case_identify(model, ev: Evaluator, photos: dict) -> list[dict]:
+    params, cfg = model
+    names = [n for n in sorted(params["banks"]) if n in ev.grams]
+    rows, own = [], 0
+    for stem, x in photos.items():
+        outs = sb.render_all(params, jnp.asarray(x[None]), cfg, tuple(names), clip=True)[:, 0]
+        for k, name in enumerate(names):
+            d = {p: ev.style(outs[k][None], p) for p in names}
+            nearest = min(d, key=d.get)
+            own += nearest == name
+            rows.append({"case": "identify", "image": stem, "style": name, "nearest": nearest,
+                         "distance": d, "margin": sorted(d.values())[1] / d[name] if nearest == name else None})
+            emit(rows[-1])
+    emit({"case": "identify_summary", "own_nearest": own, "pairs": len(rows), "styles": names,
+          "images": list(photos)})
+    return rows
+
+
+def case_quality(model, ev: Evaluator, photos: dict, paintings: dict, args) -> None:
+    params, cfg = model
+    lc = ev.loss
+    gcfg = gatys.GatysConfig(
+        content_layers=lc.content_layers, style_layers=lc.style_layers, content_weight=lc.content_weight,
+        style_weight=lc.style_weight, tv_weight=lc.tv_weight, gram_norm=lc.gram_norm, sizes=(args.size,),
+        steps=args.gatys_steps, style_scale=lc.style_size / args.size,
+    )
+    for name in sorted(n for n in params["banks"] if n in paintings):
+        acc = {"stylebank": [], "gatys": []}
+        for stem, x in photos.items():
+            c = jnp.asarray(x[None])
+            t0 = time.perf_counter()
+            out_sb = sb.stylize(params, c, name, cfg, clip=True)
+            jax.block_until_ready(out_sb)
+            t_sb = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            out_g = jnp.asarray(gatys.stylize(ev.vgg, x, [paintings[name]], gcfg))[None]
+            t_g = time.perf_counter() - t0
+            for method, out, t in (("stylebank", out_sb, t_sb), ("gatys", out_g, t_g)):
+                acc[method].append((ev.content(out, c), ev.style(out, name), t))
+            log(f"quality {name} {stem}: stylebank {acc['stylebank'][-1][:2]} gatys {acc['gatys'][-1][:2]}")
+        rec = {"case": "quality", "style": name, "images": list(photos), "size": args.size,
+               "gatys_steps": args.gatys_steps}
+        for method, vals in acc.items():
+            v = np.asarray(vals)
+            rec[method] = {"content": v[:, 0].mean(), "style": v[:, 1].mean(), "seconds_per_image": v[:, 2].mean(),
+                           "weighted_total": lc.content_weight * v[:, 0].mean() + lc.style_weight * v[:, 1].mean()}
+        emit(rec)
+
+
+def case_add_style(model, ev: Evaluator, photos: dict, paintings: dict, vgg, args) -> None:
+    from styljax import data
+
+    params, cfg = model
+    ref_name = args.add_style
+    xs = jnp.asarray(np.stack(list(photos.values())))  # held-out images share a shape (Kodak: 3:2)
+    held_style = jax.jit(lambda p, bank: sb.stylize_bank(p, xs, bank, cfg, clip=True))
+
+    def style_of(bank) -> float:
+        outs = held_style(params, bank)
+        return float(np.mean([ev.style(outs[i][None], ref_name) for i in range(outs.shape[0])]))
+
+    ref = style_of(params["banks"][ref_name])
+    exp = configs.get("add-style")
+    tcfg = dataclasses.replace(exp.train, model=cfg, loss=ev.loss)
+    new = f"{ref_name}_new"
+    task = StyleBankTask(tcfg, vgg, {new: paintings[ref_name]}, init_params=params,
+                         trainable_banks=[new], train_autoencoder=False)
+    files = data.folder_files(args.content_dir, tuple(args.exclude.split(",")))
+    batches = data.crop_batches(data.folder_source(files, exp.short_side), exp.crop, exp.batch_size, exp.seed)
+    state = task.init_state(jax.random.key(exp.seed))
+    consts = task.constants()
+    step = jax.jit(task.train_step, static_argnames="phase")
+    jax.block_until_ready(step(state, batches[0], consts, phase=0))  # compile
+    train_s, reached, curve = 0.0, None, []
+    for i in range(args.add_style_max_steps):
+        batch = batches[i]
+        t0 = time.perf_counter()
+        state, _ = step(state, batch, consts, phase=0)
+        jax.block_until_ready(state.params)
+        train_s += time.perf_counter() - t0
+        if (i + 1) % args.eval_every == 0:
+            value = style_of(state.params["banks"][new])
+            curve.append((i + 1, round(train_s, 1), value))
+            log(f"add_style step {i + 1}: held-out style {value:.4g} (joint bank {ref:.4g}), {train_s:.0f} s")
+            if value <= 1.1 * ref:
+                reached = (i + 1, train_s)
+                break
+    emit({"case": "add_style", "style": ref_name, "joint_bank_style": ref, "threshold": 1.1 * ref,
+          "steps_to_within_10pct": reached and reached[0], "seconds_to_within_10pct": reached and reached[1],
+          "batch_size": exp.batch_size, "crop": exp.crop, "lr": tcfg.learning_rate,
+          "curve_step_seconds_style": curve})
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cases", default=",".join(CASES))
+    p.add_argument("--model", default="checkpoints/stylebank")
+    p.add_argument("--content-dir", default="../shared/data/content/kodak")
+    p.add_argument("--held-out", default="kodim21,kodim22,kodim23,kodim24")
+    p.add_argument("--exclude", default="kodim21,kodim22,kodim23,kodim24", help="add_style: not trained on")
+    p.add_argument("--styles", default="../shared/data/styles")
+    p.add_argument("--size", type=int, default=192, help="held-out images' max side")
+    p.add_argument("--gatys-steps", type=int, default=50)
+    p.add_argument("--add-style", default="wave")
+    p.add_argument("--add-style-max-steps", type=int, default=600)
+    p.add_argument("--eval-every", type=int, default=20)
+    args = p.parse_args(argv)
+    cases = args.cases.split(",")
+
+    vgg = weights.resolve(None)
+    params, cfg, manifest = stylebank_store.load_model(args.model)
+    paintings = {f.stem: image.load_image(f, max_side=1024) for f in image.list_images(args.styles)}
+    ev = Evaluator(vgg, configs.get("kodak").train.loss, paintings)
+    photos = held_out_images(args)
+    emit({"bench": "stylebank_quality", "kind": "header", **machine_info(), "model": args.model,
+          "styles": sorted(params["banks"]), "loss": dataclasses.asdict(ev.loss), "size": args.size})
+    model = (params, cfg)
+    if "identify" in cases:
+        case_identify(model, ev, photos)
+    if "quality" in cases:
+        case_quality(model, ev, photos, paintings, args)
+    if "add_style" in cases:
+        case_add_style(model, ev, photos, paintings, vgg, args)
+
+
+if __name__ == "__main__":
+    main()
