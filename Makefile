@@ -25,8 +25,10 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m pip install -q 'torch==2.13.0'
-	$(BIN)/python -m bench.vgg
-	$(BIN)/python -m bench.gatys
+	$(BIN)/python -m bench.vgg > bench/results/vgg.jsonl
+	$(BIN)/python -m bench.gatys --sizes 256,512 --ref-steps 40 --max-steps 120 > bench/results/gatys.jsonl
+	$(BIN)/python -m bench.stylebank > bench/results/stylebank.jsonl
+	$(BIN)/python -m bench.stylebank_quality --gatys-steps 30 > bench/results/stylebank_quality.jsonl
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

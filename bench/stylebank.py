@@ -216,61 +216,14 @@ def timing_fields(prefix: str, st: dict) -> dict:
 # ----------------------------------------------------------------------------------------- tiles
 
 
-def tile_starts(n: int, tile: int, overlap: int) -> list[int]:
-    """Evenly spaced tile starts covering [0, n) with >= `overlap` px between neighbours."""
-    if n <= tile:
-        return [0]
-    if overlap >= tile:
-        raise ValueError(f"overlap {overlap} must be smaller than the tile {tile}")
-    count = _ceil_div(n - overlap, tile - overlap)
-    return [round(i * (n - tile) / (count - 1)) for i in range(count)]
-
-
-def ramp(starts: list[int], tile: int, i: int) -> np.ndarray:
-    """1-D blending weights of tile i: linear cross-fade over each actual overlap with a neighbour
-    (neighbours' weights sum to 1 there), 1 elsewhere."""
-    w = np.ones(tile, np.float32)
-    if i > 0:
-        ov = starts[i - 1] + tile - starts[i]
-        if ov > 0:
-            w[:ov] = np.minimum(w[:ov], (np.arange(ov) + 0.5) / ov)
-    if i < len(starts) - 1:
-        ov = starts[i] + tile - starts[i + 1]
-        if ov > 0:
-            w[tile - ov :] = np.minimum(w[tile - ov :], (ov - np.arange(ov) - 0.5) / ov)
-    return w
-
-
 def tiled_stylize(
     params: dict, cfg: sb.StyleBankConfig, style: str, image: np.ndarray, tile: int = 1024, overlap: int = 64,
-    on_first_tile=None,
 ) -> tuple[np.ndarray, dict]:
-    """Stylise an (H, W, 3) image in overlapping square tiles, blended linearly; returns
-    (float32 (H, W, 3), info). Each tile is a separate `stylize` call of the same shape (one
-    compilation). NB instance-norm statistics are per tile (see TILING_NOTE)."""
-    h, w = image.shape[:2]
-    th, tw = min(tile, h), min(tile, w)
-    ys, xs = tile_starts(h, th, overlap), tile_starts(w, tw, overlap)
-    acc = np.zeros((h, w, 3), np.float32)
-    wsum = np.zeros((h, w, 1), np.float32)
-    first = True
-    for iy, y in enumerate(ys):
-        wy = ramp(ys, th, iy)
-        for ix, x in enumerate(xs):
-            wx = ramp(xs, tw, ix)
-            t = jnp.asarray(image[None, y : y + th, x : x + tw])
-            out = np.asarray(sb.stylize(params, t, style, cfg))[0]
-            if first and on_first_tile is not None:
-                on_first_tile()
-            first = False
-            wt = (wy[:, None] * wx[None, :])[..., None]
-            acc[y : y + th, x : x + tw] += wt * out
-            wsum[y : y + th, x : x + tw] += wt
-    acc /= np.maximum(wsum, 1e-12)
-    ov = [a + th - b for a, b in zip(ys, ys[1:])] + [a + tw - b for a, b in zip(xs, xs[1:])]
-    info = {"tiles": len(ys) * len(xs), "tile": [th, tw], "tile_starts_y": ys, "tile_starts_x": xs,
-            "min_overlap": min(ov) if ov else 0}
-    return acc, info
+    """Stylise an (H, W, 3) image in overlapping tiles (`styljax.tiling.map_tiles`): one
+    compilation for the tile shape. NB instance-norm statistics are per tile (see TILING_NOTE)."""
+    from styljax import tiling
+
+    return tiling.map_tiles(lambda t: sb.stylize(params, jnp.asarray(t), style, cfg), image, tile, overlap)
 
 
 # ----------------------------------------------------------------------------------------- cases

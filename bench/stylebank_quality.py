@@ -19,6 +19,8 @@ quality    per style: mean content and style loss over the held-out images of St
            and of a Gatys optimisation (L-BFGS, `--gatys-steps`, init = content) that minimises the
            same weighted objective (α content + β style + γ TV) at the same size: Gatys is the
            per-image optimum the feed-forward net approximates.
+gatys      fill `--gatys-cache` with the Gatys half of `quality` (model-independent, so it can run
+           before or beside training); one line per (painting, image) pair.
 add_style  a fresh bank for painting `--add-style` on the frozen auto-encoder (add-style config),
            evaluated every `--eval-every` steps on the held-out images; `seconds_to_within_10pct`
            = training seconds (compilation and evaluation excluded) until its held-out style loss
@@ -43,7 +45,7 @@ from styljax.models import stylebank_store
 from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask
 from train import configs
 
-CASES = ("identify", "quality", "add_style")
+CASES = ("identify", "quality", "add_style")  # + "gatys": fill the Gatys cache only
 
 
 class Evaluator:
@@ -97,11 +99,7 @@ def case_identify(model, ev: Evaluator, photos: dict) -> list[dict]:
 def case_quality(model, ev: Evaluator, photos: dict, paintings: dict, args) -> None:
     params, cfg = model
     lc = ev.loss
-    gcfg = gatys.GatysConfig(
-        content_layers=lc.content_layers, style_layers=lc.style_layers, content_weight=lc.content_weight,
-        style_weight=lc.style_weight, tv_weight=lc.tv_weight, gram_norm=lc.gram_norm, sizes=(args.size,),
-        steps=args.gatys_steps, style_scale=lc.style_size / args.size,
-    )
+    gcfg = gatys_config(lc, args)
     for name in sorted(n for n in params["banks"] if n in paintings):
         acc = {"stylebank": [], "gatys": []}
         for stem, x in photos.items():
@@ -110,10 +108,8 @@ def case_quality(model, ev: Evaluator, photos: dict, paintings: dict, args) -> N
             out_sb = sb.stylize(params, c, name, cfg, clip=True)
             jax.block_until_ready(out_sb)
             t_sb = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            out_g = jnp.asarray(gatys.stylize(ev.vgg, x, [paintings[name]], gcfg))[None]
-            t_g = time.perf_counter() - t0
-            for method, out, t in (("stylebank", out_sb, t_sb), ("gatys", out_g, t_g)):
+            out_g, t_g = gatys_result(ev, gcfg, x, paintings[name], name, stem, args)
+            for method, out, t in (("stylebank", out_sb, t_sb), ("gatys", jnp.asarray(out_g)[None], t_g)):
                 acc[method].append((ev.content(out, c), ev.style(out, name), t))
             log(f"quality {name} {stem}: stylebank {acc['stylebank'][-1][:2]} gatys {acc['gatys'][-1][:2]}")
         rec = {"case": "quality", "style": name, "images": list(photos), "size": args.size,
@@ -123,6 +119,45 @@ def case_quality(model, ev: Evaluator, photos: dict, paintings: dict, args) -> N
             rec[method] = {"content": v[:, 0].mean(), "style": v[:, 1].mean(), "seconds_per_image": v[:, 2].mean(),
                            "weighted_total": lc.content_weight * v[:, 0].mean() + lc.style_weight * v[:, 1].mean()}
         emit(rec)
+
+
+def gatys_config(lc: StyleBankLoss, args) -> gatys.GatysConfig:
+    """Gatys on the StyleBank objective (same layers, weights, Gram normalisation), one scale."""
+    return gatys.GatysConfig(
+        content_layers=lc.content_layers, style_layers=lc.style_layers, content_weight=lc.content_weight,
+        style_weight=lc.style_weight, tv_weight=lc.tv_weight, gram_norm=lc.gram_norm, sizes=(args.size,),
+        steps=args.gatys_steps, style_scale=lc.style_size / args.size,
+    )
+
+
+def gatys_result(ev: Evaluator, gcfg, x: np.ndarray, painting: np.ndarray, name: str, stem: str, args):
+    """(Gatys output, seconds) for one pair; cached in `--gatys-cache` (the `gatys` case fills it,
+    so that the model-independent half of `quality` can run before, or beside, training)."""
+    cache = Path(args.gatys_cache) / f"{name}__{stem}__{args.size}px_{args.gatys_steps}steps.npz" if args.gatys_cache else None
+    if cache is not None and cache.exists():
+        with np.load(cache) as z:
+            return z["image"], float(z["seconds"])
+    t0 = time.perf_counter()
+    out = np.asarray(gatys.stylize(ev.vgg, x, [painting], gcfg), np.float32)
+    seconds = time.perf_counter() - t0
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, image=out, seconds=seconds)
+        tmp.replace(cache)
+    return out, seconds
+
+
+def case_gatys(ev: Evaluator, photos: dict, paintings: dict, args) -> None:
+    """Fill the Gatys cache for every (painting, held-out image) pair; one line per pair."""
+    gcfg = gatys_config(ev.loss, args)
+    for name in sorted(paintings):
+        for stem, x in photos.items():
+            out, seconds = gatys_result(ev, gcfg, x, paintings[name], name, stem, args)
+            c = jnp.asarray(x[None])
+            o = jnp.asarray(out)[None]
+            emit({"case": "gatys", "style": name, "image": stem, "size": args.size, "steps": args.gatys_steps,
+                  "seconds": seconds, "content": ev.content(o, c), "style_loss": ev.style(o, name)})
 
 
 def case_add_style(model, ev: Evaluator, photos: dict, paintings: dict, vgg, args) -> None:
@@ -179,6 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--styles", default="../shared/data/styles")
     p.add_argument("--size", type=int, default=192, help="held-out images' max side")
     p.add_argument("--gatys-steps", type=int, default=50)
+    p.add_argument("--gatys-cache", default=None, help="directory caching Gatys outputs (see case gatys)")
     p.add_argument("--add-style", default="wave")
     p.add_argument("--add-style-max-steps", type=int, default=600)
     p.add_argument("--eval-every", type=int, default=20)
@@ -186,10 +222,15 @@ def main(argv: list[str] | None = None) -> None:
     cases = args.cases.split(",")
 
     vgg = weights.resolve(None)
-    params, cfg, manifest = stylebank_store.load_model(args.model)
     paintings = {f.stem: image.load_image(f, max_side=1024) for f in image.list_images(args.styles)}
     ev = Evaluator(vgg, configs.get("kodak").train.loss, paintings)
     photos = held_out_images(args)
+    if cases == ["gatys"]:  # model-independent: may run before the model exists
+        emit({"bench": "stylebank_quality", "kind": "header", **machine_info(), "loss": dataclasses.asdict(ev.loss),
+              "size": args.size})
+        case_gatys(ev, photos, paintings, args)
+        return
+    params, cfg, manifest = stylebank_store.load_model(args.model)
     emit({"bench": "stylebank_quality", "kind": "header", **machine_info(), "model": args.model,
           "styles": sorted(params["banks"]), "loss": dataclasses.asdict(ev.loss), "size": args.size})
     model = (params, cfg)

@@ -67,7 +67,7 @@ def run_stylebank(args: argparse.Namespace) -> int:
     import jax
     import jax.numpy as jnp
 
-    from styljax import image
+    from styljax import image, tiling
     from styljax.models import stylebank as sb
     from styljax.models import stylebank_store
 
@@ -83,6 +83,14 @@ def run_stylebank(args: argparse.Namespace) -> int:
     regional = args.regions is not None or args.mask is not None
     if regional and spec["mode"] == "all":
         raise StyljaxError("--regions/--mask need one style per region, e.g. --style a,b")
+    tile = getattr(args, "tile", None)
+    if tile is not None:
+        if args.tile_overlap is None:
+            args.tile_overlap = min(64, tile // 4)
+        if tile < 16 or not 0 <= args.tile_overlap < tile:
+            raise StyljaxError(f"--tile needs >= 16 px and 0 <= --tile-overlap < --tile, got {tile}, {args.tile_overlap}")
+        if regional:
+            raise StyljaxError("--tile works with one style, 'all' or a linear fusion (regions would differ per tile)")
     if args.regions is not None and args.regions != len(spec["names"]):
         raise StyljaxError(f"--regions {args.regions} needs {args.regions} styles in --style, got {len(spec['names'])}")
     tags = (spec["names"] if spec["mode"] == "all"
@@ -104,7 +112,20 @@ def run_stylebank(args: argparse.Namespace) -> int:
     for p, img in loaded:
         by_shape.setdefault(img.shape, []).append((p, img))
     written = []
+
+    def render_tiled(img: np.ndarray) -> dict:
+        """{tag: (H, W, 3)} for one image, through `styljax.tiling` (one compilation per tile shape)."""
+        banks = ({n: params["banks"][n] for n in names} if spec["mode"] != "fusion" else {"fusion": fused})
+        return {tag: tiling.map_tiles(lambda t: sb.stylize_bank(params, jnp.asarray(t), bank, cfg, clip=True),
+                                      img, tile, args.tile_overlap)[0] for tag, bank in banks.items()}
+
     for shape, items in by_shape.items():
+        if tile is not None and max(shape[:2]) > tile:
+            for p, img in items:
+                for tag, o in render_tiled(img).items():
+                    written.append(image.save_image(targets[(p, tag)], o))
+                bar.update(1)
+            continue
         for i in range(0, len(items), max(1, args.batch)):
             chunk = items[i : i + max(1, args.batch)]
             x = jnp.asarray(np.stack([im for _, im in chunk]))

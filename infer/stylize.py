@@ -53,6 +53,10 @@ def register(sub) -> None:
     b.add_argument("--mask", default=None, help="region mask image: grey levels split into one region per style")
     b.add_argument("--regions", type=int, default=None, help="K-means regions of the encoder features, one style each")
     b.add_argument("--batch", type=int, default=4, help="images per jitted call")
+    b.add_argument("--tile", type=int, default=None,
+                   help="render images larger than this in overlapping TILExTILE tiles (bounded memory; "
+                        "instance-norm statistics become per tile)")
+    b.add_argument("--tile-overlap", type=int, default=None, help="min overlap between tiles, px (default: min(64, TILE/4))")
     p.set_defaults(func=run)
 
 

@@ -28,7 +28,6 @@ def register_train(methods) -> None:
     p.add_argument("--config", default="kodak", help=f"experiment: {', '.join(configs.EXPERIMENTS)}")
     _content_flags(p)
     p.add_argument("--styles", required=True, nargs="+", help="style images or a folder of them; names = file stems")
-    p.add_argument("--exclude", default=None, help="content stems to hold out, comma-separated (default: per config)")
     p.add_argument("--out", required=True, help="model directory to write")
     _common_flags(p)
     p.set_defaults(func=run_train)
@@ -52,6 +51,7 @@ def _content_flags(p: argparse.ArgumentParser) -> None:
     src.add_argument("--tfds", default=None, metavar="NAME[:SPLIT]",
                      help="content from a prepared TFDS dataset with an 'image' feature, e.g. coco/2017 or "
                           "coco/2017:train[:5000] (split default: train; needs the [tfds] extra)")
+    p.add_argument("--exclude", default=None, help="--content-dir stems to hold out, comma-separated (default: per config)")
     p.add_argument("--tfds-data-dir", default=None,
                    help="where the --tfds dataset is prepared (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
 
