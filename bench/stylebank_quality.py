@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     cases = args.cases.split(",")
 
     vgg = weights.resolve(None)
-    paintings = {f.stem: image.load_image(f, max_side=1024) for f in image.list_images(args.styles)}
+    # keyed by style name: a painting's file stem with '_' written '-' (the shipped model's names)
+    paintings = {f.stem.replace("_", "-"): image.load_image(f, max_side=1024) for f in image.list_images(args.styles)}
     ev = Evaluator(vgg, configs.get("kodak").train.loss, paintings)
     photos = held_out_images(args)
     if cases == ["gatys"]:  # model-independent: may run before the model exists
