@@ -61,13 +61,21 @@ class Evaluator:
             f = self.features(s[None])
             self.grams[name] = {l: losses.gram(f[l], loss.gram_norm)[0] for l, _ in loss.style_layers}
 
-    def content(self, out: jax.Array, content: jax.Array) -> float:
-        fo, fc = self.features(out), self.features(content)
-        return float(losses.content_loss(fo, fc, dict(self.loss.content_layers)))
-
     def style(self, out: jax.Array, painting: str) -> float:
-        return float(losses.style_loss(self.features(out), self.grams[painting], dict(self.loss.style_layers),
-                                       self.loss.gram_norm))
+        return self.distances(out, [painting])[painting]
+
+    def distances(self, out: jax.Array, paintings) -> dict[str, float]:
+        """Style distance of `out` to each painting, from one VGG forward of `out`."""
+        f = self.features(out)
+        return {p: float(losses.style_loss(f, self.grams[p], dict(self.loss.style_layers), self.loss.gram_norm))
+                for p in paintings}
+
+    def losses(self, out: jax.Array, content: jax.Array, paintings) -> tuple[float, dict[str, float]]:
+        """(content loss, style distances to `paintings`), one VGG forward each of `out` and `content`."""
+        fo, fc = self.features(out), self.features(content)
+        c = float(losses.content_loss(fo, fc, dict(self.loss.content_layers)))
+        return c, {p: float(losses.style_loss(fo, self.grams[p], dict(self.loss.style_layers), self.loss.gram_norm))
+                   for p in paintings}
 
 
 def held_out_images(args) -> dict[str, np.ndarray]:
@@ -85,7 +93,7 @@ def case_identify(model, ev: Evaluator, photos: dict) -> list[dict]:
     for stem, x in photos.items():
         outs = sb.render_all(params, jnp.asarray(x[None]), cfg, tuple(names), clip=True)[:, 0]
         for k, name in enumerate(names):
-            d = {p: ev.style(outs[k][None], p) for p in names}
+            d = ev.distances(outs[k][None], names)
             nearest = min(d, key=d.get)
             own += nearest == name
             rows.append({"case": "identify", "image": stem, "style": name, "nearest": nearest,
@@ -110,7 +118,8 @@ def case_quality(model, ev: Evaluator, photos: dict, paintings: dict, args) -> N
             t_sb = time.perf_counter() - t0
             out_g, t_g = gatys_result(ev, gcfg, x, paintings[name], name, stem, args)
             for method, out, t in (("stylebank", out_sb, t_sb), ("gatys", jnp.asarray(out_g)[None], t_g)):
-                acc[method].append((ev.content(out, c), ev.style(out, name), t))
+                cl, sd = ev.losses(out, c, [name])
+                acc[method].append((cl, sd[name], t))
             log(f"quality {name} {stem}: stylebank {acc['stylebank'][-1][:2]} gatys {acc['gatys'][-1][:2]}")
         rec = {"case": "quality", "style": name, "images": list(photos), "size": args.size,
                "gatys_steps": args.gatys_steps}
@@ -156,8 +165,9 @@ def case_gatys(ev: Evaluator, photos: dict, paintings: dict, args) -> None:
             out, seconds = gatys_result(ev, gcfg, x, paintings[name], name, stem, args)
             c = jnp.asarray(x[None])
             o = jnp.asarray(out)[None]
+            content_loss, style = ev.losses(o, c, [name])
             emit({"case": "gatys", "style": name, "image": stem, "size": args.size, "steps": args.gatys_steps,
-                  "seconds": seconds, "content": ev.content(o, c), "style_loss": ev.style(o, name)})
+                  "seconds": seconds, "content": content_loss, "style_loss": style[name]})
 
 
 def case_add_style(model, ev: Evaluator, photos: dict, paintings: dict, vgg, args) -> None:

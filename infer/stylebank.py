@@ -83,12 +83,11 @@ def run_stylebank(args: argparse.Namespace) -> int:
     regional = args.regions is not None or args.mask is not None
     if regional and spec["mode"] == "all":
         raise StyljaxError("--regions/--mask need one style per region, e.g. --style a,b")
-    tile = getattr(args, "tile", None)
+    tile = args.tile
+    overlap = min(64, tile // 4) if tile is not None and args.tile_overlap is None else args.tile_overlap
     if tile is not None:
-        if args.tile_overlap is None:
-            args.tile_overlap = min(64, tile // 4)
-        if tile < 16 or not 0 <= args.tile_overlap < tile:
-            raise StyljaxError(f"--tile needs >= 16 px and 0 <= --tile-overlap < --tile, got {tile}, {args.tile_overlap}")
+        if tile < 16 or not 0 <= overlap < tile:
+            raise StyljaxError(f"--tile needs >= 16 px and 0 <= --tile-overlap < --tile, got {tile}, {overlap}")
         if regional:
             raise StyljaxError("--tile works with one style, 'all' or a linear fusion (regions would differ per tile)")
     if args.regions is not None and args.regions != len(spec["names"]):
@@ -117,7 +116,7 @@ def run_stylebank(args: argparse.Namespace) -> int:
         """{tag: (H, W, 3)} for one image, through `styljax.tiling` (one compilation per tile shape)."""
         banks = ({n: params["banks"][n] for n in names} if spec["mode"] != "fusion" else {"fusion": fused})
         return {tag: tiling.map_tiles(lambda t: sb.stylize_bank(params, jnp.asarray(t), bank, cfg, clip=True),
-                                      img, tile, args.tile_overlap)[0] for tag, bank in banks.items()}
+                                      img, tile, overlap)[0] for tag, bank in banks.items()}
 
     for shape, items in by_shape.items():
         if tile is not None and max(shape[:2]) > tile:

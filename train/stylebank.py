@@ -74,7 +74,7 @@ def experiment(args: argparse.Namespace) -> configs.Experiment:
     }.items() if v is not None}
     if args.crop is not None:
         over["short_side"] = max(exp.short_side, args.crop)
-    if getattr(args, "exclude", None) is not None:
+    if args.exclude is not None:
         over["exclude"] = tuple(s for s in args.exclude.split(",") if s)
     exp = dataclasses.replace(exp, **over)
     if args.lr is not None:
@@ -136,8 +136,7 @@ def content_source(content_dir: str | None, exp: configs.Experiment, tfds: str |
 
 
 def _content_of(args: argparse.Namespace, exp: configs.Experiment):
-    return content_source(args.content_dir, exp, getattr(args, "tfds", None), getattr(args, "tfds_data_dir", None),
-                          exclude_given=getattr(args, "exclude", None) is not None)
+    return content_source(args.content_dir, exp, args.tfds, args.tfds_data_dir, exclude_given=args.exclude is not None)
 
 
 def _loop_config(exp: configs.Experiment, quiet: bool):
