@@ -5,10 +5,10 @@ how fast `add-style` gets a new bank within 10% of a jointly trained one.
         [--content-dir ../shared/data/content/kodak] [--held-out kodim21,...] [--styles ../shared/data/styles]
         [--size 192] [--gatys-steps 50] [--add-style wave]
 
-Every loss is measured with the model's own training loss settings (`train.configs` "kodak":
-VGG-16 caffe-hed weights, content relu4_2 MSE, style Gram "chw" distance summed over relu1_2,
-relu2_2, relu3_2, relu4_2, style Grams from the painting at `style_size`), *unweighted*: `content`
-and `style` below are the raw terms, before the α/β weights.
+Every loss is measured with the shipped model's training loss settings (`train.configs` "kodak":
+VGG-16 caffe-hed weights, content relu3_3 MSE, style Gram "chw" distance over relu1_2, relu2_2,
+relu3_3, relu4_3 with the per-layer weights of that config, style Grams from the painting at
+`style_size`), *unweighted*: `content` and `style` below are the raw terms, before the α/β weights.
 
 Cases (one JSON line each; stdout is JSON lines, progress on stderr)
 -----

@@ -87,24 +87,40 @@ class VGG(nn.Module):
     dtype: Any = jnp.float32
 
     @nn.compact
-    def __call__(self, images: jax.Array, layers: Sequence[str] | None = None) -> dict[str, jax.Array]:
+    def __call__(
+        self, images: jax.Array, layers: Sequence[str] | None = None, start: str | None = None
+    ) -> dict[str, jax.Array]:
+        """Activations at `layers` of RGB [0, 1] `images` (B, H, W, 3).
+
+        With `start` (a relu name), `images` is instead that layer's activation and the trunk runs
+        from the layer after it: the sub-network VGG_{start→layer} that Deep Image Analogy inverts.
+        """
         names = relu_names(self.depth)
         wanted = set(names if layers is None else layers)
-        unknown = wanted - set(names)
+        unknown = wanted - set(names) | ({start} - set(names) if start else set())
         if unknown:
             raise ValueError(f"unknown VGG-{self.depth} layers {sorted(unknown)}; known: {names}")
         if self.pooling not in ("max", "avg"):
             raise ValueError(f"pooling must be 'max' or 'avg', got {self.pooling!r}")
+        first = names.index(start) + 1 if start else 0
+        if any(names.index(n) < first for n in wanted):
+            raise ValueError(f"layers {sorted(wanted)} must all come after start={start!r}")
         deepest = max(names.index(n) for n in wanted)
 
-        x = preprocess(images.astype(jnp.float32), self.convention).astype(self.dtype)
+        if start:
+            x = images.astype(self.dtype)
+        else:
+            x = preprocess(images.astype(jnp.float32), self.convention).astype(self.dtype)
         out: dict[str, jax.Array] = {}
         i = 0
         for block, n_convs in enumerate(CONVS_PER_BLOCK[self.depth]):
-            if block > 0:
-                pool = nn.max_pool if self.pooling == "max" else nn.avg_pool
-                x = pool(x, (2, 2), strides=(2, 2))
             for c in range(n_convs):
+                if i < first:
+                    i += 1
+                    continue
+                if block > 0 and c == 0:
+                    pool = nn.max_pool if self.pooling == "max" else nn.avg_pool
+                    x = pool(x, (2, 2), strides=(2, 2))
                 name = f"conv{block + 1}_{c + 1}"
                 x = nn.Conv(CHANNELS[block], (3, 3), padding="SAME", dtype=self.dtype, name=name)(x)
                 x = nn.relu(x)
@@ -136,16 +152,19 @@ class VggWeights:
     def model(self, pooling: str = "max", dtype: Any = jnp.float32) -> VGG:
         return VGG(depth=self.depth, pooling=pooling, convention=self.convention, dtype=dtype)
 
-    def extractor(self, layers: Sequence[str], pooling: str = "max", dtype: Any = jnp.float32):
+    def extractor(
+        self, layers: Sequence[str], pooling: str = "max", dtype: Any = jnp.float32, start: str | None = None
+    ):
         """A pure function `images -> {layer: activation}` closed over nothing but static config.
 
         Use as `fn(params, images)`; params are passed explicitly so they stay traced arguments.
+        With `start`, `images` is the activation at relu `start` (see `VGG.__call__`).
         """
         model = self.model(pooling, dtype)
         layers = tuple(layers)
 
         def fn(params, images):
-            return model.apply({"params": params}, images, layers)
+            return model.apply({"params": params}, images, layers, start)
 
         return fn
 

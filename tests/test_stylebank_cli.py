@@ -100,6 +100,18 @@ def test_add_style_and_manage(setup, tmp_path, capsys):
     for part in ("encoder", "decoder"):
         for x, y in zip(jax.tree.leaves(old[part]), jax.tree.leaves(new[part])):
             assert np.array_equal(np.asarray(x), np.asarray(y))
+    # --refine trains an existing bank further and nothing else; without it the name is refused
+    refined = tmp_path / "model7r"
+    again = ["add-style", "--model", str(out), "--style", str(d / "new.png"), "--name", "fresh",
+             "--content-dir", str(d / "content"), "--config", "tiny", "--weights", str(d / "vgg.npz"), "--quiet"]
+    assert main(again) == 2 and "--refine" in capsys.readouterr().err
+    assert main([*again, "--refine", "--out", str(refined)]) == 0
+    ref, _, manifest = ss.load_model(refined)
+    assert not np.array_equal(ref["banks"]["fresh"]["conv1"]["kernel"], new["banks"]["fresh"]["conv1"]["kernel"])
+    for x, y in zip(jax.tree.leaves({k: v for k, v in new.items() if k != "banks"} | {"b": new["banks"]["dots"]}),
+                    jax.tree.leaves({k: v for k, v in ref.items() if k != "banks"} | {"b": ref["banks"]["dots"]})):
+        assert np.array_equal(np.asarray(x), np.asarray(y))
+    assert [r["steps"] for r in manifest["provenance"]["refined_styles"]["fresh"]] == [6]
     assert main(["styles", "export", "--model", str(out), "fresh", str(tmp_path / "fresh.npz")]) == 0
     assert main(["styles", "import", "--model", str(d / "model"), str(tmp_path / "fresh.npz")]) == 0
     assert "fresh" in ss.list_styles(d / "model")

@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -62,7 +64,7 @@ def test_config():
     assert hash(port) == hash(sb.StyleBankConfig.port_variant())
     assert sb.StyleBankConfig().feature_hw((17, 24)) == (5, 6)
     assert sb.StyleBankConfig(dtype="float32") == sb.StyleBankConfig(dtype=jnp.float32) == sb.StyleBankConfig()
-    for bad in (dict(channels=(8, 16)), dict(bank_layers=0), dict(bank_kernel=4)):
+    for bad in (dict(channels=(8, 16)), dict(bank_layers=0), dict(bank_kernel=4), dict(output="tanh")):
         with pytest.raises(ValueError):
             sb.StyleBankConfig(**bad)
 
@@ -215,3 +217,13 @@ def test_port_variant_runs():
     x = _images((1, 18, 13, 3))
     assert sb.encode(p, x, cfg).shape == (1, 5, 4, 16)
     assert sb.stylize(p, x, "s", cfg).shape == (1, 18, 13, 3)
+
+
+def test_sigmoid_output_is_sigmoid_of_linear_output(params):
+    """Same params: the sigmoid decoder is σ of the linear one, so its images lie strictly in (0, 1)."""
+    x = _images((1, *HW, 3), seed=9)
+    lin = sb.stylize(params, x, "a", SMALL)
+    sig = sb.stylize(params, x, "a", dataclasses.replace(SMALL, output="sigmoid"))
+    np.testing.assert_allclose(sig, jax.nn.sigmoid(lin), rtol=1e-5, atol=1e-6)
+    assert float(sig.min()) > 0.0 and float(sig.max()) < 1.0
+    assert float(lin.min()) < 0.0 or float(lin.max()) > 1.0  # the perturbed linear output leaves [0, 1]

@@ -96,6 +96,12 @@ def test_every_bank_trains_within_a_block(vgg_w):
     assert sorted(set(ids.tolist())) == [0, 1, 2]
 
 
+def test_loss_config_survives_a_json_round_trip():
+    loss = StyleBankLoss(content_layers=(("relu3_3", 1.0),), style_layers=(("relu1_2", 0.25), ("relu4_3", 1e7)))
+    back = StyleBankLoss.from_json(json.loads(json.dumps(dataclasses.asdict(loss))))
+    assert back == loss and hash(back) == hash(loss)
+
+
 def test_add_style_freezes_everything_else_bit_identical(vgg_w, batches, tmp_path):
     base = StyleBankTask(CFG, vgg_w, _styles(["a", "b"]))
     trained = training.train(base, batches, _loop(3), tmp_path / "base").params

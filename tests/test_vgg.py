@@ -109,3 +109,14 @@ def test_bfloat16_compute(w16):
     bf16 = vgg.features(w16, x, ["relu2_2"], dtype=jnp.bfloat16)["relu2_2"]
     assert bf16.dtype == jnp.bfloat16
     np.testing.assert_allclose(np.asarray(bf16, np.float32), f32, rtol=0.1, atol=0.05 * float(jnp.abs(f32).max()))
+
+
+@pytest.mark.parametrize("start,end", [("relu1_2", "relu2_1"), ("relu2_1", "relu4_1"), ("relu3_1", "relu5_1")])
+def test_subnetwork_from_start_layer_equals_full_trunk(w16, start, end):
+    """VGG_{start→end}(F_start) == F_end: the piece Deep Image Analogy's deconvolution inverts."""
+    x = jax.random.uniform(jax.random.key(8), (1, 32, 32, 3))
+    full = vgg.features(w16, x, [start, end])
+    part = w16.extractor([end], start=start)(w16.params, full[start])
+    np.testing.assert_allclose(part[end], full[end], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="after start"):
+        w16.extractor([start], start=end)(w16.params, full[end])

@@ -38,6 +38,8 @@ def register_add_style(sub) -> None:
     p.add_argument("--model", required=True, help="model directory (updated in place unless --out)")
     p.add_argument("--style", required=True, help="style image")
     p.add_argument("--name", default=None, help="style name (default: the file stem)")
+    p.add_argument("--refine", action="store_true",
+                   help="NAME exists: train its bank further (from its current weights), everything else frozen")
     _content_flags(p)
     p.add_argument("--config", default="add-style")
     p.add_argument("--out", default=None, help="write the result here instead of updating --model")
@@ -193,15 +195,20 @@ def run_train(args: argparse.Namespace) -> int:
 def run_add_style(args: argparse.Namespace) -> int:
     from styljax import data, image, training
     from styljax.models import stylebank_store
-    from styljax.tasks.stylebank import StyleBankTask
+    from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask
 
     exp = experiment(args)
     params, model_cfg, manifest = stylebank_store.load_model(args.model)
     name = stylebank_store.check_style_name(args.name or Path(args.style).stem)
-    if name in params["banks"]:
-        raise StyljaxError(f"{args.model}: style {name!r} exists already (rename or remove it first)")
+    if name in params["banks"] and not args.refine:
+        raise StyljaxError(f"{args.model}: style {name!r} exists already (rename or remove it first, or --refine it)")
+    if args.refine and name not in params["banks"]:
+        raise StyljaxError(f"{args.model}: no style {name!r} to --refine; styles: {', '.join(sorted(params['banks']))}")
     new_style = image.load_image(args.style, max_side=1024)
-    exp = dataclasses.replace(exp, train=dataclasses.replace(exp.train, model=model_cfg))
+    # The new bank trains on the objective the model's banks were trained with (its manifest's loss).
+    saved_loss = manifest.get("train_config", {}).get("loss")
+    loss = StyleBankLoss.from_json(saved_loss) if saved_loss else exp.train.loss
+    exp = dataclasses.replace(exp, train=dataclasses.replace(exp.train, model=model_cfg, loss=loss))
     source, n_content = _content_of(args, exp)
     out = Path(args.out or args.model)
     workdir = Path(args.workdir or f"{out}.add-{name}.run")
@@ -210,14 +217,20 @@ def run_add_style(args: argparse.Namespace) -> int:
     task = StyleBankTask(exp.train, vgg, {name: new_style}, init_params=params,
                          trainable_banks=[name], train_autoencoder=False)
     batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed)
-    print(f"adding style {name!r} to {args.model}: only its bank trains, {exp.steps} steps")
+    verb = "refining" if args.refine else "adding"
+    print(f"{verb} style {name!r} in {args.model}: only its bank trains, {exp.steps} steps")
     t0 = time.perf_counter()
     state = training.train(task, batches, _loop_config(exp, args.quiet), workdir)
     wall = time.perf_counter() - t0
     prov = dict(manifest.get("provenance", {}))
-    prov.setdefault("added_styles", {})[name] = _provenance(args, exp, workdir, wall, {})
+    record = _provenance(args, exp, workdir, wall, {})
+    if args.refine:  # a style may be refined several times: keep every run, oldest first
+        runs = prov.setdefault("refined_styles", {}).get(name, [])
+        prov["refined_styles"][name] = (runs if isinstance(runs, list) else [runs]) + [record]
+    else:
+        prov.setdefault("added_styles", {})[name] = record
     stylebank_store.save_model(out, state.params, model_cfg, {**{k: v for k, v in manifest.items()
                                if k not in ("format", "config", "autoencoder_sha256", "provenance")},
                                "styles": sorted(state.params["banks"]), "provenance": prov})
-    print(f"added {name!r} to {out} in {wall:.0f} s")
+    print(f"{'refined' if args.refine else 'added'} {name!r} in {out} in {wall:.0f} s")
     return 0

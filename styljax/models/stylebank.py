@@ -20,9 +20,12 @@ Choices, and where this differs from the paper or the ports:
   (Σ wᵢ Kᵢ) ⊗ F = Σ wᵢ (Kᵢ ⊗ F). The popular port (jxcodetw) uses a 256-channel, two-layer bank with
   IN+ReLU: `StyleBankConfig.port_variant()`; its extra encoder layer keeps the paper's stride placement
   (strides on the 2nd and 3rd convs, the port strides the 9×9 instead) — total downsampling is 4 either way.
-- Output: the last conv is linear (no sigmoid/tanh), as in the paper; the identity loss ‖O − I‖²
-  trains it directly on [0, 1] targets. Clip only for display/saving: `stylize(..., clip=True)`.
+- Output: the last conv is linear (no sigmoid/tanh) by default, as in the paper; the identity loss
+  ‖O − I‖² trains it directly on [0, 1] targets. Clip only for display/saving: `stylize(..., clip=True)`.
   Training code should keep `clip=False` (clipping zeroes gradients outside [0, 1]).
+  `output="sigmoid"` bounds it, O = σ(conv(·)), as the Johnson-style ports' scaled tanh does: a linear
+  output learns to match a painting's fine-layer Gram with values far outside [0, 1] (we measured
+  −2.6…3.4 after 1600 steps), which clipping for display then destroys.
 - Sizes: images are (B, H, W, 3) RGB in [0, 1] with H, W ≥ 4 of any parity. `encode` reflect-pads the
   bottom/right edges up to a multiple of 4 (F is (B, ⌈H/4⌉, ⌈W/4⌉, C)), and `stylize`,
   `reconstruct`, `render_all` crop the decoded output back to H × W. `decode` alone returns 4h × 4w
@@ -62,6 +65,7 @@ class StyleBankConfig:
       bank_layers: convs per style bank.
       bank_kernel: bank kernel size (odd); the paper finds larger kernels capture larger textures.
       bank_norm_relu: follow each bank conv by IN + ReLU (the port; breaks the fusion identities).
+      output: "linear" (paper) or "sigmoid" (output bounded to (0, 1)).
       dtype: computation dtype (params stay float32; outputs of `decode` are float32).
     """
 
@@ -69,6 +73,7 @@ class StyleBankConfig:
     bank_layers: int = 1
     bank_kernel: int = 3
     bank_norm_relu: bool = False
+    output: str = "linear"
     dtype: Any = jnp.float32
 
     def __post_init__(self):
@@ -81,6 +86,8 @@ class StyleBankConfig:
             raise ValueError(f"bank_layers must be >= 1, got {self.bank_layers}")
         if self.bank_kernel < 1 or self.bank_kernel % 2 != 1:
             raise ValueError(f"bank_kernel must be odd, got {self.bank_kernel}")
+        if self.output not in ("linear", "sigmoid"):
+            raise ValueError(f"output must be 'linear' or 'sigmoid', got {self.output!r}")
 
     @classmethod
     def port_variant(cls, **overrides) -> StyleBankConfig:
@@ -126,7 +133,7 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """D: F (B, h, w, C) → images (B, 4h, 4w, 3), linear output."""
+    """D: F (B, h, w, C) → images (B, 4h, 4w, 3); linear or sigmoid output (`cfg.output`)."""
 
     cfg: StyleBankConfig
 
@@ -139,8 +146,8 @@ class Decoder(nn.Module):
         for i in range(len(ch) - 1, 0, -1):  # mirror of encoder layer i (maps ch[i] -> ch[i-1])
             n += 1
             x = ConvINReLU(ch[i - 1], 3, 1, upsample=_stride(i) == 2, dtype=cfg.dtype, name=f"conv{n}")(x)
-        x = ReflectConv(3, 9, 1, use_bias=True, dtype=cfg.dtype, name=f"conv{n + 1}")(x)
-        return x.astype(jnp.float32)
+        x = ReflectConv(3, 9, 1, use_bias=True, dtype=cfg.dtype, name=f"conv{n + 1}")(x).astype(jnp.float32)
+        return jax.nn.sigmoid(x) if cfg.output == "sigmoid" else x
 
 
 class Bank(nn.Module):

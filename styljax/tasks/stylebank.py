@@ -61,6 +61,12 @@ class StyleBankLoss:
     def layers(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(n for n, _ in self.content_layers + self.style_layers))
 
+    @classmethod
+    def from_json(cls, d: dict) -> StyleBankLoss:
+        """Inverse of `dataclasses.asdict` after a JSON round trip (layer lists back to tuples)."""
+        layer_keys = ("content_layers", "style_layers")
+        return cls(**{k: tuple((str(n), float(w)) for n, w in v) if k in layer_keys else v for k, v in d.items()})
+
 
 @dataclasses.dataclass(frozen=True)
 class StyleBankTrainConfig:

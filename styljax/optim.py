@@ -1,0 +1,36 @@
+"""Whole-loop optimisers: a minimisation as one jittable function of (x0, closure constants)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def lbfgs_minimize(
+    fun: Callable[[Any], jax.Array], x0: Any, *, max_iters: int = 100, memory: int = 4, gtol: float = 1e-4
+) -> tuple[Any, jax.Array, jax.Array]:
+    """Minimise a scalar `fun` from `x0` with `optax.lbfgs` (zoom line search) in one `lax.while_loop`.
+
+    Stops after `max_iters` steps or once ‖∇fun‖₂ < `gtol`. Returns (x, fun(x), steps taken). Call it
+    inside `jax.jit`; `fun` may close over traced arrays.
+    """
+    opt = optax.lbfgs(memory_size=memory)
+    value_and_grad = optax.value_and_grad_from_state(fun)
+
+    def step(carry):
+        x, state, _ = carry
+        value, grad = value_and_grad(x, state=state)
+        updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=fun)
+        return optax.apply_updates(x, updates), state, optax.tree.norm(grad)
+
+    def keep_going(carry):
+        _, state, grad_norm = carry
+        k = optax.tree.get(state, "count")
+        return (k == 0) | ((k < max_iters) & (grad_norm >= gtol))
+
+    x, state, _ = jax.lax.while_loop(keep_going, step, (x0, opt.init(x0), jnp.asarray(jnp.inf, jnp.float32)))
+    return x, optax.tree.get(state, "value"), optax.tree.get(state, "count")
