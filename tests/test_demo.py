@@ -21,7 +21,7 @@ def shipped():
 
 def test_shipped_model_has_six_trained_and_one_added_style(shipped):
     params, cfg, manifest = shipped
-    assert cfg == sb.StyleBankConfig()  # the paper's default architecture
+    assert cfg == sb.StyleBankConfig(output="sigmoid")  # the paper's architecture, bounded output (train/configs "kodak")
     assert len(params["banks"]) == 7 == len(manifest["styles"])
     assert set(manifest["provenance"]["added_styles"]) <= set(params["banks"])
     assert len(manifest["provenance"]["added_styles"]) == 1
