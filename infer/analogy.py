@@ -44,11 +44,14 @@ def register(sub) -> None:
 
 
 def _load(path: str, max_side: int | None):
+    """Decode once; downscale (antialiased) only when the longer side exceeds `max_side`."""
+    import numpy as np
+
     from styljax import image
 
     img = image.load_image(path)
     if max_side is not None and max(img.shape[:2]) > max_side:
-        img = image.load_image(path, max_side=max_side)
+        img = np.asarray(image.resize(img, image.fit_max_side(*img.shape[:2], max_side)))
     return img
 
 
