@@ -120,3 +120,30 @@ def test_subnetwork_from_start_layer_equals_full_trunk(w16, start, end):
     np.testing.assert_allclose(part[end], full[end], rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="after start"):
         w16.extractor([start], start=end)(w16.params, full[end])
+
+
+def test_conv3x3_equals_lax_conv_values_and_both_gradients():
+    """The custom-VJP conv is the plain SAME conv: same outputs, same input and kernel gradients,
+    also when differentiated inside a while loop (where its input gradient takes another path)."""
+    kx, kk, kg = jax.random.split(jax.random.key(3), 3)
+    x = jax.random.normal(kx, (2, 7, 9, 5))
+    kernel = jax.random.normal(kk, (3, 3, 5, 4))
+    target = jax.random.normal(kg, (2, 7, 9, 4))
+
+    def plain(x, k):
+        return jax.lax.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    def loss(conv, x, k):
+        return jnp.sum(jnp.sin(conv(x, k)) * target)
+
+    np.testing.assert_allclose(vgg.conv3x3(x, kernel), plain(x, kernel), rtol=1e-5, atol=1e-5)
+    got = jax.grad(lambda x, k: loss(vgg.conv3x3, x, k), argnums=(0, 1))(x, kernel)
+    want = jax.grad(lambda x, k: loss(plain, x, k), argnums=(0, 1))(x, kernel)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+
+    def descend(conv):
+        step = lambda i, x: x - 0.01 * jax.grad(lambda x: loss(conv, x, kernel))(x)
+        return jax.jit(lambda x: jax.lax.fori_loop(0, 3, step, x))(x)
+
+    np.testing.assert_allclose(descend(vgg.conv3x3), descend(plain), rtol=1e-4, atol=1e-4)
