@@ -1,6 +1,6 @@
 """Markdown tables from benchmark JSON lines: `python -m bench.report KIND FILE.jsonl`.
 
-KIND: vgg, gatys, stylebank, stylebank_quality.
+KIND: vgg, gatys, stylebank, stylebank_quality, patchmatch, conv_loop.
 
 BENCHMARKS.md quotes these tables; the JSON lines themselves are committed under `bench/results/`.
 """
@@ -129,6 +129,34 @@ def stylebank_quality(path: str) -> str:
     return "\n".join(out)
 
 
+def patchmatch(path: str) -> str:
+    rows = [r for r in _rows(path) if r.get("kind") == "case"]
+    iters = sorted({b["iters"] for r in rows for b in r["by_iters"]})
+    out = ["| S | C | features | " + " | ".join(f"sim ratio @{i}" for i in iters)
+           + " | exact @10 | PatchMatch s (10 it) | exact_nnf s | exact / PatchMatch time | others' cores |",
+           "|---|---|---|" + "---|" * (len(iters) + 5)]
+    for r in rows:
+        at = {b["iters"]: b for b in r["by_iters"]}
+        ratios = " | ".join(_fmt(at[i]["sim_ratio"], 3) if i in at else "–" for i in iters)
+        others = max(r["pm_others_cores"] or 0, r["exact_others_cores"] or 0)
+        out.append(f"| {r['size']} | {r['channels']} | {r['features']} | {ratios} | {_fmt(r['frac_exact'])} | "
+                   f"{r['pm_s']:.3g} | {r['exact_s']:.3g} | {r['exact_over_pm']:.3g} | {_fmt(others)} |")
+    return "\n".join(out)
+
+
+def conv_loop(path: str) -> str:
+    rows = _rows(path)
+    out = ["| VGG piece | conv | standalone s | in a fori_loop, s/step | loop slowdown |", "|---|---|---|---|---|"]
+    for r in rows:
+        if "conv" in r:
+            out.append(f"| {r['case']} ({r['size']} px input) | {r['conv']} | {r['standalone_s']:.3g} | "
+                       f"{r['in_loop_s_per_step']:.3g} | {r['loop_slowdown']:.2f}x |")
+    diffs = [f"{r['case']}: {r['max_abs_diff']:.2g} (max |grad| {r['max_abs_grad']:.2g})" for r in rows if "max_abs_diff" in r]
+    return "\n".join(out + ["", "Gradient max abs difference, conv3x3 vs autodiff: " + "; ".join(diffs) + "."])
+
+
 if __name__ == "__main__":
     kind, path = sys.argv[1], sys.argv[2]
-    print({"vgg": vgg, "gatys": gatys, "stylebank": stylebank, "stylebank_quality": stylebank_quality}[kind](path))
+    kinds = {"vgg": vgg, "gatys": gatys, "stylebank": stylebank, "stylebank_quality": stylebank_quality,
+             "patchmatch": patchmatch, "conv_loop": conv_loop}
+    print(kinds[kind](path))

@@ -2,8 +2,8 @@
 
 Writes D/A_prime.png (A's layout, B′'s appearance), D/B.png (B′'s layout, A's appearance), the
 dense correspondences D/nnf_ab.npy, D/nnf_ba.npy (int32 (H, W, 2) = (row, col) in the other image)
-their colour-coded flows D/flow_ab.png, D/flow_ba.png, and D/summary.json (sizes, settings,
-network, seconds per stage).
+their colour-coded flows D/flow_ab.png, D/flow_ba.png, D/sheet.jpg (A, B′, A′, B side by side,
+labelled) and D/summary.json (sizes, settings, network, seconds per stage).
 
     styljax analogy photo.png painting.png --out-dir out/              # photo → style
     styljax analogy painting.png photo.png --out-dir out/ --blend-level 2 --ratio 0.5
@@ -21,7 +21,8 @@ from pathlib import Path
 from infer import common
 from styljax.errors import StyljaxError
 
-OUTPUTS = ("A_prime.png", "B.png", "nnf_ab.npy", "nnf_ba.npy", "flow_ab.png", "flow_ba.png", "summary.json")
+OUTPUTS = ("A_prime.png", "B.png", "nnf_ab.npy", "nnf_ba.npy", "flow_ab.png", "flow_ba.png", "sheet.jpg",
+           "summary.json")
 
 
 def register(sub) -> None:
@@ -86,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         with image.atomic_path(out / f"nnf_{name}.npy") as tmp:
             np.save(tmp, np.asarray(nnf, np.int32))
         image.save_image(out / f"flow_{name}.png", patchmatch.flow_to_rgb(patchmatch.nnf_to_flow(nnf)) / 255.0)
+    labels = ["A", "B'", "A' (layout of A, look of B')", "B (layout of B', look of A)"]
+    image.save_image(out / "sheet.jpg", image.contact_sheet([a, b_prime, result.a_prime, result.b], 4, labels=labels))
     wall = time.perf_counter() - t0
     summary = {"a": args.a, "b_prime": args.b_prime, "a_hw": a.shape[:2], "b_prime_hw": b_prime.shape[:2],
                "config": dataclasses.asdict(cfg), "photo": args.photo, "network": result.network,

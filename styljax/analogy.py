@@ -61,7 +61,8 @@ class AnalogyConfig:
       patch_sizes / radii: PatchMatch patch size and random-search radius (feature px) per level;
         radius None = the whole map.
       iters: PatchMatch iterations per level.
-      deconv_iters / lbfgs_memory / deconv_gtol: the L-BFGS feature deconvolution.
+      deconv_iters / lbfgs_memory / deconv_gtol: the L-BFGS feature deconvolution (it also stops
+        when a step no longer lowers the loss: `styljax.optim.lbfgs_minimize`'s ftol rule).
       mask: "step" (the code) or "sigmoid" (the paper: α·σ(κ(r − τ))).
       final_patch: patch size of the final pixel vote.
       seed: PatchMatch random search.

@@ -96,6 +96,7 @@ def test_cli_writes_every_output_and_refuses_tiny_images(w16, tmp_path, capsys):
     assert image.load_image(out / "A_prime.png").shape == (64, 80, 3)
     assert image.load_image(out / "B.png").shape == (64, 80, 3)
     assert image.load_image(out / "flow_ab.png").shape == (64, 80, 3)
+    assert image.load_image(out / "sheet.jpg").shape[1] > 4 * 80  # A, B', A', B side by side
     nnf = np.load(out / "nnf_ba.npy")
     assert nnf.shape == (64, 80, 2) and nnf.dtype == np.int32
     rc = main(["analogy", str(tmp_path / "tiny.png"), str(tmp_path / "bp.png"), "--out-dir", str(tmp_path / "o2"), *common])
