@@ -126,13 +126,17 @@ def case_pck(vgg, args) -> None:
             log(f"pck {name} {method}: {scores(nnf, truth, valid, size)}")
 
 
-def timing_inputs(size: int, model: str, style: str, directory: Path) -> tuple[Path, Path]:
-    """A = astronaut, B′ = chelsea restyled by the shipped StyleBank model, both size × size PNGs."""
+def restyled_chelsea(model: str, style: str) -> jax.Array:
+    """B′ for the timing runs: scikit-image's chelsea through the shipped StyleBank model."""
     from styljax.models import stylebank as sb
     from styljax.models import stylebank_store
 
     params, cfg, _ = stylebank_store.load_model(model)
-    bp = sb.stylize(params, jnp.asarray(_skimage("chelsea"))[None], style, cfg, clip=True)[0]
+    return sb.stylize(params, jnp.asarray(_skimage("chelsea"))[None], style, cfg, clip=True)[0]
+
+
+def timing_inputs(size: int, bp: jax.Array, style: str, directory: Path) -> tuple[Path, Path]:
+    """A = astronaut, B′ = `bp` (chelsea restyled), both size × size PNGs."""
     a_path, bp_path = directory / f"astronaut_{size}.png", directory / f"chelsea_{style}_{size}.png"
     image.save_image(a_path, image.resize(jnp.asarray(_skimage("astronaut")), (size, size)))
     image.save_image(bp_path, image.resize(bp, (size, size)))
@@ -142,8 +146,9 @@ def timing_inputs(size: int, model: str, style: str, directory: Path) -> tuple[P
 def case_timing(args) -> None:
     """`styljax analogy` end to end in a fresh process per size; stages from its summary.json."""
     work = Path(args.workdir)
+    bp = restyled_chelsea(args.model, args.style)
     for size in (int(s) for s in args.sizes.split(",")):
-        a_path, bp_path = timing_inputs(size, args.model, args.style, work)
+        a_path, bp_path = timing_inputs(size, bp, args.style, work)
         out = work / f"out_{size}"
         cmd = [sys.executable, "-m", "infer.cli", "analogy", str(a_path), str(bp_path), "--out-dir", str(out),
                "--quiet"] + (["--weights", args.weights] if args.weights else [])

@@ -187,6 +187,15 @@ def timeit_clean(
     return best
 
 
+def compile_jax(f, *args, **kwargs):
+    """(compiled `jax.jit(f)` for these arguments, seconds the lowering and compilation took)."""
+    import jax
+
+    t0 = time.perf_counter()
+    compiled = jax.jit(f).lower(*args, **kwargs).compile()
+    return compiled, time.perf_counter() - t0
+
+
 def timeit(
     fn: Callable[[], Any],
     *,

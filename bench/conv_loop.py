@@ -20,13 +20,10 @@ stdout: one header JSON line, then one JSON line per case.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-
 import jax
 import jax.numpy as jnp
 
-from bench.common import emit, machine_info
+from bench.common import emit, machine_info, timeit
 from styljax import vgg
 
 PIECES = {"image→relu3_1": (None, "relu3_1"), "relu3_1→relu5_1": ("relu3_1", "relu5_1")}
@@ -48,14 +45,8 @@ def piece(params: dict, x: jax.Array, start: str | None, end: str, conv) -> jax.
     return x
 
 
-def _median_seconds(fn, *args, reps: int = 3) -> float:
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def _median_seconds(fn, *args) -> float:
+    return timeit(lambda: jax.block_until_ready(fn(*args)), warmup=1, min_time=0.0, min_reps=3, max_reps=3)
 
 
 def main(argv: list[str] | None = None) -> None:

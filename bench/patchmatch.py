@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bench.common import emit, log, machine_info, timeit_clean
+from bench.common import compile_jax, emit, log, machine_info, timeit_clean
 from styljax import image, patchmatch as pm
 
 VGG_LAYERS = {64: ("relu1_1", 1), 128: ("relu2_1", 2), 256: ("relu3_1", 4), 512: ("relu4_1", 8)}
@@ -61,12 +61,6 @@ def random_features(size: int, channels: int, seed: int) -> tuple[np.ndarray, np
     for _ in range(3):
         maps = sum(np.roll(maps, (dy, dx), axis=(1, 2)) for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9
     return maps[0], maps[1], "random smooth"
-
-
-def _compiled(fn, *args, **kwargs):
-    t0 = time.perf_counter()
-    compiled = jax.jit(fn).lower(*args, **kwargs).compile()
-    return compiled, time.perf_counter() - t0
 
 
 def main(argv=None) -> None:
@@ -111,7 +105,7 @@ def main(argv=None) -> None:
             case = f"{size}x{size} C={c} {source}"
             log(f"[{time.perf_counter() - t_start:7.1f}s] {case}: exact_nnf ...")
 
-            exact_fn, exact_compile = _compiled(lambda a, b: pm.exact_nnf(a, b, patch_size=p), a, b)
+            exact_fn, exact_compile = compile_jax(lambda a, b: pm.exact_nnf(a, b, patch_size=p), a, b)
             exact = exact_fn(a, b)
             ex = timeit_clean(lambda: jax.block_until_ready(exact_fn(a, b)), **timing)
             sim_exact = -float(pm.patch_distance(a, b, exact, p).mean())
@@ -124,7 +118,7 @@ def main(argv=None) -> None:
             for iters in sorted(set(iters_list) | {args.time_iters}):
                 log(f"[{time.perf_counter() - t_start:7.1f}s] {case}: patchmatch, {iters} iterations ...")
                 run = lambda a, b, key, iters=iters: pm.patchmatch(a, b, patch_size=p, iters=iters, key=key)
-                pm_fn, pm_compile = _compiled(run, a, b, key)
+                pm_fn, pm_compile = compile_jax(run, a, b, key)
                 jax.block_until_ready(pm_fn(a, b, key))
                 t0 = time.perf_counter()
                 nnf = jax.block_until_ready(pm_fn(a, b, key))

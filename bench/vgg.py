@@ -47,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench.common import (
+    compile_jax,
     emit,
     log,
     machine_info,
@@ -176,12 +177,6 @@ def l2_rel_err(a, b) -> float:
 
 def parse_list(s: str, typ=str) -> list:
     return [typ(v.strip()) for v in s.split(",") if v.strip()]
-
-
-def compile_jax(f, *args):
-    t0 = time.perf_counter()
-    c = jax.jit(f).lower(*args).compile()
-    return c, time.perf_counter() - t0
 
 
 def jax_fns(extract, layer: str) -> dict:
