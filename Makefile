@@ -29,6 +29,7 @@ bench: setup
 	$(BIN)/python -m bench.gatys --sizes 256,512 --ref-steps 40 --max-steps 120 > bench/results/gatys.jsonl
 	$(BIN)/python -m bench.stylebank > bench/results/stylebank.jsonl
 	$(BIN)/python -m bench.stylebank_quality --gatys-steps 30 > bench/results/stylebank_quality.jsonl
+	$(BIN)/python -m bench.video > bench/results/video.jsonl
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

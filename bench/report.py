@@ -1,6 +1,6 @@
 """Markdown tables from benchmark JSON lines: `python -m bench.report KIND FILE.jsonl`.
 
-KIND: vgg, gatys, stylebank, stylebank_quality, patchmatch, conv_loop.
+KIND: vgg, gatys, stylebank, stylebank_quality, patchmatch, conv_loop, video.
 
 BENCHMARKS.md quotes these tables; the JSON lines themselves are committed under `bench/results/`.
 """
@@ -155,8 +155,53 @@ def conv_loop(path: str) -> str:
     return "\n".join(out + ["", "Gradient max abs difference, conv3x3 vs autodiff: " + "; ".join(diffs) + "."])
 
 
+def video(path: str) -> str:
+    rows = [r for r in _rows(path) if r.get("kind") == "case"]
+    out = []
+    stab = [r for r in rows if r["case"] == "stability"]
+    if stab:
+        r0 = stab[0]
+        out += [f"Warp error ×1e3 on held-out synthetic clips ({r0['clips']} clips × {r0['frames']} frames, "
+                f"{r0['size']} px, exact flow; Net1 trained with *{r0['trained_with']}*):", "",
+                "| style | inputs | per-frame | Net1 | Net1 / per-frame | drift |Net1 − per-frame| (8-bit) |",
+                "|---|---|---|---|---|---|"]
+        for r in stab:
+            tag = " (trained)" if r["style"] == r["trained_with"] else ""
+            out.append(f"| {r['style']}{tag} | {1e3 * r['input']:.3f} | {1e3 * r['per_frame']:.3f} | "
+                       f"{1e3 * r['net1']:.3f} | {r['ratio']:.3f} | {255 * r['drift']:.1f} |")
+        out.append("")
+    pert = [r for r in rows if r["case"] == "perturb"]
+    if pert:
+        out += ["Fig. 1 perturbation test: mean output change (8-bit levels) for an input change of "
+                + ", ".join(f"{r['input_change_255']:.3g} ({r['perturbation']})" for r in pert[:2]) + ":", "",
+                "| style | perturbation | per-frame | Net1 | Net1 / per-frame |", "|---|---|---|---|---|"]
+        for r in pert:
+            out.append(f"| {r['style']} | {r['perturbation']} | {r['per_frame_255']:.3f} | {r['net1_255']:.3f} | {r['ratio']:.3f} |")
+        out.append("")
+    real = [r for r in rows if r["case"] == "real"]
+    if real:
+        out += ["Real sequences, warp error ×1e3 with our flow net's flow (traceable = forward-backward consistent):", "",
+                "| sequence | style | traceable | inputs | per-frame | Net1 | Net1 / per-frame |", "|---|---|---|---|---|---|---|"]
+        for r in real:
+            out.append(f"| {r['sequence']} ({r['frames']} × {r['size']}) | {r['style']} | {r['traceable']:.2f} | "
+                       f"{1e3 * r['input']:.3f} | {1e3 * r['per_frame']:.3f} | {1e3 * r['net1']:.3f} | {r['ratio']:.3f} |")
+        out.append("")
+    fps = [r for r in rows if r["case"] == "fps"]
+    if fps:
+        out += ["| frame size | mode | fps (model only) | others' cores |", "|---|---|---|---|"]
+        for r in fps:
+            out.append(f"| {r['size']}² | {r['mode']} | {r['fps']:.2f} | {_fmt(r['others_cores'])} |")
+        out.append("")
+    mem = [r for r in rows if r["case"] == "memory"]
+    if mem:
+        out += ["| `styljax video`, 256² MP4 | frames | wall s | peak RSS MiB | summary |", "|---|---|---|---|---|"]
+        for r in mem:
+            out.append(f"| {r['mode']} | {r['frames']} | {r['wall_s']:.1f} | {_fmt(r['peak_rss_mib'], 0)} | {r['summary']} |")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
     kind, path = sys.argv[1], sys.argv[2]
     kinds = {"vgg": vgg, "gatys": gatys, "stylebank": stylebank, "stylebank_quality": stylebank_quality,
-             "patchmatch": patchmatch, "conv_loop": conv_loop}
+             "patchmatch": patchmatch, "conv_loop": conv_loop, "video": video}
     print(kinds[kind](path))

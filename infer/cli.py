@@ -14,7 +14,7 @@ from styljax import __version__
 from styljax.errors import StyljaxError
 
 # verb modules, imported lazily so `styljax --help` stays fast
-VERBS = ("infer.demo", "infer.stylize", "infer.analogy", "train.cli", "infer.styles", "infer.weights")
+VERBS = ("infer.demo", "infer.stylize", "infer.video", "infer.analogy", "train.cli", "infer.styles", "infer.weights")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -230,11 +230,11 @@ def test_cli_tfds_flags(tiny_tfds, capsys):
     d, _ = tiny_tfds
     args = _args("--tfds", "tiny_photos:train[1:]", "--tfds-data-dir", str(d))
     exp = stylebank.experiment(args)
-    source, n = stylebank._content_of(args, exp)
+    source, n = stylebank.content_of(args, exp)
     assert n == len(source) == 4 and min(source[0].shape[:2]) == exp.short_side
     add = build_parser().parse_args(
         ["add-style", "--model", "m", "--style", "s.png", "--tfds", "tiny_photos", "--tfds-data-dir", str(d)])
-    assert stylebank._content_of(add, stylebank.experiment(add))[1] == 5
+    assert stylebank.content_of(add, stylebank.experiment(add))[1] == 5
     with pytest.raises(SystemExit):  # argparse: not allowed with --content-dir
         _args("--tfds", "coco/2017", "--content-dir", "photos")
     assert "not allowed with argument" in capsys.readouterr().err
@@ -242,7 +242,7 @@ def test_cli_tfds_flags(tiny_tfds, capsys):
                        (("--tfds", "tiny_photos", "--tfds-data-dir", str(d), "--exclude", "a"), "--content-dir only")]:
         args = _args(*extra)
         with pytest.raises(StyljaxError, match=msg):
-            stylebank._content_of(args, stylebank.experiment(args))
+            stylebank.content_of(args, stylebank.experiment(args))
 
 
 def test_cli_tfds_error_exits_2_with_one_line(tiny_tfds, tmp_path, capsys):

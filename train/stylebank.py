@@ -20,13 +20,13 @@ from infer import common
 from styljax.errors import StyljaxError
 from train import configs
 
-SKIMAGE_CONTENT = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble_deep_field")
+SKIMAGE_CONTENT = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field")  # colour photos in the wheel
 
 
 def register_train(methods) -> None:
     p = methods.add_parser("stylebank", help="train a StyleBank model (auto-encoder + one bank per style)")
     p.add_argument("--config", default="kodak", help=f"experiment: {', '.join(configs.EXPERIMENTS)}")
-    _content_flags(p)
+    content_flags(p)
     p.add_argument("--styles", required=True, nargs="+", help="style images or a folder of them; names = file stems")
     p.add_argument("--out", required=True, help="model directory to write")
     _common_flags(p)
@@ -40,14 +40,14 @@ def register_add_style(sub) -> None:
     p.add_argument("--name", default=None, help="style name (default: the file stem)")
     p.add_argument("--refine", action="store_true",
                    help="NAME exists: train its bank further (from its current weights), everything else frozen")
-    _content_flags(p)
+    content_flags(p)
     p.add_argument("--config", default="add-style")
     p.add_argument("--out", default=None, help="write the result here instead of updating --model")
     _common_flags(p)
     p.set_defaults(func=run_add_style)
 
 
-def _content_flags(p: argparse.ArgumentParser) -> None:
+def content_flags(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--content-dir", default=None, help="folder of content photos (default: scikit-image photos)")
     src.add_argument("--tfds", default=None, metavar="NAME[:SPLIT]",
@@ -59,6 +59,12 @@ def _content_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _common_flags(p: argparse.ArgumentParser) -> None:
+    loop_flags(p)
+    common.add_weights_arg(p)
+
+
+def loop_flags(p: argparse.ArgumentParser) -> None:
+    """Run directory and the experiment overrides every training verb takes."""
     p.add_argument("--workdir", default=None, help="checkpoints, logs, samples (default: OUT.run)")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
@@ -66,11 +72,11 @@ def _common_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--quiet", action="store_true")
-    common.add_weights_arg(p)
 
 
-def experiment(args: argparse.Namespace) -> configs.Experiment:
-    exp = configs.get(args.config)
+def experiment(args: argparse.Namespace, lookup=configs.get) -> configs.Experiment:
+    """The `--config` experiment (found with `lookup`) with the command-line overrides applied."""
+    exp = lookup(args.config)
     over = {k: v for k, v in {
         "steps": args.steps, "batch_size": args.batch_size, "crop": args.crop, "seed": args.seed,
     }.items() if v is not None}
@@ -137,11 +143,11 @@ def content_source(content_dir: str | None, exp: configs.Experiment, tfds: str |
     return data.folder_source(files, exp.short_side), len(files)
 
 
-def _content_of(args: argparse.Namespace, exp: configs.Experiment):
+def content_of(args: argparse.Namespace, exp: configs.Experiment):
     return content_source(args.content_dir, exp, args.tfds, args.tfds_data_dir, exclude_given=args.exclude is not None)
 
 
-def _loop_config(exp: configs.Experiment, quiet: bool):
+def loop_config(exp: configs.Experiment, quiet: bool):
     from styljax.training import LoopConfig
 
     return LoopConfig(
@@ -160,7 +166,7 @@ def _last_metrics(workdir: Path) -> dict:
     return out
 
 
-def _provenance(args, exp, workdir: Path, wall_s: float, extra: dict) -> dict:
+def provenance(args, exp, workdir: Path, wall_s: float, extra: dict) -> dict:
     return {
         "command": "styljax " + " ".join(shlex.quote(a) for a in getattr(args, "argv", sys.argv[1:])),
         "steps": exp.steps, "batch_size": exp.batch_size, "crop": exp.crop,
@@ -175,7 +181,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     exp = experiment(args)
     styles = style_images(args.styles)
-    source, n_content = _content_of(args, exp)
+    source, n_content = content_of(args, exp)
     out = Path(args.out)
     workdir = Path(args.workdir or f"{out}.run")
     vgg = common.load_vgg(args)
@@ -184,9 +190,9 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"training StyleBank: {len(styles)} styles ({', '.join(styles)}), {n_content} content images, "
           f"{exp.steps} steps of batch {exp.batch_size} at {exp.crop}px; run dir {workdir}")
     t0 = time.perf_counter()
-    state = training.train(task, batches, _loop_config(exp, args.quiet), workdir)
+    state = training.train(task, batches, loop_config(exp, args.quiet), workdir)
     wall = time.perf_counter() - t0
-    meta = {**task.meta(), "provenance": _provenance(args, exp, workdir, wall, {"content_images": n_content})}
+    meta = {**task.meta(), "provenance": provenance(args, exp, workdir, wall, {"content_images": n_content})}
     stylebank_store.save_model(out, state.params, exp.train.model, meta)
     print(f"wrote {out} ({len(styles)} styles) after {wall:.0f} s")
     return 0
@@ -209,7 +215,7 @@ def run_add_style(args: argparse.Namespace) -> int:
     saved_loss = manifest.get("train_config", {}).get("loss")
     loss = StyleBankLoss.from_json(saved_loss) if saved_loss else exp.train.loss
     exp = dataclasses.replace(exp, train=dataclasses.replace(exp.train, model=model_cfg, loss=loss))
-    source, n_content = _content_of(args, exp)
+    source, n_content = content_of(args, exp)
     out = Path(args.out or args.model)
     workdir = Path(args.workdir or f"{out}.add-{name}.run")
     vgg = common.load_vgg(args)
@@ -220,10 +226,10 @@ def run_add_style(args: argparse.Namespace) -> int:
     verb = "refining" if args.refine else "adding"
     print(f"{verb} style {name!r} in {args.model}: only its bank trains, {exp.steps} steps")
     t0 = time.perf_counter()
-    state = training.train(task, batches, _loop_config(exp, args.quiet), workdir)
+    state = training.train(task, batches, loop_config(exp, args.quiet), workdir)
     wall = time.perf_counter() - t0
     prov = dict(manifest.get("provenance", {}))
-    record = _provenance(args, exp, workdir, wall, {})
+    record = provenance(args, exp, workdir, wall, {})
     if args.refine:  # a style may be refined several times: keep every run, oldest first
         runs = prov.setdefault("refined_styles", {}).get(name, [])
         prov["refined_styles"][name] = (runs if isinstance(runs, list) else [runs]) + [record]

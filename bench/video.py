@@ -1,0 +1,216 @@
+"""Coherent online video style transfer: stability, perturbation, real sequences, speed, memory.
+
+    python -m bench.video [--cases stability,perturb,real,fps,memory] [--model M] [--net1 N]
+
+Cases (one JSON line each; progress on stderr). "per-frame" is plain StyleBank on every frame,
+"net1" the online Net₁ (`styljax.models.video`); both use the same model and bank.
+stability  held-out synthetic clips (`styljax.synthetic.eval_clips` on kodim21-24, never used in
+           training) with exact flow and traceability: warp error E = mean over t ≥ 1 of
+           mean_traceable (O_t − warp(O_{t−1}, W^gt_t))² (`styljax.flow.warp_error`), for every
+           style of the model with the one Net₁ (trained with one style: the others measure
+           transferability); plus the inputs' own E (the resampling floor) and `drift`, the mean
+           |O_t − S_t| of Net₁ from the per-frame output (how much it gives up to be stable).
+perturb    the paper's Fig. 1: a frame I and a perturbed copy I' (5% brighter, or Gaussian noise
+           σ = 1e-4); per-frame: mean |S(I') − S(I)|; Net₁: the two-frame stream (I, I'), mean
+           |O_2 − O_1|. In 8-bit levels (×255).
+real       the real sequences (folders under --video-dir), no ground truth: flow from our flow
+           net (backward and forward, upsampled ×4 to image size), traceable where they agree
+           (`flow.consistency_mask`); E per style as above.
+fps        frames per second of the model alone (frames already in memory, blocking per frame)
+           at 256² and 512², per-frame vs Net₁, after compilation.
+memory     `styljax video` on a 300-frame MP4 (the sipi-6.2 sequence back and forth) in a fresh
+           process, with --max-frames 30 and 300: peak resident memory (ru_maxrss) and wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bench.common import emit, log, machine_info, timeit_clean
+from styljax import flow, image, synthetic
+from styljax.models import stylebank as sb
+from styljax.models import stylebank_store, video_store
+from styljax.models import video as vn
+
+CASES = ("stability", "perturb", "real", "fps", "memory")
+HELD_OUT = ("kodim21", "kodim22", "kodim23", "kodim24")
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _clip_error(outs: jax.Array, flows: jax.Array, traceable: jax.Array) -> float:
+    """Mean over t ≥ 1 of the warp error, for outputs (T, 1, H, W, 3), flows (T, 1, H, W, 2)."""
+    errs = [float(flow.warp_error(outs[t], outs[t - 1], flows[t], traceable[t])[0]) for t in range(1, outs.shape[0])]
+    return float(np.mean(errs))
+
+
+def _load(args):
+    params, cfg, _ = stylebank_store.load_model(args.model)
+    net, net_cfg, meta = video_store.load_net1(args.net1)
+    return params, cfg, net, net_cfg, meta
+
+
+def case_stability(args, models) -> None:
+    params, cfg, net, net_cfg, meta = models
+    imgs = [image.load_image(Path(args.eval_dir) / f"{n}.png") for n in HELD_OUT]
+    imgs = [np.asarray(image.resize(i, image.fit_max_side(*i.shape[:2], args.eval_short * 3 // 2))) for i in imgs]
+    clips = synthetic.eval_clips(imgs, args.size, args.frames, seed=0)
+    for style in sorted(params["banks"]):
+        bank = params["banks"][style]
+        acc = {"per_frame": [], "net1": [], "input": [], "drift": []}
+        for c in clips:
+            frames = jnp.asarray(c["frames"])[:, None]
+            fl, tr = jnp.asarray(c["flow"])[:, None], jnp.asarray(c["traceable"])[:, None]
+            per = vn.stylize_per_frame(params, bank, frames, cfg)
+            ours, _ = vn.stylize_clip(net, params, bank, frames, cfg, net_cfg)
+            acc["per_frame"].append(_clip_error(per, fl, tr))
+            acc["net1"].append(_clip_error(ours, fl, tr))
+            acc["input"].append(_clip_error(frames, fl, tr))
+            acc["drift"].append(float(jnp.abs(ours[1:] - per[1:]).mean()))
+        r = {k: float(np.mean(v)) for k, v in acc.items()}
+        emit({"kind": "case", "case": "stability", "style": style, "trained_with": meta.get("style"),
+              "clips": len(clips), "frames": args.frames, "size": args.size, **r,
+              "ratio": r["net1"] / r["per_frame"]})
+        log(f"stability {style}: per-frame {r['per_frame']:.5f} net1 {r['net1']:.5f}")
+
+
+def case_perturb(args, models) -> None:
+    params, cfg, net, net_cfg, _ = models
+    rng = np.random.default_rng(0)
+    imgs = [image.load_image(Path(args.eval_dir) / f"{n}.png", max_side=args.size) for n in HELD_OUT]
+    perturbs = {"brighter_5pct": lambda x: np.clip(x * 1.05, 0, 1),
+                "noise_1e-4": lambda x: np.clip(x + rng.normal(0, 1e-4, x.shape).astype(np.float32), 0, 1)}
+    for style in sorted(params["banks"]):
+        bank = params["banks"][style]
+        for pname, pf in perturbs.items():
+            d_per, d_net = [], []
+            for img in imgs:
+                clip = jnp.asarray(np.stack([img, pf(img)]))[:, None]
+                per = vn.stylize_per_frame(params, bank, clip, cfg)
+                ours, _ = vn.stylize_clip(net, params, bank, clip, cfg, net_cfg)
+                d_per.append(float(jnp.abs(per[1] - per[0]).mean()))
+                d_net.append(float(jnp.abs(ours[1] - ours[0]).mean()))
+            emit({"kind": "case", "case": "perturb", "style": style, "perturbation": pname,
+                  "input_change_255": float(np.mean([np.abs(pf(i) - i).mean() for i in imgs])) * 255,
+                  "per_frame_255": float(np.mean(d_per)) * 255, "net1_255": float(np.mean(d_net)) * 255,
+                  "ratio": float(np.mean(d_net) / np.mean(d_per))})
+
+
+def _sequence(folder: Path, max_side: int | None) -> np.ndarray:
+    from styljax import video
+
+    _, frames = video.open_frames(folder, max_side=max_side)
+    return np.stack(list(frames))
+
+
+def case_real(args, models) -> None:
+    params, cfg, net, net_cfg, _ = models
+    for folder in sorted(p for p in Path(args.video_dir).iterdir() if p.is_dir()):
+        seq = _sequence(folder, args.real_size)
+        frames = jnp.asarray(seq)[:, None]
+        hw = seq.shape[1:3]
+        def image_flow(prev, cur):  # the flow net's feature flow, ×4 to image pixels
+            w = vn.predict_flow(net, prev, cur, net_cfg)
+            return flow.resize_flow(w, (4 * w.shape[1], 4 * w.shape[2]))[:, : hw[0], : hw[1]]
+
+        zero_flow = jnp.zeros((1,) + hw + (2,))
+        # back[t]: frame t → t−1; fwd[t]: frame t−1 → t (the flow net with the frames swapped)
+        back = jnp.stack([zero_flow] + [image_flow(frames[t - 1], frames[t]) for t in range(1, len(seq))])
+        fwd = jnp.stack([zero_flow] + [image_flow(frames[t], frames[t - 1]) for t in range(1, len(seq))])
+        tr = jnp.stack([jnp.zeros((1,) + hw)] + [flow.consistency_mask(back[t], fwd[t]) for t in range(1, len(seq))])
+        for style in sorted(params["banks"]):
+            bank = params["banks"][style]
+            per = vn.stylize_per_frame(params, bank, frames, cfg)
+            ours, _ = vn.stylize_clip(net, params, bank, frames, cfg, net_cfg)
+            e_per, e_net = _clip_error(per, back, tr), _clip_error(ours, back, tr)
+            emit({"kind": "case", "case": "real", "sequence": folder.name, "frames": int(seq.shape[0]),
+                  "size": f"{hw[1]}x{hw[0]}", "style": style, "traceable": float(tr[1:].mean()),
+                  "input": _clip_error(frames, back, tr), "per_frame": e_per, "net1": e_net,
+                  "ratio": e_net / e_per})
+        log(f"real {folder.name}: done")
+
+
+def case_fps(args, models) -> None:
+    params, cfg, net, net_cfg, _ = models
+    bank = params["banks"][sorted(params["banks"])[0]]
+    for size in args.fps_sizes:
+        img = image.load_image(Path(args.eval_dir) / f"{HELD_OUT[0]}.png", size=(size, size))
+        x = jnp.asarray(img)[None]
+        state = vn.init_stream(x.shape, cfg.features, cfg.dtype)
+        state, _, _ = vn.stream_step(net, params, bank, state, x, cfg, net_cfg)
+
+        def ours():
+            jax.block_until_ready(vn.stream_step(net, params, bank, state, x, cfg, net_cfg)[1])
+
+        def per():
+            jax.block_until_ready(sb.stylize_bank(params, x, bank, cfg, clip=True))
+
+        for name, fn in (("per_frame", per), ("net1", ours)):
+            st = timeit_clean(fn, warmup=2, min_time=3.0, max_reps=30)
+            emit({"kind": "case", "case": "fps", "size": size, "mode": name, "fps": 1.0 / st["median_s"], **st})
+            log(f"fps {size} {name}: {1.0 / st['median_s']:.2f}")
+
+
+def case_memory(args, models) -> None:
+    from styljax import video
+
+    seq = _sequence(Path(args.video_dir) / "sipi-6.2", 256)
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip300.mp4"
+        order = np.concatenate([np.arange(len(seq)), np.arange(len(seq) - 2, 0, -1)])
+        with video.FrameWriter(clip, 25) as w:
+            for i in range(300):
+                w.write(seq[order[i % len(order)]])
+        for n in (30, 300):
+            for mode in ([], ["--per-frame"]):
+                cmd = [sys.executable, "-m", "infer", "video", str(clip), "--model", str(args.model),
+                       "--net1", str(args.net1), "--style", sorted(models[0]["banks"])[0],
+                       "--out", str(Path(tmp) / "out.mp4"), "--max-frames", str(n), "--quiet"] + mode
+                t0 = time.perf_counter()
+                out_f, err_f = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+                proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f, text=True, cwd=REPO)
+                _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage (peak RSS)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                wall = time.perf_counter() - t0
+                out_f.seek(0), err_f.seek(0)
+                if proc.returncode != 0:
+                    raise SystemExit(err_f.read())
+                summary = out_f.read().strip().splitlines()[-1]
+                emit({"kind": "case", "case": "memory", "frames": n, "size": "256x256",
+                      "mode": "per_frame" if mode else "net1", "wall_s": wall,
+                      "peak_rss_mib": usage.ru_maxrss / 1024, "summary": summary})
+                log(summary)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cases", default=",".join(CASES))
+    p.add_argument("--model", default=str(REPO / "checkpoints" / "stylebank"))
+    p.add_argument("--net1", default=str(REPO / "checkpoints" / "video"))
+    p.add_argument("--eval-dir", default=str(REPO.parent / "shared" / "data" / "content" / "kodak"))
+    p.add_argument("--video-dir", default=str(REPO.parent / "shared" / "data" / "video"))
+    p.add_argument("--size", type=int, default=128, help="stability clips' frame side")
+    p.add_argument("--eval-short", type=int, default=256, help="held-out backgrounds' short side")
+    p.add_argument("--frames", type=int, default=10)
+    p.add_argument("--real-size", type=int, default=256, help="real sequences' max side")
+    p.add_argument("--fps-sizes", default="256,512")
+    args = p.parse_args(argv)
+    args.fps_sizes = [int(s) for s in args.fps_sizes.split(",")]
+    emit({"kind": "header", **machine_info()})
+    models = _load(args)
+    for case in args.cases.split(","):
+        {"stability": case_stability, "perturb": case_perturb, "real": case_real,
+         "fps": case_fps, "memory": case_memory}[case](args, models)
+
+
+if __name__ == "__main__":
+    main()

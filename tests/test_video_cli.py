@@ -1,0 +1,105 @@
+"""`styljax train video` and `styljax video` end to end, on a tiny random StyleBank model."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+import skimage.data
+
+from infer.cli import main
+from styljax import data, synthetic, video
+from styljax.models import stylebank as sb
+from styljax.models import stylebank_store, video_store
+
+SB = sb.StyleBankConfig(channels=(4, 8, 16), output="sigmoid")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("video")
+    model = root / "model"
+    stylebank_store.save_model(model, sb.init(jax.random.key(0), SB, ["a", "b"]), SB, {"method": "stylebank"})
+    # a short clip with known motion, as a folder of frames and as an mp4
+    clip = synthetic.eval_clips([data.as_rgb01(skimage.data.astronaut())], 48, 6, seed=1)[0]
+    frames = root / "frames"
+    with video.FrameWriter(str(frames) + "/", 10) as w:
+        for f in clip["frames"]:
+            w.write(f)
+    with video.FrameWriter(root / "clip.mp4", 10) as w:
+        for f in clip["frames"]:
+            w.write(f)
+    net1 = root / "net1"
+    rc = main(["train", "video", "--config", "video-tiny", "--model", str(model), "--style", "a",
+               "--out", str(net1), "--quiet"])
+    assert rc == 0
+    return {"root": root, "model": model, "frames": frames, "mp4": root / "clip.mp4", "net1": net1}
+
+
+def test_train_writes_net1_with_provenance_and_resumes(setup, capsys):
+    params, cfg, meta = video_store.load_net1(setup["net1"])
+    assert set(params) == {"flow", "mask"} and cfg.flow_channels == (8, 8, 16, 16)
+    manifest = json.loads((setup["net1"] / "manifest.json").read_text())
+    assert manifest["style"] == "a" and manifest["provenance"]["command"].startswith("styljax train video")
+    assert manifest["autoencoder_sha256"] == stylebank_store.read_manifest(setup["model"])["autoencoder_sha256"]
+    assert manifest["provenance"]["final_metrics"]["step"] == 4
+    # the same command again: the run directory holds step 4 already, nothing retrains
+    rc = main(["train", "video", "--config", "video-tiny", "--model", str(setup["model"]), "--style", "a",
+               "--out", str(setup["net1"]), "--quiet", "--steps", "5"])
+    assert rc == 0
+    lines = (setup["net1"].parent / "net1.run" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in lines] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("out_name,extra", [("out.mp4", []), ("out.gif", ["--per-frame"]),
+                                            ("frames_out/", ["--style", "a:0.5,b:0.5"]),
+                                            ("sbs.gif", ["--side-by-side"])])
+def test_video_outputs(setup, tmp_path, capsys, out_name, extra):
+    out = tmp_path / out_name
+    args = ["video", str(setup["frames"]), "--model", str(setup["model"]), "--net1", str(setup["net1"]),
+            "--style", "a", "--out", str(out), "--quiet"] + extra
+    assert main(args) == 0
+    assert "6 frames" in capsys.readouterr().out
+    info, frames = video.open_frames(out)
+    frames = list(frames)
+    assert 1 <= len(frames) <= 6
+    width = 3 * 48 if "--side-by-side" in extra else 48
+    assert frames[0].shape[1] >= width and np.isfinite(frames[0]).all()
+
+
+def test_coherent_first_frame_equals_per_frame_and_later_ones_differ(setup, tmp_path):
+    base = ["video", str(setup["mp4"]), "--model", str(setup["model"]), "--net1", str(setup["net1"]),
+            "--style", "b", "--quiet"]
+    assert main(base + ["--out", str(tmp_path / "c") + "/"]) == 0
+    assert main(base + ["--out", str(tmp_path / "p") + "/", "--per-frame"]) == 0
+    c = [np.asarray(f) for f in video.open_frames(tmp_path / "c")[1]]
+    p = [np.asarray(f) for f in video.open_frames(tmp_path / "p")[1]]
+    assert len(c) == len(p) == 6
+    np.testing.assert_array_equal(c[0], p[0])
+    assert max(np.abs(a - b).max() for a, b in zip(c[1:], p[1:])) > 1 / 255
+
+
+@pytest.mark.parametrize("override,needle", [
+    ({"--style": "nope"}, "unknown styles"),
+    ({"--style": "all"}, "not 'all'"),
+    ({"--net1": "{root}/missing"}, "no net1.npz"),
+    ({"--size": "4"}, "--size"),
+    ({"input": "{root}/missing.mp4"}, "missing.mp4"),
+])
+def test_video_errors(setup, tmp_path, capsys, override, needle):
+    opts = {"input": str(setup["frames"]), "--model": str(setup["model"]), "--net1": str(setup["net1"]),
+            "--style": "a", "--out": str(tmp_path / "o.mp4")}
+    opts.update({k: v.replace("{root}", str(setup["root"])) for k, v in override.items()})
+    args = ["video", opts.pop("input")] + [x for kv in opts.items() for x in kv] + ["--quiet"]
+    rc = main(args)
+    err = capsys.readouterr().err
+    assert rc == 2 and needle in err and "Traceback" not in err
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_net1_for_another_autoencoder_is_refused(setup, tmp_path, capsys):
+    other = tmp_path / "other"
+    stylebank_store.save_model(other, sb.init(jax.random.key(9), SB, ["a"]), SB, {})
+    rc = main(["video", str(setup["frames"]), "--model", str(other), "--net1", str(setup["net1"]),
+               "--style", "a", "--out", str(tmp_path / "o.mp4"), "--quiet"])
+    assert rc == 2 and "different StyleBank auto-encoder" in capsys.readouterr().err

@@ -1,0 +1,62 @@
+"""`styljax train video`: train Net₁ (flow + mask sub-networks) on a frozen StyleBank model.
+
+Background photos (a content folder, a TFDS dataset or the scikit-image photos) become synthetic
+clips with exact flow and occlusion (`styljax.synthetic`); `VideoTask` plugs into the shared loop
+(`styljax.training.train`: logging, samples, checkpoints, resume). The result is a Net₁ directory
+(`styljax.models.video_store`) tied to the model's auto-encoder. Rerunning the command resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+from infer.stylebank import DEFAULT_MODEL
+from styljax.errors import StyljaxError
+from train import configs
+from train.stylebank import content_flags, content_of, experiment, loop_config, loop_flags, provenance
+
+
+def register_train(methods) -> None:
+    p = methods.add_parser("video", help="train the video flow and mask nets (Net1) on a frozen StyleBank model")
+    p.add_argument("--config", default="video", help=f"experiment: {', '.join(configs.VIDEO_EXPERIMENTS)}")
+    p.add_argument("--model", default=None, help=f"StyleBank model directory (default: {DEFAULT_MODEL})")
+    p.add_argument("--style", required=True, help="the bank Net1 trains with (any other bank can use it later)")
+    p.add_argument("--frames", type=int, default=None, help="clip length T >= 2 (default: per config)")
+    content_flags(p)
+    p.add_argument("--out", required=True, help="Net1 directory to write")
+    loop_flags(p)
+    p.set_defaults(func=run_train_video)
+
+
+def run_train_video(args: argparse.Namespace) -> int:
+    from styljax import data, synthetic, training
+    from styljax.models import stylebank_store, video_store
+    from styljax.tasks.video import VideoTask
+
+    exp = experiment(args, configs.get_video)
+    if args.frames is not None:
+        exp = dataclasses.replace(exp, frames=args.frames)
+    if exp.frames < 2:
+        raise StyljaxError(f"--frames must be >= 2, got {exp.frames}")
+    model = Path(args.model) if args.model else DEFAULT_MODEL
+    params, sb_cfg, manifest = stylebank_store.load_model(model)
+    if args.style not in params["banks"]:
+        raise StyljaxError(f"--style: {model} has no style {args.style!r}; styles: {', '.join(sorted(params['banks']))}")
+    source, n_content = content_of(args, exp)
+    out = Path(args.out)
+    workdir = Path(args.workdir or f"{out}.run")
+    task = VideoTask(exp.train, params, sb_cfg, params["banks"][args.style], args.style)
+    batches = synthetic.clip_batches(source, exp.crop, exp.frames, exp.batch_size, exp.seed, exp.motion)
+    print(f"training Net1 on {model} with style {args.style!r}: {n_content} background images, "
+          f"{exp.steps} steps of {exp.batch_size} clips × {exp.frames} frames at {exp.crop}px; run dir {workdir}")
+    t0 = time.perf_counter()
+    state = training.train(task, batches, loop_config(exp, args.quiet), workdir)
+    wall = time.perf_counter() - t0
+    meta = {**task.meta(), "stylebank_model": str(model),
+            "provenance": provenance(args, exp, workdir, wall, {"content_images": n_content, "frames": exp.frames})}
+    video_store.save_net1(out, state.params, exp.train.net, manifest["autoencoder_sha256"], meta)
+    print(f"wrote {out} after {wall:.0f} s")
+    return 0
