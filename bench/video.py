@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench.common import emit, log, machine_info, timeit_clean
-from styljax import flow, image, synthetic
+from styljax import data, flow, image, synthetic
 from styljax.models import stylebank as sb
 from styljax.models import stylebank_store, video_store
 from styljax.models import video as vn
@@ -61,9 +61,8 @@ def _load(args):
 
 def case_stability(args, models) -> None:
     params, cfg, net, net_cfg, meta = models
-    imgs = [image.load_image(Path(args.eval_dir) / f"{n}.png") for n in HELD_OUT]
-    imgs = [np.asarray(image.resize(i, image.fit_max_side(*i.shape[:2], args.eval_short * 3 // 2))) for i in imgs]
-    clips = synthetic.eval_clips(imgs, args.size, args.frames, seed=0)
+    backgrounds = data.folder_source([Path(args.eval_dir) / f"{n}.png" for n in HELD_OUT], args.eval_short)
+    clips = synthetic.eval_clips([backgrounds[i] for i in range(len(HELD_OUT))], args.size, args.frames, seed=0)
     for style in sorted(params["banks"]):
         bank = params["banks"][style]
         acc = {"per_frame": [], "net1": [], "input": [], "drift": []}

@@ -40,16 +40,10 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _label_frames(tiles: list[np.ndarray], labels: list[str]) -> np.ndarray:
-    from styljax import image
-
-    return image.contact_sheet(tiles, ncols=len(tiles), labels=labels)
-
-
 def run(args: argparse.Namespace) -> int:
     import jax.numpy as jnp
 
-    from styljax import video
+    from styljax import image, video
     from styljax.models import stylebank as sb
     from styljax.models import stylebank_store, video_store
     from styljax.models import video as vn
@@ -86,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
                     state = vn.init_stream(x.shape, cfg.features, cfg.dtype)
                 state, coherent, _ = vn.stream_step(net1, params, bank, state, x, cfg, net_cfg)
             if args.side_by_side:
-                out = _label_frames([frame, np.asarray(per_frame[0]), np.asarray(coherent[0])],
-                                    ["input", "per-frame", "coherent (Net1)"])
+                out = image.contact_sheet([frame, np.asarray(per_frame[0]), np.asarray(coherent[0])], ncols=3,
+                                          labels=["input", "per-frame", "coherent (Net1)"])
             else:
                 out = np.asarray((per_frame if args.per_frame else coherent)[0])
             writer.write(out)
@@ -96,8 +90,6 @@ def run(args: argparse.Namespace) -> int:
                 t_first = time.perf_counter() - t0  # includes compilation
             bar.update(1)
     bar.close()
-    if n == 0:
-        raise StyljaxError(f"{args.input}: no frames")
     wall = time.perf_counter() - t0
     steady = (n - 1) / (wall - t_first) if n > 1 and wall > t_first else float("nan")
     mode = "per-frame" if args.per_frame else "side-by-side" if args.side_by_side else "coherent"

@@ -44,6 +44,7 @@ import grain
 import numpy as np
 from scipy.ndimage import map_coordinates
 
+from styljax import image
 from styljax.data import as_rgb01
 from styljax.errors import StyljaxError
 
@@ -183,16 +184,13 @@ def _sample(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _upscale(img: np.ndarray, short: float) -> np.ndarray:
-    """Bilinear resize up so the short side is at least `short` (unchanged when it already is)."""
+    """Resize up (`image.resize`) so the short side is at least `short` (unchanged when it already is)."""
     h, w = img.shape[:2]
     if min(h, w) >= short:
         return img
     f = math.ceil(short) / min(h, w)
     nh, nw = max(math.ceil(short), round(h * f)), max(math.ceil(short), round(w * f))
-    ys = np.clip((np.arange(nh) + 0.5) * h / nh - 0.5, 0, h - 1)
-    xs = np.clip((np.arange(nw) + 0.5) * w / nw - 0.5, 0, w - 1)
-    yy, xx = np.meshgrid(ys, xs, indexing="ij")
-    return np.clip(_sample(img, xx, yy), 0.0, 1.0).astype(np.float32)
+    return np.clip(np.asarray(image.resize(img, (nh, nw)), np.float32), 0.0, 1.0)
 
 
 def _layers(sprites: Sequence[Sprite], t: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -131,17 +131,17 @@ VIDEO_EXPERIMENTS: dict[str, VideoExperiment] = {
 }
 
 
-def get(name: str) -> Experiment:
+def _lookup(table: dict, name: str, what: str):
     from styljax.errors import StyljaxError
 
-    if name not in EXPERIMENTS:
-        raise StyljaxError(f"--config: unknown StyleBank experiment {name!r}; known: {', '.join(EXPERIMENTS)}")
-    return EXPERIMENTS[name]
+    if name not in table:
+        raise StyljaxError(f"--config: unknown {what} experiment {name!r}; known: {', '.join(table)}")
+    return table[name]
+
+
+def get(name: str) -> Experiment:
+    return _lookup(EXPERIMENTS, name, "StyleBank")
 
 
 def get_video(name: str) -> VideoExperiment:
-    from styljax.errors import StyljaxError
-
-    if name not in VIDEO_EXPERIMENTS:
-        raise StyljaxError(f"--config: unknown video experiment {name!r}; known: {', '.join(VIDEO_EXPERIMENTS)}")
-    return VIDEO_EXPERIMENTS[name]
+    return _lookup(VIDEO_EXPERIMENTS, name, "video")

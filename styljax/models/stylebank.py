@@ -108,7 +108,12 @@ class StyleBankConfig:
 
     def feature_hw(self, hw: tuple[int, int]) -> tuple[int, int]:
         """(h, w) of F for images of size hw: (⌈H/4⌉, ⌈W/4⌉)."""
-        return tuple(-(-int(n) // DOWNSAMPLE) for n in hw)
+        return feature_hw(hw)
+
+
+def feature_hw(hw: tuple[int, int]) -> tuple[int, int]:
+    """(h, w) of the encoded features F for images of size hw: (⌈H/4⌉, ⌈W/4⌉), any config."""
+    return tuple(-(-int(n) // DOWNSAMPLE) for n in hw)
 
 
 # ----------------------------------------------------------------------------------------- modules
@@ -445,6 +450,7 @@ __all__ = [
     "apply_bank",
     "decode",
     "encode",
+    "feature_hw",
     "fuse_linear",
     "fuse_regions",
     "init",

@@ -209,7 +209,7 @@ def predict_flow(params: dict, prev: jax.Array, cur: jax.Array, cfg: VideoNetCon
 
     Frames are edge-padded to a multiple of 16 for the pyramid, the flow is cropped back to the
     feature map's size (F's padding is at the bottom/right too, see `stylebank.encode`)."""
-    h, w = (-(-n // sb.DOWNSAMPLE) for n in cur.shape[1:3])
+    h, w = sb.feature_hw(cur.shape[1:3])
     out = FlowNet(cfg).apply({"params": params["flow"]}, _pad_edge(prev, FLOW_STRIDE), _pad_edge(cur, FLOW_STRIDE))
     return out[:, :h, :w]
 
@@ -244,7 +244,7 @@ class StreamState(struct.PyTreeNode):
 def init_stream(frame_shape: tuple[int, ...], features: int, dtype: Any = jnp.float32) -> StreamState:
     """Empty state for frames of shape (B, H, W, 3)."""
     b, h, w, _ = frame_shape
-    fh, fw = (-(-n // sb.DOWNSAMPLE) for n in (h, w))
+    fh, fw = sb.feature_hw((h, w))
     return StreamState(jnp.zeros(frame_shape, jnp.float32), jnp.zeros((b, fh, fw, features), dtype), jnp.bool_(False))
 
 

@@ -251,16 +251,16 @@ class StyleBankTask:
             "styles": list(self.style_names),
             "trainable_banks": list(self.trainable_banks),
             "train_autoencoder": self.train_autoencoder,
-            "train_config": _jsonable(dataclasses.asdict(self.cfg)),
+            "train_config": jsonable(dataclasses.asdict(self.cfg)),
             "vgg": {"depth": self.vgg.depth, "convention": self.vgg.convention.name, "source": self.vgg.source},
         }
 
 
-def _jsonable(x):
+def jsonable(x):
     if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
+        return {k: jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
     if isinstance(x, (int, float, str, bool)) or x is None:
         return x
     return str(x)

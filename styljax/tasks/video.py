@@ -97,13 +97,10 @@ class VideoTask:
         """Warm-up objective: the flow term alone, over every consecutive pair of the clip."""
         frames = jnp.moveaxis(jnp.asarray(batch["frames"], jnp.float32), 1, 0)  # (T, B, H, W, 3)
         gt_flow = jnp.moveaxis(jnp.asarray(batch["flow"], jnp.float32), 1, 0)
-        t, b = frames.shape[:2]
         prev, cur = (x.reshape((-1,) + x.shape[2:]) for x in (frames[:-1], frames[1:]))
         w = vn.predict_flow(params, prev, cur, self.cfg.net)
-        gt = flow_lib.resize_flow(gt_flow[1:].reshape((-1,) + gt_flow.shape[2:]), w.shape[1:3])
-        err = w - gt
-        flow = jnp.mean(jnp.sum(jnp.square(err), axis=-1))
-        return flow, {"flow": flow, "epe": jnp.mean(jnp.linalg.norm(err, axis=-1))}
+        terms = flow_terms(w, gt_flow[1:].reshape((-1,) + gt_flow.shape[2:]))
+        return terms["flow"], terms
 
     def loss(self, params: dict, batch: dict, consts: dict) -> tuple[jax.Array, dict]:
         lw = self.cfg.loss
@@ -120,12 +117,11 @@ class VideoTask:
             out = sb.decode(consts["sb"], feat, self.sb_cfg, hw)
             target = flow_lib.warp(styled[t - 1], gt_flow[t])
             mg = traceable[t]
-            gt_small = flow_lib.resize_flow(gt_flow[t], aux["flow"].shape[1:3])
             mg_small = jax.image.resize(mg, aux["mask"].shape, "linear", antialias=True) > 0.5
             terms["coherence"] += jnp.mean(mg * jnp.square(out - target)) / n
             terms["occlusion"] += jnp.mean((1.0 - mg) * jnp.square(out - styled[t])) / n
-            terms["flow"] += jnp.mean(jnp.sum(jnp.square(aux["flow"] - gt_small), axis=-1)) / n
-            terms["epe"] += jnp.mean(jnp.linalg.norm(aux["flow"] - gt_small, axis=-1)) / n
+            for k, v in flow_terms(aux["flow"], gt_flow[t]).items():
+                terms[k] += v / n
             terms["mask_traceable"] += _masked_mean(aux["mask"], mg_small) / n
             terms["mask_occluded"] += _masked_mean(aux["mask"], ~mg_small) / n
             state = vn.StreamState(frames[t], feat, jnp.bool_(True))
@@ -155,9 +151,16 @@ class VideoTask:
         return image_lib.contact_sheet([np.asarray(x) for x in tiles], ncols=len(tiles), labels=labels)
 
     def meta(self) -> dict:
-        from styljax.tasks.stylebank import _jsonable
+        from styljax.tasks.stylebank import jsonable
 
-        return {"method": "video", "style": self.style, "train_config": _jsonable(dataclasses.asdict(self.cfg))}
+        return {"method": "video", "style": self.style, "train_config": jsonable(dataclasses.asdict(self.cfg))}
+
+
+def flow_terms(pred: jax.Array, gt: jax.Array) -> dict:
+    """Flow supervision of feature flows `pred` (N, h, w, 2) by image-resolution flows `gt`
+    (N, H, W, 2), resized to (h, w): {"flow": mean ‖W − W^gt↓‖², "epe": mean ‖W − W^gt↓‖}."""
+    err = pred - flow_lib.resize_flow(gt, pred.shape[1:3])
+    return {"flow": jnp.mean(jnp.sum(jnp.square(err), axis=-1)), "epe": jnp.mean(jnp.linalg.norm(err, axis=-1))}
 
 
 def _masked_mean(x: jax.Array, m: jax.Array) -> jax.Array:
