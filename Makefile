@@ -30,6 +30,8 @@ bench: setup
 	$(BIN)/python -m bench.stylebank > bench/results/stylebank.jsonl
 	$(BIN)/python -m bench.stylebank_quality --gatys-steps 30 > bench/results/stylebank_quality.jsonl
 	$(BIN)/python -m bench.video > bench/results/video.jsonl
+	$(BIN)/python -m bench.baselines --gatys-cache out/gatys_cache > bench/results/baselines.jsonl
+	$(BIN)/python -m bench.photo > bench/results/photo.jsonl
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

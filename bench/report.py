@@ -1,6 +1,6 @@
 """Markdown tables from benchmark JSON lines: `python -m bench.report KIND FILE.jsonl`.
 
-KIND: vgg, gatys, stylebank, stylebank_quality, patchmatch, conv_loop, video.
+KIND: vgg, gatys, stylebank, stylebank_quality, patchmatch, conv_loop, video, baselines.
 
 BENCHMARKS.md quotes these tables; the JSON lines themselves are committed under `bench/results/`.
 """
@@ -120,11 +120,11 @@ def stylebank_quality(path: str) -> str:
                        f"{a['seconds_per_image']:.3g} | {b['seconds_per_image']:.3g} |")
     for r in rows:
         if r.get("case") == "add_style":
-            out += ["", f"add-style ({r['style']}): joint bank's held-out style loss {r['joint_bank_style']:.4g}; a new bank "
+            out += ["", f"add-style ({r['style']}): joint bank's held-out style loss {r.get('joint_style', r.get('joint_bank_style')):.4g}; a new bank "
                     f"on the frozen auto-encoder reached <= 1.1x that in {r['steps_to_within_10pct']} steps, "
                     f"{_fmt(r['seconds_to_within_10pct'], 1)} s of training (batch {r['batch_size']}, {r['crop']} px crops)."
                     if r["steps_to_within_10pct"] else
-                    f"add-style ({r['style']}): not within 10% of the joint bank ({r['joint_bank_style']:.4g}) in "
+                    f"add-style ({r['style']}): not within 10% of the joint bank ({r.get('joint_style', r.get('joint_bank_style')):.4g}) in "
                     f"{r['curve_step_seconds_style'][-1][0]} steps; last {r['curve_step_seconds_style'][-1][2]:.4g}."]
     return "\n".join(out)
 
@@ -200,8 +200,47 @@ def video(path: str) -> str:
     return "\n".join(out)
 
 
+def baselines(path: str) -> str:
+    """Per-style losses (methods side by side), then one summary row per method."""
+    rows = [r for r in _rows(path) if r.get("case")]
+    methods = ("stylebank", "cin", "johnson", "gatys")
+    q = {(r["method"], r["style"]): r for r in rows if r["case"] == "quality"}
+    styles = sorted({s for _, s in q})
+    head = " | ".join(f"{m} content | {m} style" for m in methods)
+    out = [f"| style | {head} |", "|---|" + "---|" * (2 * len(methods))]
+    for s in styles:
+        cells = []
+        for m in methods:
+            r = q.get((m, s))
+            cells += [_fmt(r and r["content"], 1), _fmt(r and r["style_loss"], 1)]
+        out.append(f"| {s} | " + " | ".join(cells) + " |")
+    by = lambda case: {r["method"]: r for r in rows if r["case"] == case}
+    size, speed, add = by("bytes"), by("speed"), by("add_style")
+    out += ["", "| method | bytes per added style | wall time to add a style | images/s at 512² | Gram identification |",
+            "|---|---|---|---|---|"]
+    for m in methods:
+        own = [r for (mm, _), r in q.items() if mm == m]
+        ident = f"{sum(r['own_nearest'] for r in own)}/{sum(r['images'] for r in own)}" if own else "–"
+        a = add.get(m, {})
+        if not a:
+            t = "–"
+        elif m == "johnson":
+            t = f"{_fmt(a.get('seconds_full_training'), 0)} s (a new net, {a.get('steps')} steps)"
+        elif m == "gatys":
+            t = "0 s (no training)"
+        else:
+            t = (f"{_fmt(a.get('seconds_to_within_10pct'), 0)} s ({a.get('steps_to_within_10pct')} steps)"
+                 if a.get("seconds_to_within_10pct") else f"not within 10% in {a.get('curve_step_seconds_style', [[None]])[-1][0]} steps")
+        sp = speed.get(m, {})
+        img_s = _fmt(sp.get("img_per_s"), 3 if m == "gatys" else 2)
+        if m == "gatys" and sp:
+            img_s += f" ({sp['steps']} L-BFGS steps × {_fmt(sp['s_per_step'])} s)"
+        out.append(f"| {m} | {size.get(m, {}).get('bytes_per_style', '–'):,} | {t} | {img_s} | {ident} |")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
     kind, path = sys.argv[1], sys.argv[2]
     kinds = {"vgg": vgg, "gatys": gatys, "stylebank": stylebank, "stylebank_quality": stylebank_quality,
-             "patchmatch": patchmatch, "conv_loop": conv_loop, "video": video}
+             "patchmatch": patchmatch, "conv_loop": conv_loop, "video": video, "baselines": baselines}
     print(kinds[kind](path))

@@ -75,6 +75,7 @@ import numpy as np
 
 from bench.common import emit, log, machine_info, matmul_roof, thread_setup, timeit_clean, torch_or_none
 from styljax.models import stylebank as sb
+from styljax.models.style_store import config_to_dict
 
 CASES = ("render_all", "throughput", "bytes", "train_step", "memory")
 DEFAULT_MODEL = "checkpoints/stylebank"
@@ -111,7 +112,7 @@ def load_model(
             "source": "checkpoint",
             "path": str(path),
             "styles": sorted(params["banks"]),
-            "config": store.config_to_dict(cfg),
+            "config": config_to_dict(cfg),
             "autoencoder_sha256": manifest.get("autoencoder_sha256"),
         }
         return params, cfg, info
@@ -125,7 +126,7 @@ def load_model(
         "path": None,
         "reason": "forced" if force_random else f"{DEFAULT_MODEL} holds no model (no manifest.json)",
         "styles": names,
-        "config": store.config_to_dict(cfg),
+        "config": config_to_dict(cfg),
     }
     return params, cfg, info
 

@@ -1,4 +1,5 @@
-"""StyleBank inference: one style, all styles, linear fusion or region fusion, over files or folders.
+"""Feed-forward inference (StyleBank here, CIN/Johnson in `infer.transform`): one style, all styles,
+linear fusion or region fusion, over files or folders.
 
 Style spec (`--style`): `NAME`, `all`, or `a:0.7,b:0.3` (linear fusion, weights normalised). With
 `--regions K` or `--mask FILE` the spec lists one style per region (`a,b`), fused by
@@ -12,6 +13,8 @@ import argparse
 import time
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from infer import common
@@ -63,26 +66,75 @@ def _outputs(inputs: list[Path], out: Path, tags: list[str]) -> dict:
     return {(i, t): out / f"{i.stem}_{t}.png" for i in inputs for t in tags}
 
 
-def run_stylebank(args: argparse.Namespace) -> int:
-    import jax
-    import jax.numpy as jnp
+class StyleBankRenderer:
+    """A StyleBank model behind the feed-forward runner's interface: every method returns
+    {tag: (B, H, W, 3) clipped} for a batch x (B, H, W, 3)."""
 
+    method = "stylebank"
+    kmeans_regions = True  # --regions K: K-means of the encoder features (paper)
+
+    styles_key = "banks"
+
+    def __init__(self, path: Path):
+        from styljax.models import stylebank as sb
+        from styljax.models import stylebank_store
+
+        self.lib = sb  # the model's functions: lib.stylize(params, x, style, cfg, clip)
+        self.params, self.cfg, self.manifest = stylebank_store.load_model(path)
+        self.styles = sorted(self.params["banks"])
+
+    def style_params(self, spec: dict) -> dict:
+        """The single bank of a one-style or linear-fusion spec (fused once, reused for every batch)."""
+        from styljax.models import stylebank as sb
+
+        if spec["mode"] == "fusion":
+            return sb.fuse_linear(self.params["banks"], spec["weights"])
+        return self.params["banks"][spec["names"][0]]
+
+    def render(self, x, spec: dict) -> dict:
+        from styljax.models import stylebank as sb
+
+        if spec["mode"] == "all":
+            outs = sb.render_all(self.params, x, self.cfg, tuple(spec["names"]), clip=True)
+            return {t: outs[k] for k, t in enumerate(spec["names"])}
+        tag = "fusion" if spec["mode"] == "fusion" else spec["names"][0]
+        return {tag: sb.stylize_bank(self.params, x, spec["style_params"], self.cfg, clip=True)}
+
+    def render_regions(self, x, names: tuple, masks=None, k: int | None = None) -> jax.Array:
+        """Paper's region fusion; masks (B, R, H, W) at image resolution, or K-means regions."""
+        from styljax.models import stylebank as sb
+
+        f = sb.encode(self.params, x, self.cfg)
+        if masks is not None:
+            masks = sb.region_masks_for(jnp.asarray(masks), self.cfg)
+        else:
+            masks = sb.kmeans_masks(f, k, jax.random.key(0))
+        g = sb.fuse_regions(self.params, f, masks, names, self.cfg)
+        return jnp.clip(sb.decode(self.params, g, self.cfg, x.shape[1:3]), 0, 1)
+
+
+def run_stylebank(args: argparse.Namespace) -> int:
+    return run_feedforward(args, StyleBankRenderer(Path(args.model) if args.model else DEFAULT_MODEL))
+
+
+def run_feedforward(args: argparse.Namespace, model) -> int:
+    """`styljax stylize` for a feed-forward model (`StyleBankRenderer`, `infer.transform.TransformRenderer`):
+    inputs grouped by size into batches of --batch (one compilation per size), or tiled."""
+    from infer.photo import apply_photoreal
     from styljax import image, tiling
-    from styljax.models import stylebank as sb
-    from styljax.models import stylebank_store
 
     # a style spec is one token: anything after it that argparse gave to --style is an input
     spec_text, extra_inputs = args.style[0], args.style[1:]
     srcs = extra_inputs + list(args.inputs) + ([args.content] if args.content else [])
     if not srcs:
-        raise StyljaxError("stylebank: give input image(s) or a folder")
+        raise StyljaxError(f"{model.method}: give input image(s) or a folder")
     inputs = [p for s in srcs for p in image.list_images(s)]
-    model = Path(args.model) if args.model else DEFAULT_MODEL
-    params, cfg, _ = stylebank_store.load_model(model)
-    spec = parse_style_spec(spec_text, sorted(params["banks"]))
+    spec = parse_style_spec(spec_text, model.styles)
     regional = args.regions is not None or args.mask is not None
     if regional and spec["mode"] == "all":
         raise StyljaxError("--regions/--mask need one style per region, e.g. --style a,b")
+    if args.regions is not None and not model.kmeans_regions:
+        raise StyljaxError(f"--regions needs StyleBank's encoder features; for {model.method} give --mask")
     tile = args.tile
     overlap = min(64, tile // 4) if tile is not None and args.tile_overlap is None else args.tile_overlap
     if tile is not None:
@@ -100,53 +152,43 @@ def run_stylebank(args: argparse.Namespace) -> int:
     for p in set(targets.values()):
         image.check_output_path(p)
 
-    fused = sb.fuse_linear(params["banks"], spec["weights"]) if spec["mode"] == "fusion" and not regional else None
+    if spec["mode"] != "all" and not regional:
+        spec["style_params"] = model.style_params(spec)
     names = tuple(spec["names"])
-    bar = common.progress(len(inputs), "stylebank", disable=args.quiet)
+    bar = common.progress(len(inputs), model.method, disable=args.quiet)
     t0 = time.perf_counter()
     kw = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
-    # group same-size images into batches of --batch (one jit per size)
     loaded = [(p, image.load_image(p, max_side=args.size, **kw)) for p in inputs]
     by_shape: dict = {}
     for p, img in loaded:
         by_shape.setdefault(img.shape, []).append((p, img))
     written = []
 
-    def render_tiled(img: np.ndarray) -> dict:
-        """{tag: (H, W, 3)} for one image, through `styljax.tiling` (one compilation per tile shape)."""
-        banks = ({n: params["banks"][n] for n in names} if spec["mode"] != "fusion" else {"fusion": fused})
-        return {tag: tiling.map_tiles(lambda t: sb.stylize_bank(params, jnp.asarray(t), bank, cfg, clip=True),
-                                      img, tile, overlap)[0] for tag, bank in banks.items()}
+    def save(path: Path, content: np.ndarray, result) -> None:
+        written.append(image.save_image(path, apply_photoreal(args, content, np.asarray(result))))
 
     for shape, items in by_shape.items():
         if tile is not None and max(shape[:2]) > tile:
             for p, img in items:
-                for tag, o in render_tiled(img).items():
-                    written.append(image.save_image(targets[(p, tag)], o))
+                for tag in tags:
+                    one = spec if spec["mode"] != "all" else single_spec(model, tag)
+                    o = tiling.map_tiles(lambda t: model.render(jnp.asarray(t), one)[tag], img, tile, overlap)[0]
+                    save(targets[(p, tag)], img, o)
                 bar.update(1)
             continue
         for i in range(0, len(items), max(1, args.batch)):
             chunk = items[i : i + max(1, args.batch)]
             x = jnp.asarray(np.stack([im for _, im in chunk]))
-            if spec["mode"] == "all":
-                outs = sb.render_all(params, x, cfg, names, clip=True)  # (K, B, H, W, 3)
-                results = {t: outs[k] for k, t in enumerate(names)}
-            elif regional:
-                f = sb.encode(params, x, cfg)
+            if regional:
+                masks = None
                 if args.mask:
-                    m = np.stack([mask_regions(args.mask, len(names), shape[:2]) for _ in chunk])
-                    masks = sb.region_masks_for(jnp.asarray(m), cfg)
-                else:
-                    masks = sb.kmeans_masks(f, len(names), jax.random.key(0))
-                g = sb.fuse_regions(params, f, masks, names, cfg)
-                results = {"regions": jnp.clip(sb.decode(params, g, cfg, shape[:2]), 0, 1)}
-            elif fused is not None:
-                results = {"fusion": sb.stylize_bank(params, x, fused, cfg, clip=True)}
+                    masks = np.stack([mask_regions(args.mask, len(names), shape[:2]) for _ in chunk])
+                results = {"regions": model.render_regions(x, names, masks, args.regions)}
             else:
-                results = {names[0]: sb.stylize(params, x, names[0], cfg, clip=True)}
+                results = model.render(x, spec)
             for tag, batch_out in results.items():
-                for (p, _), o in zip(chunk, np.asarray(batch_out)):
-                    written.append(image.save_image(targets[(p, tag)], o))
+                for (p, img), o in zip(chunk, np.asarray(batch_out)):
+                    save(targets[(p, tag)], img, o)
             bar.update(len(chunk))
     bar.close()
     dt = time.perf_counter() - t0
@@ -163,3 +205,9 @@ def run_stylebank(args: argparse.Namespace) -> int:
         image.save_image(sheet_path, image.contact_sheet(tiles, ncols=len(names) + 1, labels=labels), quality=90)
         print(f"contact sheet: {sheet_path}")
     return 0
+
+
+def single_spec(model, name: str) -> dict:
+    """The spec of one style, with its params resolved (as the runner does for --style NAME)."""
+    spec = {"mode": "single", "names": [name], "weights": None}
+    return {**spec, "style_params": model.style_params(spec)}

@@ -1,4 +1,4 @@
-"""`styljax styles list|rename|remove|export|import`: manage the styles of a StyleBank model."""
+"""`styljax styles list|rename|remove|export|import`: manage the styles of a StyleBank or CIN model."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ def register(sub) -> None:
         ("list", "list the styles", ()),
         ("rename", "rename a style", ("old", "new")),
         ("remove", "remove a style", ("name",)),
-        ("export", "write one style's bank as its own file", ("name", "out")),
-        ("import", "add an exported bank", ("bank",)),
+        ("export", "write one style (a bank, or CIN γ/β) as its own file", ("name", "out")),
+        ("import", "add an exported style", ("bank",)),
     ):
         v = verbs.add_parser(name, help=helptext)
         v.add_argument("--model", required=True)
@@ -21,29 +21,30 @@ def register(sub) -> None:
             v.add_argument(a)
         if name == "import":
             v.add_argument("--name", default=None)
-            v.add_argument("--force", action="store_true", help="accept a bank from another auto-encoder")
+            v.add_argument("--force", action="store_true", help="accept a style trained with another body (auto-encoder / transform net)")
         v.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from styljax.models import stylebank as sb
-    from styljax.models import stylebank_store as ss
+    from styljax.models.style_store import open_store
 
+    st = open_store(args.model)
     verb = args.styles_verb
     if verb == "list":
-        params, _, manifest = ss.load_model(args.model)
-        ae = sb.nbytes({k: params[k] for k in ("encoder", "decoder")})
-        print(f"{args.model}: auto-encoder {ae / 2**20:.2f} MiB")
-        for n, b in sorted(params["banks"].items()):
-            print(f"  {n}  ({sb.nbytes(b) / 2**20:.2f} MiB)")
+        params, _, _ = st.load_model(args.model)
+        body = sb.nbytes({k: params[k] for k in st.body_keys})
+        print(f"{args.model}: {st.body_name} {body / 2**20:.2f} MiB")
+        for n, b in sorted(params[st.styles_key].items()):
+            print(f"  {n}  ({sb.nbytes(b) / 2**10:.1f} KiB)")
     elif verb == "rename":
-        ss.rename_style(args.model, args.old, args.new)
+        st.rename_style(args.model, args.old, args.new)
         print(f"renamed {args.old} -> {args.new}")
     elif verb == "remove":
-        ss.remove_style(args.model, args.name)
+        st.remove_style(args.model, args.name)
         print(f"removed {args.name}")
     elif verb == "export":
-        print(f"wrote {ss.export_bank(args.model, args.name, args.out)}")
+        print(f"wrote {st.export_style(args.model, args.name, args.out)}")
     else:
-        print(f"imported style {ss.import_bank(args.model, args.bank, args.name, args.force)}")
+        print(f"imported style {st.import_style(args.model, args.bank, args.name, args.force)}")
     return 0

@@ -3,6 +3,8 @@
     styljax stylize --method gatys --content A --style B [B2 ...] --size 512 --out x.png
     styljax stylize --method stylebank --model M --style NAME|all|a:0.7,b:0.3 [--mask F|--regions K] \
         INPUT(S)|DIR --out PATH|DIR [--size] [--batch]
+    styljax stylize --method cin|johnson [--model M] --style NAME|all|a:0.5,b:0.5 [--mask F] INPUT(S)|DIR --out ...
+    styljax stylize --method photo --content A --style B [--content-mask MA --style-mask MB | --auto-masks K] --out x.png
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import dataclasses
 import time
 from pathlib import Path
 
-from infer import common
+from infer import common, photo
 from styljax.errors import StyljaxError
 
-METHODS = ("gatys", "stylebank")
+METHODS = ("gatys", "stylebank", "cin", "johnson", "photo")
 
 
 def register(sub) -> None:
@@ -24,14 +26,14 @@ def register(sub) -> None:
     p.add_argument("inputs", nargs="*", help="content image(s) or a folder (or use --content)")
     p.add_argument("--content", default=None, help="content image")
     p.add_argument("--style", required=True, nargs="+",
-                   help="gatys: style image(s); stylebank: NAME, all, or a fusion a:0.7,b:0.3")
+                   help="gatys: style image(s); stylebank/cin/johnson: NAME, all, or a fusion a:0.7,b:0.3")
     p.add_argument("--out", required=True, help="output image (.png/.jpg), or a folder for several")
     p.add_argument("--size", type=int, default=None, help="output max side in px (gatys default 512; stylebank: input size)")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse inputs with more pixels")
     common.add_weights_arg(p)
     g = p.add_argument_group("gatys")
     g.add_argument("--optimizer", default="lbfgs", help="lbfgs or adam")
-    g.add_argument("--steps", default=None, help="steps per scale, e.g. 200,100 (default: per config)")
+    g.add_argument("--steps", default=None, help="steps per scale, e.g. 200,100; photo: stage 1,2 steps (default: per config)")
     g.add_argument("--scales", type=int, default=2, help="coarse-to-fine scales, halving from --size")
     g.add_argument("--init", default="content", help="content, style, noise or an image file")
     g.add_argument("--style-blend", default=None, help="weights of the style images, e.g. 0.7,0.3")
@@ -48,8 +50,9 @@ def register(sub) -> None:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--snapshot-every", type=int, default=0, help="write OUT_stepNNNNN.png every N steps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    b = p.add_argument_group("stylebank")
-    b.add_argument("--model", default=None, help="StyleBank model directory (default: checkpoints/stylebank)")
+    photo.add_args(p)
+    b = p.add_argument_group("stylebank, cin, johnson")
+    b.add_argument("--model", default=None, help="model directory (default: checkpoints/<method>)")
     b.add_argument("--mask", default=None, help="region mask image: grey levels split into one region per style")
     b.add_argument("--regions", type=int, default=None, help="K-means regions of the encoder features, one style each")
     b.add_argument("--batch", type=int, default=4, help="images per jitted call")
@@ -152,6 +155,7 @@ def run_gatys(args: argparse.Namespace) -> int:
     if last is None:
         raise StyljaxError("no optimisation steps requested (--steps 0)")
     result = gatys.finish(last.image, content, cfg)
+    result = photo.apply_photoreal(args, content, result)
     image.save_image(out, result)
     parts = last.parts()
     print(
@@ -167,4 +171,10 @@ def run(args: argparse.Namespace) -> int:
         from infer.stylebank import run_stylebank
 
         return run_stylebank(args)
+    if method in ("cin", "johnson"):
+        from infer.transform import run_transform
+
+        return run_transform(args)
+    if method == "photo":
+        return photo.run_photo(args)
     return run_gatys(args)

@@ -85,3 +85,27 @@ def test_style_names_validated(bad):
 def test_not_a_model(tmp_path):
     with pytest.raises(StyljaxError, match="not a StyleBank model"):
         ss.load_model(tmp_path)
+
+
+def test_transform_models_share_the_layout(model, tmp_path):
+    from styljax.models import transform as tr
+    from styljax.models import transform_store as ts
+    from styljax.models.style_store import open_store
+
+    cfg = tr.TransformConfig.cin(channels=(4, 8, 8), residual_blocks=1)
+    params = tr.init(jax.random.key(0), cfg, ["a", "b"])
+    params["styles"]["a"]["conv1"]["bias"] = params["styles"]["a"]["conv1"]["bias"] + 1.0
+    ts.save_model(tmp_path / "cin", params, cfg, {"method": "cin"})
+    assert open_store(tmp_path / "cin") is ts.STORE and open_store(model[0]) is ss.STORE
+    got, got_cfg, manifest = ts.load_model(tmp_path / "cin")
+    assert got_cfg == cfg and manifest["method"] == "cin" and sorted(got["styles"]) == ["a", "b"]
+    exported = ts.STORE.export_style(tmp_path / "cin", "a", tmp_path / "a.npz")
+    assert exported.stat().st_size < tr.nbytes(params["styles"]["a"]) + 8192  # γ/β + npz headers
+    ts.save_model(tmp_path / "cin2", {**params, "styles": {"b": params["styles"]["b"]}}, cfg, {"method": "cin"})
+    assert ts.STORE.import_style(tmp_path / "cin2", exported, "a2") == "a2"
+    np.testing.assert_array_equal(ts.load_model(tmp_path / "cin2")[0]["styles"]["a2"]["conv1"]["bias"],
+                                  params["styles"]["a"]["conv1"]["bias"])
+    with pytest.raises(StyljaxError, match="not an exported style"):
+        ss.import_bank(model[0], exported)
+    with pytest.raises(StyljaxError, match="not a StyleBank model"):
+        ss.load_model(tmp_path / "cin")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from train import stylebank, video
+from train import stylebank, transform, video
 
-TRAINERS = (stylebank.register_train, video.register_train)
+TRAINERS = (stylebank.register_train, transform.register_train, video.register_train)
 
 
 def register(sub) -> None:

@@ -1,4 +1,4 @@
-"""One config per experiment. `styljax train stylebank|video --config NAME` picks one; flags override.
+"""One config per experiment. `styljax train stylebank|cin|johnson|video --config NAME` picks one; flags override.
 
 Each entry is the whole recipe: model, loss, schedule, data geometry, loop cadence.
 """
@@ -9,15 +9,18 @@ import dataclasses
 from typing import Any
 
 from styljax.models.stylebank import StyleBankConfig
+from styljax.models.transform import TransformConfig
 from styljax.models.video import VideoNetConfig
 from styljax.synthetic import MotionConfig
+from styljax.tasks.perceptual import PerceptualLoss
 from styljax.tasks.stylebank import StyleBankLoss, StyleBankTrainConfig
+from styljax.tasks.transform import TransformTrainConfig
 from styljax.tasks.video import VideoLoss, VideoTrainConfig
 
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
-    train: Any  # the method's train config: StyleBankTrainConfig, VideoTrainConfig
+    train: Any  # the method's train config: StyleBankTrainConfig, TransformTrainConfig, VideoTrainConfig
     steps: int
     batch_size: int
     crop: int
@@ -37,30 +40,35 @@ class VideoExperiment(Experiment):
     motion: MotionConfig = MotionConfig()
 
 
+# The objective of the shipped StyleBank model, shared by the CIN and Johnson models so that the
+# side-by-side comparison (BENCHMARKS.md) measures the architectures, not the losses.
+KODAK_LOSS = PerceptualLoss(
+    # Johnson's layers on the caffe-convention VGG-16 (content relu3_3; style relu1_2, relu2_2,
+    # relu3_3, relu4_3; Gram / (C·H·W), squared distance averaged over the C×C entries), with
+    # each style layer weighted by 1/median of its photo-to-painting distance (Kodak kodim01-19
+    # odd × the six paintings: 1531, 4.62, 0.0373, 3.2e-5), scaled so the four sum to the old
+    # relu1_2 term. With equal weights relu1_2 was 7 orders of magnitude above relu4_3, so the
+    # net learnt only fine-scale colour statistics: 4 of 24 held-out outputs were nearest their
+    # own painting.
+    content_layers=(("relu3_3", 1.0),),
+    style_layers=(("relu1_2", 0.25), ("relu2_2", 80.0), ("relu3_3", 1.0e4), ("relu4_3", 1.0e7)),
+    content_weight=1.0, style_weight=10.0, tv_weight=10.0,
+)
+KODAK_HELD_OUT = ("kodim21", "kodim22", "kodim23", "kodim24")
+
 EXPERIMENTS: dict[str, Experiment] = {
     # The shipped 6-style model (checkpoints/stylebank): Kodak minus kodim21-24, 2 CPU cores.
     "kodak": Experiment(
-        # Johnson's layers on the caffe-convention VGG-16 (content relu3_3; style relu1_2, relu2_2,
-        # relu3_3, relu4_3; Gram / (C·H·W), squared distance averaged over the C×C entries), with
-        # each style layer weighted by 1/median of its photo-to-painting distance (Kodak kodim01-19
-        # odd × the six paintings: 1531, 4.62, 0.0373, 3.2e-5), scaled so the four sum to the old
-        # relu1_2 term. With equal weights relu1_2 was 7 orders of magnitude above relu4_3, so the
-        # net learnt only fine-scale colour statistics: 4 of 24 held-out outputs were nearest their
-        # own painting. The output is a sigmoid (see `StyleBankConfig.output`).
+        # The output is a sigmoid (see `StyleBankConfig.output`).
         train=StyleBankTrainConfig(
-            model=StyleBankConfig(output="sigmoid"),
-            loss=StyleBankLoss(
-                content_layers=(("relu3_3", 1.0),),
-                style_layers=(("relu1_2", 0.25), ("relu2_2", 80.0), ("relu3_3", 1.0e4), ("relu4_3", 1.0e7)),
-                content_weight=1.0, style_weight=10.0, tv_weight=10.0,
-            ),
+            model=StyleBankConfig(output="sigmoid"), loss=KODAK_LOSS,
             learning_rate=2e-3, decay_every=500,
         ),
         steps=1600,
         batch_size=4,
         crop=128,
         short_side=160,
-        exclude=("kodim21", "kodim22", "kodim23", "kodim24"),
+        exclude=KODAK_HELD_OUT,
     ),
     # Paper scale (GPU/TPU): 512 crops, batch 4, lr 1e-3 decayed ×0.8 every 30k, 300k steps.
     "paper": Experiment(
@@ -79,7 +87,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         batch_size=4,
         crop=160,
         short_side=192,
-        exclude=("kodim21", "kodim22", "kodim23", "kodim24"),  # as "kodak": absent stems are ignored
+        exclude=KODAK_HELD_OUT,  # as "kodak": absent stems are ignored
     ),
     # Seconds-long smoke run (tests, CI).
     "tiny": Experiment(
@@ -98,6 +106,51 @@ EXPERIMENTS: dict[str, Experiment] = {
     ),
 }
 
+TINY_LOSS = PerceptualLoss(style_size=64)
+
+CIN_EXPERIMENTS: dict[str, Experiment] = {
+    # The shipped CIN model (checkpoints/cin): the StyleBank model's paintings, split and objective.
+    "kodak": Experiment(
+        train=TransformTrainConfig(model=TransformConfig.cin(), loss=KODAK_LOSS, learning_rate=2e-3, decay_every=500),
+        steps=1200,
+        batch_size=4,
+        crop=128,
+        short_side=160,
+        exclude=KODAK_HELD_OUT,
+    ),
+    # A new style on a frozen net: only its γ/β train (`styljax add-style`).
+    "add-style": Experiment(
+        train=TransformTrainConfig(model=TransformConfig.cin(), loss=KODAK_LOSS, learning_rate=1e-2, decay_every=400),
+        steps=300,
+        batch_size=4,
+        crop=160,
+        short_side=192,
+        exclude=KODAK_HELD_OUT,
+    ),
+    "tiny": Experiment(
+        train=TransformTrainConfig(model=TransformConfig.cin(channels=(8, 16, 32), residual_blocks=2),
+                                   loss=TINY_LOSS, learning_rate=1e-2),
+        steps=6, batch_size=2, crop=32, short_side=40, log_every=1, sample_every=3, checkpoint_every=3,
+    ),
+}
+
+JOHNSON_EXPERIMENTS: dict[str, Experiment] = {
+    # The shipped Johnson model (checkpoints/johnson): one painting, the same split and objective.
+    "kodak": Experiment(
+        train=TransformTrainConfig(model=TransformConfig.johnson(), loss=KODAK_LOSS, learning_rate=2e-3, decay_every=500),
+        steps=300,  # the shipped model: 3,002 s on the 2 shared cores
+        batch_size=4,
+        crop=128,
+        short_side=160,
+        exclude=KODAK_HELD_OUT,
+    ),
+    "tiny": Experiment(
+        train=TransformTrainConfig(model=TransformConfig.johnson(channels=(8, 16, 32), residual_blocks=2),
+                                   loss=TINY_LOSS, learning_rate=1e-2),
+        steps=6, batch_size=2, crop=32, short_side=40, log_every=1, sample_every=3, checkpoint_every=3,
+    ),
+}
+
 VIDEO_EXPERIMENTS: dict[str, VideoExperiment] = {
     # The shipped Net₁ (checkpoints/video): Kodak minus kodim21-24 as backgrounds, 2 CPU cores.
     "video": VideoExperiment(
@@ -113,7 +166,7 @@ VIDEO_EXPERIMENTS: dict[str, VideoExperiment] = {
         log_every=20,
         sample_every=250,
         checkpoint_every=250,
-        exclude=("kodim21", "kodim22", "kodim23", "kodim24"),
+        exclude=KODAK_HELD_OUT,
     ),
     # Seconds-long smoke run (tests, CI).
     "video-tiny": VideoExperiment(
@@ -141,6 +194,14 @@ def _lookup(table: dict, name: str, what: str):
 
 def get(name: str) -> Experiment:
     return _lookup(EXPERIMENTS, name, "StyleBank")
+
+
+def get_cin(name: str) -> Experiment:
+    return _lookup(CIN_EXPERIMENTS, name, "CIN")
+
+
+def get_johnson(name: str) -> Experiment:
+    return _lookup(JOHNSON_EXPERIMENTS, name, "Johnson")
 
 
 def get_video(name: str) -> VideoExperiment:

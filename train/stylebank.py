@@ -1,4 +1,4 @@
-"""`styljax train stylebank` and `styljax add-style`: StyleBank training programs.
+"""`styljax train stylebank` and `styljax add-style` (StyleBank and CIN models), and the helpers every trainer shares.
 
 Both wire files to the library: content folder (or a TFDS dataset, `--tfds`) -> grain crops,
 style images -> Gram targets, `StyleBankTask` -> the shared loop (`styljax.training.train`) -> a
@@ -34,7 +34,7 @@ def register_train(methods) -> None:
 
 
 def register_add_style(sub) -> None:
-    p = sub.add_parser("add-style", help="add a style to a StyleBank model (only the new bank trains)")
+    p = sub.add_parser("add-style", help="add a style to a StyleBank or CIN model (only the new bank / γ/β trains)")
     p.add_argument("--model", required=True, help="model directory (updated in place unless --out)")
     p.add_argument("--style", required=True, help="style image")
     p.add_argument("--name", default=None, help="style name (default: the file stem)")
@@ -156,6 +156,16 @@ def loop_config(exp: configs.Experiment, quiet: bool):
     )
 
 
+def fit(args: argparse.Namespace, exp: configs.Experiment, task, batches, workdir: Path, summary: str):
+    """Run `task` on the shared loop (resuming from `workdir`); returns (final state, wall seconds)."""
+    from styljax import training
+
+    print(f"{summary}; {exp.steps} steps of batch {exp.batch_size} at {exp.crop}px; run dir {workdir}")
+    t0 = time.perf_counter()
+    state = training.train(task, batches, loop_config(exp, args.quiet), workdir)
+    return state, time.perf_counter() - t0
+
+
 def _last_metrics(workdir: Path) -> dict:
     """Last logged value of each metric (the branches log different keys)."""
     out: dict = {}
@@ -175,7 +185,7 @@ def provenance(args, exp, workdir: Path, wall_s: float, extra: dict) -> dict:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from styljax import data, training
+    from styljax import data
     from styljax.models import stylebank_store
     from styljax.tasks.stylebank import StyleBankTask
 
@@ -184,14 +194,10 @@ def run_train(args: argparse.Namespace) -> int:
     source, n_content = content_of(args, exp)
     out = Path(args.out)
     workdir = Path(args.workdir or f"{out}.run")
-    vgg = common.load_vgg(args)
-    task = StyleBankTask(exp.train, vgg, styles)
+    task = StyleBankTask(exp.train, common.load_vgg(args), styles)
     batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed)
-    print(f"training StyleBank: {len(styles)} styles ({', '.join(styles)}), {n_content} content images, "
-          f"{exp.steps} steps of batch {exp.batch_size} at {exp.crop}px; run dir {workdir}")
-    t0 = time.perf_counter()
-    state = training.train(task, batches, loop_config(exp, args.quiet), workdir)
-    wall = time.perf_counter() - t0
+    state, wall = fit(args, exp, task, batches, workdir,
+                      f"training StyleBank: {len(styles)} styles ({', '.join(styles)}), {n_content} content images")
     meta = {**task.meta(), "provenance": provenance(args, exp, workdir, wall, {"content_images": n_content})}
     stylebank_store.save_model(out, state.params, exp.train.model, meta)
     print(f"wrote {out} ({len(styles)} styles) after {wall:.0f} s")
@@ -199,35 +205,49 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_add_style(args: argparse.Namespace) -> int:
-    from styljax import data, image, training
+    """A new style (or `--refine` of one) on a frozen model: a StyleBank bank or CIN γ/β."""
+    from styljax import data, image
     from styljax.models import stylebank_store
-    from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask
+    from styljax.models.style_store import check_style_name, open_store
+    from styljax.tasks.perceptual import PerceptualLoss
 
-    exp = experiment(args)
-    params, model_cfg, manifest = stylebank_store.load_model(args.model)
-    name = stylebank_store.check_style_name(args.name or Path(args.style).stem)
-    if name in params["banks"] and not args.refine:
+    st = open_store(args.model)
+    params, model_cfg, manifest = st.load_model(args.model)
+    styles = params[st.styles_key]
+    stylebank = st is stylebank_store.STORE
+    if not stylebank and manifest.get("method") != "cin":
+        raise StyljaxError(f"{args.model}: a {manifest.get('method')} model has one style per network; "
+                           "train another with `styljax train johnson`")
+    name = check_style_name(args.name or Path(args.style).stem)
+    if name in styles and not args.refine:
         raise StyljaxError(f"{args.model}: style {name!r} exists already (rename or remove it first, or --refine it)")
-    if args.refine and name not in params["banks"]:
-        raise StyljaxError(f"{args.model}: no style {name!r} to --refine; styles: {', '.join(sorted(params['banks']))}")
+    if args.refine and name not in styles:
+        raise StyljaxError(f"{args.model}: no style {name!r} to --refine; styles: {', '.join(sorted(styles))}")
     new_style = image.load_image(args.style, max_side=1024)
-    # The new bank trains on the objective the model's banks were trained with (its manifest's loss).
+    exp = experiment(args, configs.get if stylebank else configs.get_cin)
+    # The new style trains on the objective the model's styles were trained with (its manifest's loss).
     saved_loss = manifest.get("train_config", {}).get("loss")
-    loss = StyleBankLoss.from_json(saved_loss) if saved_loss else exp.train.loss
+    loss = PerceptualLoss.from_json(saved_loss) if saved_loss else exp.train.loss
     exp = dataclasses.replace(exp, train=dataclasses.replace(exp.train, model=model_cfg, loss=loss))
     source, n_content = content_of(args, exp)
     out = Path(args.out or args.model)
     workdir = Path(args.workdir or f"{out}.add-{name}.run")
     vgg = common.load_vgg(args)
-    # Only the new style needs a Gram target; the frozen banks are carried in params.
-    task = StyleBankTask(exp.train, vgg, {name: new_style}, init_params=params,
-                         trainable_banks=[name], train_autoencoder=False)
+    # Only the new style needs a Gram target; the frozen styles are carried in params.
+    if stylebank:
+        from styljax.tasks.stylebank import StyleBankTask
+
+        task = StyleBankTask(exp.train, vgg, {name: new_style}, init_params=params,
+                             trainable_banks=[name], train_autoencoder=False)
+    else:
+        from styljax.tasks.transform import TransformTask
+
+        task = TransformTask(exp.train, vgg, {name: new_style}, method="cin", init_params=params,
+                             trainable_styles=[name], train_net=False)
     batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed)
-    verb = "refining" if args.refine else "adding"
-    print(f"{verb} style {name!r} in {args.model}: only its bank trains, {exp.steps} steps")
-    t0 = time.perf_counter()
-    state = training.train(task, batches, loop_config(exp, args.quiet), workdir)
-    wall = time.perf_counter() - t0
+    what = "its bank" if stylebank else "its γ/β"
+    state, wall = fit(args, exp, task, batches, workdir,
+                      f"{'refining' if args.refine else 'adding'} style {name!r} in {args.model}: only {what} trains")
     prov = dict(manifest.get("provenance", {}))
     record = provenance(args, exp, workdir, wall, {})
     if args.refine:  # a style may be refined several times: keep every run, oldest first
@@ -235,8 +255,8 @@ def run_add_style(args: argparse.Namespace) -> int:
         prov["refined_styles"][name] = (runs if isinstance(runs, list) else [runs]) + [record]
     else:
         prov.setdefault("added_styles", {})[name] = record
-    stylebank_store.save_model(out, state.params, model_cfg, {**{k: v for k, v in manifest.items()
-                               if k not in ("format", "config", "autoencoder_sha256", "provenance")},
-                               "styles": sorted(state.params["banks"]), "provenance": prov})
+    keep = {k: v for k, v in manifest.items() if k not in ("format", "config", st.sha_key, "provenance")}
+    st.save_model(out, state.params, model_cfg,
+                  {**keep, "styles": sorted(state.params[st.styles_key]), "provenance": prov})
     print(f"{'refined' if args.refine else 'added'} {name!r} in {out} in {wall:.0f} s")
     return 0

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 from pathlib import Path
 
 from infer.stylebank import DEFAULT_MODEL
 from styljax.errors import StyljaxError
 from train import configs
-from train.stylebank import content_flags, content_of, experiment, loop_config, loop_flags, provenance
+from train.stylebank import content_flags, content_of, experiment, fit, loop_flags, provenance
 
 
 def register_train(methods) -> None:
@@ -32,7 +31,7 @@ def register_train(methods) -> None:
 
 
 def run_train_video(args: argparse.Namespace) -> int:
-    from styljax import data, synthetic, training
+    from styljax import synthetic
     from styljax.models import stylebank_store, video_store
     from styljax.tasks.video import VideoTask
 
@@ -50,11 +49,8 @@ def run_train_video(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir or f"{out}.run")
     task = VideoTask(exp.train, params, sb_cfg, params["banks"][args.style], args.style)
     batches = synthetic.clip_batches(source, exp.crop, exp.frames, exp.batch_size, exp.seed, exp.motion)
-    print(f"training Net1 on {model} with style {args.style!r}: {n_content} background images, "
-          f"{exp.steps} steps of {exp.batch_size} clips × {exp.frames} frames at {exp.crop}px; run dir {workdir}")
-    t0 = time.perf_counter()
-    state = training.train(task, batches, loop_config(exp, args.quiet), workdir)
-    wall = time.perf_counter() - t0
+    state, wall = fit(args, exp, task, batches, workdir, f"training Net1 on {model} with style {args.style!r}: "
+                      f"{n_content} background images, clips of {exp.frames} frames")
     meta = {**task.meta(), "stylebank_model": str(model),
             "provenance": provenance(args, exp, workdir, wall, {"content_images": n_content, "frames": exp.frames})}
     video_store.save_net1(out, state.params, exp.train.net, manifest["autoencoder_sha256"], meta)

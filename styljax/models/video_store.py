@@ -9,7 +9,6 @@ sha256 (`stylebank_store`), and `check_autoencoder` refuses a mismatch with a on
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -20,23 +19,10 @@ import numpy as np
 from styljax import store
 from styljax.errors import StyljaxError
 from styljax.image import atomic_write
+from styljax.models.style_store import config_from_dict, config_to_dict
 from styljax.models.video import VideoNetConfig
 
 FORMAT = "styljax-video-net1/1"
-
-
-def config_to_dict(cfg: VideoNetConfig) -> dict:
-    d = dataclasses.asdict(cfg)
-    d["flow_channels"], d["mask_channels"] = list(cfg.flow_channels), list(cfg.mask_channels)
-    d["dtype"] = jnp.dtype(cfg.dtype).name
-    return d
-
-
-def config_from_dict(d: dict) -> VideoNetConfig:
-    d = dict(d)
-    d["flow_channels"], d["mask_channels"] = tuple(d["flow_channels"]), tuple(d["mask_channels"])
-    d["dtype"] = jnp.dtype(d.get("dtype", "float32")).type
-    return VideoNetConfig(**d)
 
 
 def save_net1(path: str | Path, params: dict, cfg: VideoNetConfig, autoencoder_sha256: str, meta: dict | None = None) -> Path:
@@ -59,7 +45,7 @@ def load_net1(path: str | Path) -> tuple[dict, VideoNetConfig, dict]:
     tree, meta = store.load_tree(file)
     if meta.get("format") != FORMAT:
         raise StyljaxError(f"{file}: not a Net1 artefact (format {meta.get('format')!r})")
-    return jax.tree.map(jnp.asarray, tree), config_from_dict(meta["config"]), meta
+    return jax.tree.map(jnp.asarray, tree), config_from_dict(VideoNetConfig, meta["config"]), meta
 
 
 def check_autoencoder(meta: dict, model_manifest: dict, net1_path: str | Path, model_path: str | Path) -> None:

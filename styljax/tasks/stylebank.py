@@ -1,6 +1,6 @@
 """StyleBank training as a `styljax.training.Task`: the (T+1) schedule and incremental new styles.
 
-Losses (VGG-16 loss network; layers, weights and Gram normalisation in `StyleBankLoss`):
+Losses (VGG-16 loss network; layers, weights and Gram normalisation in `PerceptualLoss`):
 
     L_K = α Σ_l ‖F_l(O_i) − F_l(I)‖² + β Σ_l d(G_l(O_i), G_l(S_i)) + γ TV(O_i)      O_i = D(K_i ⊗ E(I))
     L_I = ‖D(E(I)) − I‖²
@@ -30,42 +30,14 @@ import numpy as np
 import optax
 
 from styljax import image as image_lib
-from styljax import losses
 from styljax.models import stylebank as sb
+from styljax.tasks import perceptual
+from styljax.tasks.perceptual import PerceptualLoss, jsonable
 from styljax.training import TrainState
 from styljax.vgg import VggWeights
 
 
-@dataclasses.dataclass(frozen=True)
-class StyleBankLoss:
-    """Perceptual loss configuration (explicit VGG layers, Gram normalisation and weights)."""
-
-    content_layers: tuple[tuple[str, float], ...] = (("relu4_2", 1.0),)  # paper
-    # The paper's layers. Per-layer weights balance the layers' Gram distances: with the bundled
-    # HED VGG-16 and "chw" Grams, an unstyled Kodak photo's distance to the six paintings has median
-    # 1564 (relu1_2), 4.48 (relu2_2), 0.299 (relu3_2), 9.3e-4 (relu4_2); with equal weights the
-    # loss is relu1_2 alone (colour statistics) and the net learns no texture. Weights ≈ 1/median.
-    style_layers: tuple[tuple[str, float], ...] = (
-        ("relu1_2", 1.0), ("relu2_2", 350.0), ("relu3_2", 5e3), ("relu4_2", 1.5e6),
-    )
-    # Balance of the terms: an unstyled photo scores ~6000 on the balanced style loss, a trained
-    # net ~50-300 on content (relu4_2 MSE); β = 1 lets style lead by ~10x, as in Johnson-style
-    # training. β = 10 (style ~1000x content) gave blob artefacts and lost the content.
-    content_weight: float = 1.0
-    style_weight: float = 1.0
-    tv_weight: float = 10.0
-    gram_norm: str = "chw"
-    style_size: int = 256  # style images' max side when computing their Gram targets
-
-    @property
-    def layers(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(n for n, _ in self.content_layers + self.style_layers))
-
-    @classmethod
-    def from_json(cls, d: dict) -> StyleBankLoss:
-        """Inverse of `dataclasses.asdict` after a JSON round trip (layer lists back to tuples)."""
-        layer_keys = ("content_layers", "style_layers")
-        return cls(**{k: tuple((str(n), float(w)) for n, w in v) if k in layer_keys else v for k, v in d.items()})
+StyleBankLoss = PerceptualLoss  # the StyleBank name of the shared objective's config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,43 +124,23 @@ class StyleBankTask:
 
     def constants(self) -> dict:
         """VGG params and the style Gram targets {layer: (K, C, C)} in `style_names` order."""
-        grams = {l: [] for l, _ in self.cfg.loss.style_layers}
-        fn = jax.jit(self.extract)
-        for n in self.style_names:
-            s = self.style_images[n]
-            s = image_lib.resize(s, image_lib.fit_max_side(*s.shape[:2], self.cfg.loss.style_size))
-            feats = fn(self.vgg.params, s[None])
-            for l in grams:
-                grams[l].append(losses.gram(feats[l], self.cfg.loss.gram_norm)[0])
-        return {"vgg": self.vgg.params, "grams": {l: jnp.stack(g) for l, g in grams.items()}}
+        return perceptual.style_targets(self.vgg, self.cfg.loss, self.style_images)
 
     def style_ids(self, step: jax.Array, batch_size: int) -> jax.Array:
         """Styles (indices into `style_names`) of the images of a batch: round-robin over banks
         that train, so frozen banks are never the target."""
-        trainable = jnp.asarray([self.style_names.index(n) for n in self.trainable_banks], jnp.int32)
-        j = (step * batch_size + jnp.arange(batch_size)) % trainable.shape[0]
-        return trainable[j]
+        pool = [self.style_names.index(n) for n in self.trainable_banks]
+        return perceptual.round_robin_styles(step, batch_size, pool)
 
     def stylise_loss(self, params: dict, images: jax.Array, ids: jax.Array, consts: dict):
         """L_K for a batch with per-image styles `ids`."""
-        lc = self.cfg.loss
         mcfg = self.cfg.model
         f = sb.encode(params, images, mcfg)
         stacked = sb.stack_banks(params["banks"], self.style_names)
         per_image = jax.tree.map(lambda x: x[ids], stacked)
         g = jax.vmap(lambda bank, x: sb.apply_bank(bank, x[None], mcfg)[0])(per_image, f)
         out = sb.decode(params, g, mcfg, images.shape[1:3])
-        feats = self.extract(consts["vgg"], jnp.concatenate([out, images]))
-        b = images.shape[0]
-        f_out = {k: v[:b] for k, v in feats.items()}
-        f_in = {k: jax.lax.stop_gradient(v[b:]) for k, v in feats.items()}
-        targets = {l: consts["grams"][l][ids] for l, _ in lc.style_layers}
-        parts = {
-            "content": lc.content_weight * losses.content_loss(f_out, f_in, dict(lc.content_layers)),
-            "style": lc.style_weight * losses.style_loss(f_out, targets, dict(lc.style_layers), lc.gram_norm),
-            "tv": lc.tv_weight * losses.tv_loss(out),
-        }
-        return parts["content"] + parts["style"] + parts["tv"], parts
+        return perceptual.perceptual_loss(self.extract, self.cfg.loss, consts, out, images, ids)
 
     def identity_loss(self, params: dict, images: jax.Array) -> jax.Array:
         return jnp.mean(jnp.square(sb.reconstruct(params, images, self.cfg.model) - images))
@@ -252,15 +204,6 @@ class StyleBankTask:
             "trainable_banks": list(self.trainable_banks),
             "train_autoencoder": self.train_autoencoder,
             "train_config": jsonable(dataclasses.asdict(self.cfg)),
-            "vgg": {"depth": self.vgg.depth, "convention": self.vgg.convention.name, "source": self.vgg.source},
+            "vgg": perceptual.vgg_meta(self.vgg),
         }
 
-
-def jsonable(x):
-    if isinstance(x, dict):
-        return {k: jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, (int, float, str, bool)) or x is None:
-        return x
-    return str(x)

@@ -151,7 +151,7 @@ class VideoTask:
         return image_lib.contact_sheet([np.asarray(x) for x in tiles], ncols=len(tiles), labels=labels)
 
     def meta(self) -> dict:
-        from styljax.tasks.stylebank import jsonable
+        from styljax.tasks.perceptual import jsonable
 
         return {"method": "video", "style": self.style, "train_config": jsonable(dataclasses.asdict(self.cfg))}
 

@@ -1,0 +1,68 @@
+"""CIN and Johnson inference (`styljax stylize --method cin|johnson`), on the feed-forward runner.
+
+Style spec as for StyleBank: `NAME`, `all`, `a:0.5,b:0.5` (γ/β interpolation, weights normalised),
+or with `--mask FILE` one style per region (`a,b`; γ/β mixed per pixel by the mask's grey levels).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+from styljax.errors import StyljaxError
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+DEFAULT_MODELS = {"cin": CHECKPOINTS / "cin", "johnson": CHECKPOINTS / "johnson"}
+
+
+class TransformRenderer:
+    """A CIN or Johnson model behind the runner's interface (see `infer.stylebank.StyleBankRenderer`)."""
+
+    kmeans_regions = False  # no encoder features to cluster: regions come from --mask
+    styles_key = "styles"
+
+    def __init__(self, path: Path, method: str):
+        from styljax.models import transform as tr
+        from styljax.models import transform_store
+
+        self.lib = tr  # the model's functions: lib.stylize(params, x, style, cfg, clip)
+
+        self.params, self.cfg, self.manifest = transform_store.load_model(path)
+        if self.manifest.get("method") != method:
+            raise StyljaxError(f"{path}: a {self.manifest.get('method')} model, not {method} (use --method "
+                               f"{self.manifest.get('method')})")
+        self.method = method
+        self.styles = sorted(self.params["styles"])
+
+    def style_params(self, spec: dict) -> dict:
+        """One style's γ/β, or the weighted γ/β of a fusion spec."""
+        from styljax.models import transform as tr
+
+        if spec["mode"] == "fusion":
+            return tr.mix_styles(self.params["styles"], spec["weights"])
+        return self.params["styles"][spec["names"][0]]
+
+    def render(self, x, spec: dict) -> dict:
+        from styljax.models import transform as tr
+
+        if spec["mode"] == "all":
+            outs = tr.render_all(self.params, x, self.cfg, tuple(spec["names"]), clip=True)
+            return {t: outs[k] for k, t in enumerate(spec["names"])}
+        tag = "fusion" if spec["mode"] == "fusion" else spec["names"][0]
+        return {tag: tr.stylize_with(self.params, x, spec["style_params"], self.cfg, clip=True)}
+
+    def render_regions(self, x, names: tuple, masks, k=None) -> jax.Array:
+        """γ/β mixed per pixel by the masks (B, R, H, W): γ(p) = Σ_r m_r(p) γ_r."""
+        from styljax.models import transform as tr
+
+        stacked = tr.stack_styles(self.params["styles"], names)
+        return tr.stylize_with(self.params, x, stacked, self.cfg, masks=jnp.asarray(masks), clip=True)
+
+
+def run_transform(args) -> int:
+    from infer.stylebank import run_feedforward
+
+    path = Path(args.model) if args.model else DEFAULT_MODELS[args.method]
+    return run_feedforward(args, TransformRenderer(path, args.method))

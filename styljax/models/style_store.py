@@ -1,0 +1,213 @@
+"""A multi-style model on disk: one shared-body file plus one small file per style.
+
+    MODEL/manifest.json          format, architecture config, loss-network facts, provenance
+    MODEL/<body>.npz             the params every style shares              (see `styljax.store`)
+    MODEL/<styles>/<style>.npz   one style's params, with the body's fingerprint in its meta
+
+StyleBank (body = the auto-encoder, styles = its banks) and the CIN / Johnson transform nets
+(body = the convolutions, styles = the γ/β of every conditional instance norm) are both stored
+this way: a `StyleStore` describes the layout, and every operation (save, load, list, add, rename,
+remove, export, import a style) is one atomic file operation shared by both. A style only makes
+sense with the body it was trained with: every style file records that body's sha256 and
+`import_style` refuses a style from a different one unless forced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from styljax import store
+from styljax.errors import StyljaxError
+from styljax.image import atomic_write
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_style_name(name: str) -> str:
+    """Style names become file names: letters, digits, '_', '-', '.', no path tricks."""
+    if not _NAME.match(name) or name in (".", "..") or name.endswith(".npz"):
+        raise StyljaxError(f"bad style name {name!r}: use letters, digits, '_', '-', '.' (max 64)")
+    return name
+
+
+def config_to_dict(cfg: Any) -> dict:
+    """A frozen architecture dataclass as JSON-able dict (tuples → lists, dtype → its name)."""
+    d = dataclasses.asdict(cfg)
+    for k, v in d.items():
+        if isinstance(v, tuple):
+            d[k] = list(v)
+    if "dtype" in d:
+        d["dtype"] = jnp.dtype(cfg.dtype).name
+    return d
+
+
+def config_from_dict(cls: type, d: dict) -> Any:
+    """Inverse of `config_to_dict` for the dataclass `cls` (lists → tuples, dtype name → type)."""
+    d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    if "dtype" in d:
+        d["dtype"] = jnp.dtype(d["dtype"]).type
+    return cls(**d)
+
+
+def _np(tree: Any) -> Any:
+    return jax.tree.map(lambda x: np.asarray(x, np.float32), tree)
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleStore:
+    """The on-disk layout of one kind of multi-style model.
+
+    Attributes:
+      format: manifest format tag, e.g. "styljax-stylebank/1".
+      style_format: format tag of one style's file (also of exported styles).
+      body_file: file of the shared params, e.g. "autoencoder.npz".
+      body_keys: the params' top-level keys stored in `body_file`.
+      styles_key: the params' key holding {style: params}; also the folder of style files.
+      sha_key: manifest/meta key of the body's sha256.
+      config_cls: the architecture dataclass (stored as the manifest's "config").
+      what: the model, for error messages ("a StyleBank model").
+      body_name: the body, for error messages ("auto-encoder").
+    """
+
+    format: str
+    style_format: str
+    body_file: str
+    body_keys: tuple[str, ...]
+    styles_key: str
+    sha_key: str
+    config_cls: type
+    what: str
+    body_name: str
+
+    # ---------------------------------------------------------------------------------- layout
+    def _dir(self, path: str | Path, must_exist: bool = True) -> Path:
+        path = Path(path)
+        if must_exist:
+            if not (path / "manifest.json").is_file():
+                raise StyljaxError(f"{path}: not {self.what} (no manifest.json)")
+            fmt = self.read_manifest(path).get("format")
+            if fmt != self.format:
+                raise StyljaxError(f"{path}: not {self.what} (format {fmt!r})")
+        return path
+
+    def _style_file(self, path: Path, name: str) -> Path:
+        return path / self.styles_key / f"{check_style_name(name)}.npz"
+
+    def config_from_dict(self, d: dict) -> Any:
+        return config_from_dict(self.config_cls, d)
+
+    # ------------------------------------------------------------------------------- save/load
+    def save_model(self, path: str | Path, params: dict, cfg: Any, meta: dict | None = None) -> Path:
+        """Write a whole model (body + every style). Style files not in params are removed."""
+        path = self._dir(path, must_exist=False)
+        (path / self.styles_key).mkdir(parents=True, exist_ok=True)
+        body = _np({k: params[k] for k in self.body_keys})
+        sha = store.tree_sha256(body)
+        store.save_tree(path / self.body_file, body, {"format": self.format, "config": config_to_dict(cfg)})
+        styles = params[self.styles_key]
+        for name, tree in styles.items():
+            self._save_style(path, name, tree, sha, cfg)
+        for f in (path / self.styles_key).glob("*.npz"):
+            if f.stem not in styles:
+                f.unlink()
+        manifest = {**(meta or {}), "format": self.format, "config": config_to_dict(cfg), self.sha_key: sha}
+        atomic_write(path / "manifest.json", json.dumps(manifest, indent=2).encode())
+        return path
+
+    def _save_style(self, path: Path, name: str, tree: dict, sha: str, cfg: Any) -> None:
+        meta = {"format": self.style_format, "style": name, self.sha_key: sha, "config": config_to_dict(cfg)}
+        store.save_tree(self._style_file(path, name), _np(tree), meta)
+
+    def read_manifest(self, path: str | Path) -> dict:
+        return read_manifest(path)
+
+    def list_styles(self, path: str | Path) -> list[str]:
+        return sorted(f.stem for f in (self._dir(path) / self.styles_key).glob("*.npz"))
+
+    def load_model(self, path: str | Path, styles: list[str] | None = None) -> tuple[dict, Any, dict]:
+        """(params, cfg, manifest); `styles` limits which styles are loaded (default: all)."""
+        path = self._dir(path)
+        manifest = self.read_manifest(path)
+        cfg = self.config_from_dict(manifest["config"])
+        body, _ = store.load_tree(path / self.body_file)
+        names = self.list_styles(path) if styles is None else styles
+        loaded = {}
+        for n in names:
+            f = self._style_file(path, n)
+            if not f.is_file():
+                raise StyljaxError(f"{path}: no style {n!r}; styles: {', '.join(self.list_styles(path))}")
+            loaded[n], _ = store.load_tree(f)
+        params = jax.tree.map(jnp.asarray, {**body, self.styles_key: loaded})
+        return params, cfg, manifest
+
+    # ------------------------------------------------------------------------- style files
+    def export_style(self, path: str | Path, name: str, out: str | Path) -> Path:
+        """Copy one style out as its own small artefact (verifies it on the way)."""
+        src = self._style_file(self._dir(path), name)
+        if not src.is_file():
+            raise StyljaxError(f"{path}: no style {name!r}")
+        tree, meta = store.load_tree(src)
+        return store.save_tree(out, tree, {k: v for k, v in meta.items() if k != "sha256"})
+
+    def import_style(self, path: str | Path, style_file: str | Path, name: str | None = None, force: bool = False) -> str:
+        """Add an exported style to a model sharing its body; returns the style name."""
+        path = self._dir(path)
+        tree, meta = store.load_tree(style_file)
+        if meta.get("format") != self.style_format:
+            raise StyljaxError(f"{style_file}: not an exported style of {self.what}")
+        manifest = self.read_manifest(path)
+        if meta.get(self.sha_key) != manifest[self.sha_key] and not force:
+            raise StyljaxError(f"{style_file}: trained with a different {self.body_name} than {path} "
+                               "(use --force to import anyway)")
+        if meta.get("config") != manifest["config"]:
+            raise StyljaxError(f"{style_file}: architecture differs from {path}")
+        name = check_style_name(name or meta["style"])
+        self._save_style(path, name, tree, manifest[self.sha_key], self.config_from_dict(manifest["config"]))
+        return name
+
+    def rename_style(self, path: str | Path, old: str, new: str) -> None:
+        path = self._dir(path)
+        src, dst = self._style_file(path, old), self._style_file(path, new)
+        if not src.is_file():
+            raise StyljaxError(f"{path}: no style {old!r}")
+        if dst.exists():
+            raise StyljaxError(f"{path}: style {new!r} exists already")
+        tree, meta = store.load_tree(src)
+        store.save_tree(dst, tree, {**{k: v for k, v in meta.items() if k != "sha256"}, "style": new})
+        os.remove(src)
+
+    def remove_style(self, path: str | Path, name: str) -> None:
+        f = self._style_file(self._dir(path), name)
+        if not f.is_file():
+            raise StyljaxError(f"{path}: no style {name!r}")
+        f.unlink()
+
+
+def read_manifest(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        return json.loads((path / "manifest.json").read_text())
+    except FileNotFoundError:
+        raise StyljaxError(f"{path}: not a styljax model (no manifest.json)") from None
+    except (OSError, ValueError) as e:
+        raise StyljaxError(f"{path}/manifest.json: unreadable ({e})") from None
+
+
+def open_store(path: str | Path) -> StyleStore:
+    """The `StyleStore` of the model at `path` (StyleBank or transform net), from its manifest."""
+    from styljax.models import stylebank_store, transform_store
+
+    fmt = read_manifest(path).get("format")
+    for s in (stylebank_store.STORE, transform_store.STORE):
+        if s.format == fmt:
+            return s
+    raise StyljaxError(f"{path}: unknown model format {fmt!r}")

@@ -1,0 +1,253 @@
+"""Image transform nets: Johnson et al. (ECCV'16) and conditional instance norm (Dumoulin et al., ICLR'17).
+
+One architecture, `c9s1-32, d64, d128, R128×5, u64, u32, c9s1-3` (Johnson's string; Magenta's
+`model.py` is the same net), every conv reflection-padded (`ReflectConv`):
+
+=============  ====================================================================================
+conv1          9×9 s1 3→32, norm, ReLU
+conv2, conv3   3×3 s2 32→64, 64→128, norm, ReLU
+res1…res5      x + norm(conv3×3(ReLU(norm(conv3×3(x)))))   (128 channels, two norms each: a, b)
+up1, up2       nearest ×2 + 3×3 conv 128→64, 64→32, norm, ReLU
+out            9×9 32→3 [+ norm], then the output head
+=============  ====================================================================================
+
+Every norm is an instance norm whose affine γ, β are *inputs*, not module params:
+
+    y = γ · (x − μ(x)) / sqrt(σ²(x) + ε) + β,      μ, σ² per image and channel.
+
+So the params split into the convolutions, shared by all styles, and one small subtree of γ/β per
+style (`init_style`; 2·ΣC floats, 3,206 for the default CIN net ≈ 12.5 KiB):
+
+    {"net": {conv params}, "styles": {"<style>": {"conv1": {"scale", "bias"}, ..., "out": ...}}}
+
+- **CIN** (`TransformConfig.cin()`): Magenta's net, conditional IN on every conv including the
+  output one, then a sigmoid. A new style trains only its γ/β; styles mix by weighted γ/β
+  (`mix_styles`: γ = Σ wᵢγᵢ, β = Σ wᵢβᵢ, weights not renormalised, as Magenta's
+  `weighted_instance_norm`) or per region (`stylize(..., masks=)`: γ(x) = Σ_r m_r(x) γ_r).
+- **Johnson** (`TransformConfig.johnson()`): the same net with one style, no norm on the output
+  conv, output = caffe mean + 150/255 · tanh(·) (the repo's `-tanh_constant 150` in the caffe
+  0-255 space, here on [0, 1] RGB). The net and its single γ/β train together.
+
+Differences from the references, on purpose: up-sampling is nearest ×2 + conv (Magenta; Johnson
+used fractionally-strided convs), and residual blocks pad like every other conv instead of
+Johnson's "reflect-start" padding with centre crops (pad + VALID convs are the XLA:CPU slow path,
+see `styljax.models.layers`). Convs followed by a norm have no bias (β plays its role).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from styljax.models.layers import ReflectConv, instance_norm, upsample_nearest_2x
+from styljax.models.stylebank import pad_to_multiple  # two stride-2 convs: sides padded to multiples of 4
+
+CAFFE_MEAN_RGB = (123.68 / 255.0, 116.779 / 255.0, 103.939 / 255.0)
+OUTPUTS = ("sigmoid", "tanh150")
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformConfig:
+    """Architecture of a transform net (hashable: a static jit argument).
+
+    Attributes:
+      channels: widths of conv1, conv2, conv3 (the residual width is the last); the up convs mirror.
+      residual_blocks: number of residual blocks.
+      norm_output: a conditional IN on the output conv too (Magenta CIN) or not (Johnson).
+      output: "sigmoid" (Magenta) or "tanh150" (Johnson: caffe mean + 150/255·tanh).
+      dtype: computation dtype (params and norm statistics stay float32).
+    """
+
+    channels: tuple[int, ...] = (32, 64, 128)
+    residual_blocks: int = 5
+    norm_output: bool = True
+    output: str = "sigmoid"
+    dtype: Any = jnp.float32
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        object.__setattr__(self, "dtype", jnp.dtype(self.dtype).type)
+        if len(self.channels) != 3:
+            raise ValueError(f"channels needs 3 entries (conv1, conv2, conv3), got {self.channels}")
+        if self.output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {self.output!r}")
+
+    @classmethod
+    def cin(cls, **overrides) -> TransformConfig:
+        """Magenta's conditional-instance-norm net (norm on every conv, sigmoid output)."""
+        return cls(**{"norm_output": True, "output": "sigmoid", **overrides})
+
+    @classmethod
+    def johnson(cls, **overrides) -> TransformConfig:
+        """Johnson's fast-neural-style net with instance norm (no output norm, tanh ×150)."""
+        return cls(**{"norm_output": False, "output": "tanh150", **overrides})
+
+    def norm_channels(self) -> dict[str, int]:
+        """{norm name: channels} of every (conditional) instance norm, in network order."""
+        c1, c2, c3 = self.channels
+        names = {"conv1": c1, "conv2": c2, "conv3": c3}
+        for i in range(1, self.residual_blocks + 1):
+            names[f"res{i}a"] = names[f"res{i}b"] = c3
+        names.update(up1=c2, up2=c1)
+        if self.norm_output:
+            names["out"] = 3
+        return names
+
+
+def conditional_instance_norm(
+    x: jax.Array, style: Mapping[str, jax.Array], masks: jax.Array | None = None, eps: float = 1e-5
+) -> jax.Array:
+    """γ · IN(x) + β for x (B, H, W, C) with this layer's style params {"scale", "bias"}.
+
+    γ, β are (C,) (one style), (B, C) (a style per image), or, with `masks` (B, R, H₀, W₀) at
+    any resolution, (R, C): region r's γ_r, β_r, mixed per pixel by the masks resized to H × W.
+    """
+    scale, bias = style["scale"].astype(jnp.float32), style["bias"].astype(jnp.float32)
+    y = instance_norm(x, eps).astype(jnp.float32)
+    if masks is not None:
+        b, r = masks.shape[:2]
+        m = jax.image.resize(masks.astype(jnp.float32), (b, r) + x.shape[1:3], "linear", antialias=True)
+        scale = jnp.einsum("brhw,rc->bhwc", m, scale)
+        bias = jnp.einsum("brhw,rc->bhwc", m, bias)
+    elif scale.ndim == 2:  # (B, C)
+        scale, bias = scale[:, None, None, :], bias[:, None, None, :]
+    return (y * scale + bias).astype(x.dtype)
+
+
+class TransformNet(nn.Module):
+    """RGB [0, 1] (B, H, W, 3) → stylised (B, 4⌈H/4⌉, 4⌈W/4⌉, 3), given one style's γ/β tree."""
+
+    cfg: TransformConfig
+
+    @nn.compact
+    def __call__(self, x: jax.Array, style: Mapping[str, Any], masks: jax.Array | None = None) -> jax.Array:
+        cfg = self.cfg
+        dt = cfg.dtype
+        c1, c2, c3 = cfg.channels
+
+        def conv_norm(y, name, features, kernel, stride=1, relu=True):
+            y = ReflectConv(features, kernel, stride, use_bias=False, dtype=dt, name=name)(y)
+            y = conditional_instance_norm(y, style[name], masks)
+            return nn.relu(y) if relu else y
+
+        y = conv_norm(x.astype(dt), "conv1", c1, 9)
+        y = conv_norm(y, "conv2", c2, 3, 2)
+        y = conv_norm(y, "conv3", c3, 3, 2)
+        for i in range(1, cfg.residual_blocks + 1):
+            h = conv_norm(y, f"res{i}a", c3, 3)
+            y = y + conv_norm(h, f"res{i}b", c3, 3, relu=False)
+        y = conv_norm(upsample_nearest_2x(y), "up1", c2, 3)
+        y = conv_norm(upsample_nearest_2x(y), "up2", c1, 3)
+        if cfg.norm_output:
+            y = conv_norm(y, "out", 3, 9, relu=False)
+        else:
+            y = ReflectConv(3, 9, 1, use_bias=True, dtype=dt, name="out")(y)
+        y = y.astype(jnp.float32)
+        if cfg.output == "sigmoid":
+            return jax.nn.sigmoid(y)
+        return jnp.asarray(CAFFE_MEAN_RGB) + (150.0 / 255.0) * jnp.tanh(y)
+
+
+# ------------------------------------------------------------------------------------------- init
+
+
+def init_style(cfg: TransformConfig) -> dict:
+    """A fresh style: γ = 1, β = 0 for every norm (IN without affine)."""
+    return {n: {"scale": jnp.ones((c,), jnp.float32), "bias": jnp.zeros((c,), jnp.float32)}
+            for n, c in cfg.norm_channels().items()}
+
+
+def init(key: jax.Array, cfg: TransformConfig, style_names: Sequence[str]) -> dict:
+    """Fresh params {"net", "styles": {name: γ/β}} (lecun-normal convs, every style γ=1, β=0)."""
+    names = list(style_names)
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate style names in {names}")
+    spec = jax.ShapeDtypeStruct((1, 16, 16, 3), jnp.float32)  # lazy_init traces shapes only
+    net = TransformNet(cfg).lazy_init(key, spec, init_style(cfg))["params"]
+    return {"net": net, "styles": {n: init_style(cfg) for n in names}}
+
+
+# ---------------------------------------------------------------------------------------- forward
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "clip"))
+def stylize_with(
+    params: dict, images: jax.Array, style: dict, cfg: TransformConfig,
+    masks: jax.Array | None = None, clip: bool = False,
+) -> jax.Array:
+    """Stylise (B, H, W, 3) with explicit γ/β `style` ((C,) leaves, (B, C) per image, or (R, C)
+    with region `masks` (B, R, H, W)); output (B, H, W, 3) float32."""
+    h, w = images.shape[1:3]
+    if masks is not None:
+        masks = jnp.moveaxis(pad_to_multiple(jnp.moveaxis(masks, 1, -1)), -1, 1)
+    out = TransformNet(cfg).apply({"params": params["net"]}, pad_to_multiple(images), style, masks)
+    out = out[:, :h, :w, :]
+    return jnp.clip(out, 0.0, 1.0) if clip else out
+
+
+def stylize(params: dict, images: jax.Array, style: str, cfg: TransformConfig, clip: bool = False) -> jax.Array:
+    """Stylise with the style named `style`."""
+    return stylize_with(params, images, params["styles"][style], cfg, clip=clip)
+
+
+def stack_styles(styles: Mapping[str, dict], names: Sequence[str]) -> dict:
+    """The styles `names` stacked: every γ/β leaf gets a leading axis K = len(names)."""
+    missing = [n for n in names if n not in styles]
+    if missing:
+        raise KeyError(f"unknown styles {missing}; known: {sorted(styles)}")
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *[styles[n] for n in names])
+
+
+def mix_styles(styles: Mapping[str, dict], weights: Mapping[str, float], normalize: bool = True) -> dict:
+    """γ/β = Σᵢ wᵢ (γᵢ, βᵢ): style interpolation. `normalize` scales w to Σ wᵢ = 1 (as the CLI's
+    `a:0.5,b:0.5`); Magenta's `weighted_instance_norm` does not renormalise (`normalize=False`)."""
+    names = list(weights)
+    if not names:
+        raise ValueError("mix_styles needs at least one weight")
+    w = jnp.asarray([weights[n] for n in names], jnp.float32)
+    if normalize:
+        if abs(float(w.sum())) < 1e-12:
+            raise ValueError(f"style weights sum to 0: {dict(weights)}")
+        w = w / w.sum()
+    return jax.tree.map(lambda x: jnp.tensordot(w, x, axes=1), stack_styles(styles, names))
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "names", "clip"))
+def _render_all(params, images, cfg, names, clip):
+    stacked = stack_styles(params["styles"], names)
+    return jax.vmap(lambda s: stylize_with(params, images, s, cfg, clip=clip))(stacked)
+
+
+def render_all(
+    params: dict, images: jax.Array, cfg: TransformConfig, names: Sequence[str] | None = None, clip: bool = False
+) -> jax.Array:
+    """Every style at once, (K, B, H, W, 3): `jax.vmap` over the stacked γ/β (default: all, sorted)."""
+    names = tuple(sorted(params["styles"])) if names is None else tuple(names)
+    return _render_all(params, images, cfg, names, clip)
+
+
+def nbytes(tree: Any) -> int:
+    """Total bytes of the arrays in a pytree (one CIN style: 2·1603·4 = 12,824 B)."""
+    return sum(int(x.size) * x.dtype.itemsize for x in jax.tree.leaves(tree))
+
+
+__all__ = [
+    "CAFFE_MEAN_RGB",
+    "TransformConfig",
+    "TransformNet",
+    "conditional_instance_norm",
+    "init",
+    "init_style",
+    "mix_styles",
+    "nbytes",
+    "render_all",
+    "stack_styles",
+    "stylize",
+    "stylize_with",
+]

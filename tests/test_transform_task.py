@@ -1,0 +1,83 @@
+"""CIN training steps: the loss falls, every style trains, a new style trains only its γ/β.
+
+(Johnson on the shared loop, with samples and provenance, is covered by tests/test_transform_cli.py.)"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from styljax import data, vgg
+from styljax.models import transform as tr
+from styljax.tasks.perceptual import PerceptualLoss
+from styljax.tasks.transform import TransformTask, TransformTrainConfig
+
+LOSS = PerceptualLoss(content_layers=(("relu2_1", 1.0),), style_layers=(("relu1_1", 1.0), ("relu2_1", 1.0)),
+                      style_size=24, style_weight=50.0)
+CIN = TransformTrainConfig(model=tr.TransformConfig.cin(channels=(4, 8, 8), residual_blocks=1), loss=LOSS,
+                           learning_rate=1e-2)
+
+
+@pytest.fixture(scope="module")
+def vgg_w():
+    return vgg.random_weights(16, jax.random.key(0))
+
+
+def _images(n, seed, size=24):
+    rng = np.random.default_rng(seed)
+    return [np.kron(rng.uniform(size=(4, 4, 3)), np.ones((size // 4, size // 4, 1))).astype(np.float32) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def batches():
+    imgs = _images(4, 0)
+    return data.crop_batches(data.ImageSource(lambda i: imgs[i], 4, short_side=20), crop=16, batch_size=2, seed=0)
+
+
+def _styles(names):
+    return dict(zip(names, _images(len(names), 7)))
+
+
+def _run(task, batches, steps):
+    state, consts = task.init_state(jax.random.key(0)), task.constants()
+    step = jax.jit(task.train_step)
+    losses = []
+    for s in range(steps):
+        state, m = step(state, batches[s % 2], consts)
+        losses.append(float(m["loss"]))
+    return state, losses
+
+
+def test_cin_loss_falls_and_every_style_trains(vgg_w, batches):
+    task = TransformTask(CIN, vgg_w, _styles(["a", "b"]))
+    init = task.init_state(jax.random.key(0))
+    state, losses = _run(task, batches, 12)
+    assert np.mean(losses[-2:]) < 0.8 * np.mean(losses[:2])
+    for name in ("a", "b"):
+        assert not np.allclose(state.params["styles"][name]["conv1"]["scale"], init.params["styles"][name]["conv1"]["scale"])
+    assert not np.allclose(state.params["net"]["conv1"]["kernel"], init.params["net"]["conv1"]["kernel"])
+    ids = np.concatenate([np.asarray(task.style_ids(jnp.int32(s), 2)) for s in range(3)])
+    assert sorted(set(ids.tolist())) == [0, 1]
+
+
+def test_new_style_trains_only_its_gamma_beta(vgg_w, batches):
+    base, _ = _run(TransformTask(CIN, vgg_w, _styles(["a", "b"])), batches, 2)
+    task = TransformTask(CIN, vgg_w, _styles(["new"]), init_params=base.params, trainable_styles=["new"], train_net=False)
+    state0 = task.init_state(jax.random.key(1))
+    # starts from the mean of the known styles; the optimizer only holds the new γ/β
+    np.testing.assert_allclose(state0.params["styles"]["new"]["up1"]["bias"],
+                               (base.params["styles"]["a"]["up1"]["bias"] + base.params["styles"]["b"]["up1"]["bias"]) / 2,
+                               rtol=1e-6)
+    n_style = sum(x.size for x in jax.tree.leaves(state0.params["styles"]["new"]))
+    mu = state0.opt_state[0].mu
+    assert sum(x.size for x in jax.tree.leaves(mu)) == n_style and set(mu) == {"styles"}
+    state, losses = _run(task, batches, 6)
+    assert losses[-1] < losses[0]
+    for part in (["net"], ["styles", "a"], ["styles", "b"]):
+        before, after = base.params, state.params
+        for k in part:
+            before, after = before[k], after[k]
+        for x, y in zip(jax.tree.leaves(before), jax.tree.leaves(after)):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))  # bit-identical
+    assert not np.array_equal(state.params["styles"]["new"]["conv2"]["scale"], state0.params["styles"]["new"]["conv2"]["scale"])
+
