@@ -39,6 +39,20 @@ def layer_weights(text: str, name: str) -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
+def objective_overrides(args: argparse.Namespace, **extra_flags: str) -> dict:
+    """Config overrides from the objective flags `stylize` shares between the optimisation methods
+    (gatys, photo): weights, learning rate, layers, Gram normalisation, pooling; `extra_flags`
+    maps more flag names to config fields."""
+    fields = {"content_weight": "content_weight", "style_weight": "style_weight", "tv_weight": "tv_weight",
+              "lr": "learning_rate", "gram_norm": "gram_norm", "pooling": "pooling", **extra_flags}
+    out = {field: getattr(args, flag) for flag, field in fields.items() if getattr(args, flag) is not None}
+    if args.content_layers:
+        out["content_layers"] = layer_weights(args.content_layers, "content-layers")
+    if args.style_layers:
+        out["style_layers"] = layer_weights(args.style_layers, "style-layers")
+    return out
+
+
 def progress(total: int, desc: str, disable: bool = False) -> tqdm:
     """The progress bar every program uses (stderr, dynamic width)."""
     return tqdm(total=total, desc=desc, dynamic_ncols=True, disable=disable, leave=True)

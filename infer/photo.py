@@ -60,17 +60,7 @@ def photo_config(args: argparse.Namespace, size: int):
         if len(steps) not in (1, 2):
             raise StyljaxError(f"--steps: give one number or two (stage 1, stage 2), got {args.steps}")
         overrides["steps"] = steps * 2 if len(steps) == 1 else steps
-    for flag, field in [
-        ("content_weight", "content_weight"), ("style_weight", "style_weight"), ("tv_weight", "tv_weight"),
-        ("matting_weight", "matting_weight"), ("lr", "learning_rate"), ("gram_norm", "gram_norm"),
-        ("pooling", "pooling"),
-    ]:
-        if getattr(args, flag) is not None:
-            overrides[field] = getattr(args, flag)
-    if args.content_layers:
-        overrides["content_layers"] = common.layer_weights(args.content_layers, "content-layers")
-    if args.style_layers:
-        overrides["style_layers"] = common.layer_weights(args.style_layers, "style-layers")
+    overrides.update(common.objective_overrides(args, matting_weight="matting_weight"))
     try:
         return dataclasses.replace(PhotoConfig(), **overrides)
     except ValueError as e:

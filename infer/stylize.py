@@ -89,20 +89,7 @@ def gatys_config(args: argparse.Namespace):
     )
     if args.style_blend:
         overrides["style_blend"] = common.floats(args.style_blend, "style-blend")
-    for flag, field in [
-        ("content_weight", "content_weight"), ("style_weight", "style_weight"),
-        ("tv_weight", "tv_weight"), ("lr", "learning_rate"),
-    ]:
-        if getattr(args, flag) is not None:
-            overrides[field] = getattr(args, flag)
-    if args.content_layers:
-        overrides["content_layers"] = common.layer_weights(args.content_layers, "content-layers")
-    if args.style_layers:
-        overrides["style_layers"] = common.layer_weights(args.style_layers, "style-layers")
-    if args.gram_norm:
-        overrides["gram_norm"] = args.gram_norm
-    if args.pooling:
-        overrides["pooling"] = args.pooling
+    overrides.update(common.objective_overrides(args))
     try:
         return dataclasses.replace(default, **overrides)
     except ValueError as e:
