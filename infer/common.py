@@ -67,10 +67,16 @@ def add_weights_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", default=None, help="weights cache (default: $STYLJAX_CACHE or ~/.cache/styljax)")
 
 
-def load_vgg(args: argparse.Namespace):
+def load_vgg(args: argparse.Namespace, layers: Sequence[str] = ()):
+    """The loss network of `--weights`; a one-line error if any of `layers` is not in it."""
     from styljax import weights
+    from styljax.vgg import relu_names
 
-    return weights.resolve(args.weights, cache=args.cache_dir)
+    vgg = weights.resolve(args.weights, cache=args.cache_dir)
+    bad = [l for l in layers if l not in relu_names(vgg.depth)]
+    if bad:
+        raise StyljaxError(f"layers {bad} are not in VGG-{vgg.depth}")
+    return vgg
 
 
 def check_choice(value: str, allowed: Sequence[str], name: str) -> str:

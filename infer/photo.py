@@ -91,7 +91,6 @@ def load_masks(args: argparse.Namespace, content, style):
 
 def run_photo(args: argparse.Namespace) -> int:
     from styljax import image, photo
-    from styljax.vgg import relu_names
 
     if args.content is None:
         if len(args.inputs) != 1:
@@ -111,10 +110,7 @@ def run_photo(args: argparse.Namespace) -> int:
     content_masks, style_masks = load_masks(args, content, style)
     out = Path(args.out)
     image.check_output_path(out)
-    vgg = common.load_vgg(args)
-    bad = [l for l in cfg.layers if l not in relu_names(vgg.depth)]
-    if bad:
-        raise StyljaxError(f"layers {bad} are not in VGG-{vgg.depth}")
+    vgg = common.load_vgg(args, cfg.layers)
 
     bar = common.progress(sum(cfg.steps), "photo", disable=args.quiet)
     t0 = time.perf_counter()

@@ -115,13 +115,7 @@ def run_gatys(args: argparse.Namespace) -> int:
         init_image = image.load_image(args.init, **kw)
     out = Path(args.out)
     image.check_output_path(out)
-    vgg = common.load_vgg(args)
-    # the VGG layer names must exist in this network
-    from styljax.vgg import relu_names
-
-    bad = [l for l in cfg.layers if l not in relu_names(vgg.depth)]
-    if bad:
-        raise StyljaxError(f"layers {bad} are not in VGG-{vgg.depth}")
+    vgg = common.load_vgg(args, cfg.layers)
 
     total = sum(cfg.steps_per_scale())
     bar = common.progress(total, f"gatys {cfg.optimizer}", disable=args.quiet)

@@ -46,6 +46,7 @@ import jax
 import jax.numpy as jnp
 
 from styljax.models.layers import ReflectConv, instance_norm, upsample_nearest_2x
+from styljax.models.stylebank import nbytes  # noqa: F401  (re-exported: bytes of a style's γ/β)
 from styljax.models.stylebank import pad_to_multiple  # two stride-2 convs: sides padded to multiples of 4
 
 CAFFE_MEAN_RGB = (123.68 / 255.0, 116.779 / 255.0, 103.939 / 255.0)
@@ -230,11 +231,6 @@ def render_all(
     """Every style at once, (K, B, H, W, 3): `jax.vmap` over the stacked γ/β (default: all, sorted)."""
     names = tuple(sorted(params["styles"])) if names is None else tuple(names)
     return _render_all(params, images, cfg, names, clip)
-
-
-def nbytes(tree: Any) -> int:
-    """Total bytes of the arrays in a pytree (one CIN style: 2·1603·4 = 12,824 B)."""
-    return sum(int(x.size) * x.dtype.itemsize for x in jax.tree.leaves(tree))
 
 
 __all__ = [
