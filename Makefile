@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup weights demo test bench clean
+.PHONY: setup weights browser demo test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ weights: $(STAMP)
 demo: setup
 	$(BIN)/styljax demo --out-dir out/demo
 
-test: setup
+# Debian's chromium for the web page's end-to-end test (Playwright drives it; no browser download)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium (browser test)"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
 	$(BIN)/python -m pytest -q -n 2 --durations=15
 
 bench: setup
@@ -32,6 +38,7 @@ bench: setup
 	$(BIN)/python -m bench.video > bench/results/video.jsonl
 	$(BIN)/python -m bench.baselines --gatys-cache out/gatys_cache > bench/results/baselines.jsonl
 	$(BIN)/python -m bench.photo > bench/results/photo.jsonl
+	$(BIN)/python -m bench.serve_load > bench/results/serve_load.jsonl
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -1,6 +1,6 @@
 """Markdown tables from benchmark JSON lines: `python -m bench.report KIND FILE.jsonl`.
 
-KIND: vgg, gatys, stylebank, stylebank_quality, patchmatch, conv_loop, video, baselines.
+KIND: vgg, gatys, stylebank, stylebank_quality, patchmatch, conv_loop, video, baselines, serve_load.
 
 BENCHMARKS.md quotes these tables; the JSON lines themselves are committed under `bench/results/`.
 """
@@ -239,8 +239,25 @@ def baselines(path: str) -> str:
     return "\n".join(out)
 
 
+def serve_load(path: str) -> str:
+    """One row per load-test case: answers by status, throughput, client latency, server batches and memory."""
+    out = ["| case | server flags | clients | sent | answers | req/s | p50 ms | p99 ms | server batch sizes | RSS MiB first / last / max |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in _rows(path):
+        if not r.get("case"):
+            continue
+        answers = ", ".join(f"{n}× {k}" for k, n in sorted(r["status"].items()))
+        batches = ", ".join(f"{k}: {n}" for k, n in sorted(r["server_batch_sizes"].items(), key=lambda kv: int(kv[0])))
+        m = r["server_rss_mib"]
+        flags = r["flags"].split(" --max-side")[0]
+        out.append(f"| {r['case']} | `{flags}` | {r['concurrency']} | {r['sent']} | {answers} | "
+                   f"{_fmt(r['throughput_rps'], 2)} | {_fmt(r['latency_ms']['p50'], 0)} | {_fmt(r['latency_ms']['p99'], 0)} | "
+                   f"{batches} | {_fmt(m['first'], 0)} / {_fmt(m['last'], 0)} / {_fmt(m['max'], 0)} |")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
     kind, path = sys.argv[1], sys.argv[2]
     kinds = {"vgg": vgg, "gatys": gatys, "stylebank": stylebank, "stylebank_quality": stylebank_quality,
-             "patchmatch": patchmatch, "conv_loop": conv_loop, "video": video, "baselines": baselines}
+             "patchmatch": patchmatch, "conv_loop": conv_loop, "video": video, "baselines": baselines, "serve_load": serve_load}
     print(kinds[kind](path))

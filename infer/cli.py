@@ -14,7 +14,7 @@ from styljax import __version__
 from styljax.errors import StyljaxError
 
 # verb modules, imported lazily so `styljax --help` stays fast
-VERBS = ("infer.demo", "infer.stylize", "infer.video", "infer.analogy", "train.cli", "infer.styles", "infer.weights")
+VERBS = ("infer.demo", "infer.stylize", "infer.video", "infer.analogy", "train.cli", "infer.styles", "infer.weights", "infer.serve")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in provenance
     try:
+        if hasattr(args, "distributed"):  # before anything touches a device
+            from styljax import parallel
+
+            parallel.initialize(args)
         return int(args.func(args) or 0)
     except StyljaxError as e:
         print(f"styljax: {e}", file=sys.stderr)

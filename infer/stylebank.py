@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from infer import common
+from styljax import parallel
 from styljax.errors import StyljaxError
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "checkpoints" / "stylebank"
@@ -66,22 +67,57 @@ def _outputs(inputs: list[Path], out: Path, tags: list[str]) -> dict:
     return {(i, t): out / f"{i.stem}_{t}.png" for i in inputs for t in tags}
 
 
-class StyleBankRenderer:
+class Renderer:
+    """What the feed-forward runner and the HTTP service need of a multi-style model; subclasses
+    load `params`, `cfg`, `manifest` and set `store` (its `StyleStore`)."""
+
+    method: str
+    store = None
+    params: dict
+    manifest: dict
+
+    @property
+    def styles_key(self) -> str:
+        return self.store.styles_key
+
+    @property
+    def styles(self) -> list[str]:
+        return sorted(self.params[self.styles_key])
+
+    def add_style(self, tree: dict, meta: dict, name: str | None = None, what: str = "upload") -> str:
+        """Add an exported style (a `styljax styles export` file's tree and meta) in memory; the
+        same checks as `styljax styles import`. Returns its name."""
+        name = self.store.check_style(meta, self.manifest, what, f"the {self.method} model", name)
+        style = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), tree)
+        want = jax.tree.structure(next(iter(self.params[self.styles_key].values())))
+        if jax.tree.structure(style) != want:
+            raise StyljaxError(f"{what}: style params do not match the {self.method} model")
+        self.params = {**self.params, self.styles_key: {**self.params[self.styles_key], name: style}}
+        return name
+
+    def render_per_image(self, x, styles: dict, masks) -> jax.Array:
+        """x (B, H, W, 3), `styles` stacked (B, R, ...) (each image its own R regions' style
+        params, from `style_params`), masks (B, R, H, W) → clipped (B, H, W, 3)."""
+        raise NotImplementedError
+
+
+class StyleBankRenderer(Renderer):
     """A StyleBank model behind the feed-forward runner's interface: every method returns
     {tag: (B, H, W, 3) clipped} for a batch x (B, H, W, 3)."""
 
     method = "stylebank"
     kmeans_regions = True  # --regions K: K-means of the encoder features (paper)
 
-    styles_key = "banks"
-
     def __init__(self, path: Path):
         from styljax.models import stylebank as sb
         from styljax.models import stylebank_store
 
         self.lib = sb  # the model's functions: lib.stylize(params, x, style, cfg, clip)
+        self.store = stylebank_store.STORE
         self.params, self.cfg, self.manifest = stylebank_store.load_model(path)
-        self.styles = sorted(self.params["banks"])
+
+    def render_per_image(self, x, styles: dict, masks) -> jax.Array:
+        return self.lib.stylize_per_image(self.params, x, styles, masks, self.cfg, clip=True)
 
     def style_params(self, spec: dict) -> dict:
         """The single bank of a one-style or linear-fusion spec (fused once, reused for every batch)."""
@@ -148,56 +184,75 @@ def run_feedforward(args: argparse.Namespace, model) -> int:
             else ["regions"] if regional
             else ["fusion"] if spec["mode"] == "fusion" else spec["names"])
     out = Path(args.out)
+    inputs = parallel.process_share(inputs)  # multi-host: this process's share of the list
     targets = _outputs(inputs, out, tags)
     for p in set(targets.values()):
         image.check_output_path(p)
+    if not out.suffix and not args.overwrite:  # a folder run resumes: inputs with every output done are skipped
+        done = [i for i in inputs if all(targets[(i, t)].is_file() for t in tags)]
+        if done:
+            print(f"skipping {len(done)} input(s) already done in {out} (--overwrite to redo)")
+            inputs = [i for i in inputs if i not in set(done)]
 
     if spec["mode"] != "all" and not regional:
         spec["style_params"] = model.style_params(spec)
     names = tuple(spec["names"])
     bar = common.progress(len(inputs), model.method, disable=args.quiet)
+    sharding = parallel.local_batch_sharding()  # the batch split over this host's devices
+    per_call = max(1, args.batch)
+    if sharding is not None:
+        per_call = -(-per_call // sharding.mesh.size) * sharding.mesh.size
     t0 = time.perf_counter()
     kw = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
-    loaded = [(p, image.load_image(p, max_side=args.size, **kw)) for p in inputs]
-    by_shape: dict = {}
-    for p, img in loaded:
-        by_shape.setdefault(img.shape, []).append((p, img))
     written = []
 
     def save(path: Path, content: np.ndarray, result) -> None:
         written.append(image.save_image(path, apply_photoreal(args, content, np.asarray(result))))
 
-    for shape, items in by_shape.items():
-        if tile is not None and max(shape[:2]) > tile:
-            for p, img in items:
-                for tag in tags:
-                    one = spec if spec["mode"] != "all" else single_spec(model, tag)
-                    o = tiling.map_tiles(lambda t: model.render(jnp.asarray(t), one)[tag], img, tile, overlap)[0]
-                    save(targets[(p, tag)], img, o)
-                bar.update(1)
-            continue
-        for i in range(0, len(items), max(1, args.batch)):
-            chunk = items[i : i + max(1, args.batch)]
-            x = jnp.asarray(np.stack([im for _, im in chunk]))
-            if regional:
-                masks = None
-                if args.mask:
-                    masks = np.stack([mask_regions(args.mask, len(names), shape[:2]) for _ in chunk])
-                results = {"regions": model.render_regions(x, names, masks, args.regions)}
-            else:
-                results = model.render(x, spec)
-            for tag, batch_out in results.items():
-                for (p, img), o in zip(chunk, np.asarray(batch_out)):
-                    save(targets[(p, tag)], img, o)
-            bar.update(len(chunk))
+    def render_batch(chunk: list, shape: tuple) -> None:
+        x = np.stack([im for _, im in chunk])
+        if sharding is not None:  # pad to the device count, split over the devices
+            x = jax.device_put(np.concatenate([x, x[-1:].repeat(per_call - len(x), 0)]), sharding)
+        x = jnp.asarray(x)
+        if regional:
+            masks = None
+            if args.mask:
+                masks = np.stack([mask_regions(args.mask, len(names), shape[:2]) for _ in range(len(x))])
+            results = {"regions": model.render_regions(x, names, masks, args.regions)}
+        else:
+            results = model.render(x, spec)
+        for tag, batch_out in results.items():
+            for (p, img), o in zip(chunk, np.asarray(batch_out)):
+                save(targets[(p, tag)], img, o)
+
+    # a large folder streams through in blocks (bounded memory); within a block, inputs are grouped
+    # by size into batches of `per_call` (one compilation per size)
+    block = 32 * per_call
+    for b in range(0, len(inputs), block):
+        by_shape: dict = {}
+        for p in inputs[b : b + block]:
+            img = image.load_image(p, max_side=args.size, **kw)
+            by_shape.setdefault(img.shape, []).append((p, img))
+        for shape, items in by_shape.items():
+            if tile is not None and max(shape[:2]) > tile:
+                for p, img in items:
+                    for tag in tags:
+                        one = spec if spec["mode"] != "all" else single_spec(model, tag)
+                        o = tiling.map_tiles(lambda t: model.render(jnp.asarray(t), one)[tag], img, tile, overlap)[0]
+                        save(targets[(p, tag)], img, o)
+                    bar.update(1)
+                continue
+            for i in range(0, len(items), per_call):
+                render_batch(items[i : i + per_call], shape)
+                bar.update(len(items[i : i + per_call]))
     bar.close()
     dt = time.perf_counter() - t0
-    print(f"wrote {len(written)} image(s) to {out} in {dt:.1f} s ({len(inputs) / dt:.2f} inputs/s)")
-    if spec["mode"] == "all":
+    print(f"wrote {len(written)} image(s) to {out} in {dt:.1f} s ({len(inputs) / max(dt, 1e-9):.2f} inputs/s)")
+    if spec["mode"] == "all" and jax.process_count() == 1 and inputs:
         sheet_path = (out.parent if out.suffix else out) / "contact_sheet.jpg"
         tiles, labels = [], []
-        for p, img in loaded:
-            tiles.append(img)
+        for p in inputs:
+            tiles.append(image.load_image(p, max_side=args.size, **kw))
             labels.append(p.stem)
             for t in names:
                 tiles.append(image.load_image(targets[(p, t)]))

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from infer import common, photo
+from styljax import parallel
 from styljax.errors import StyljaxError
 
 METHODS = ("gatys", "stylebank", "cin", "johnson", "photo")
@@ -60,6 +61,9 @@ def register(sub) -> None:
                    help="render images larger than this in overlapping TILExTILE tiles (bounded memory; "
                         "instance-norm statistics become per tile)")
     b.add_argument("--tile-overlap", type=int, default=None, help="min overlap between tiles, px (default: min(64, TILE/4))")
+    b.add_argument("--overwrite", action="store_true",
+                   help="redo outputs that exist (by default a folder run skips inputs already done: resumable)")
+    parallel.add_args(p)
     p.set_defaults(func=run)
 
 

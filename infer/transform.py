@@ -11,30 +11,33 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
+from infer.stylebank import Renderer
 from styljax.errors import StyljaxError
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_MODELS = {"cin": CHECKPOINTS / "cin", "johnson": CHECKPOINTS / "johnson"}
 
 
-class TransformRenderer:
+class TransformRenderer(Renderer):
     """A CIN or Johnson model behind the runner's interface (see `infer.stylebank.StyleBankRenderer`)."""
 
     kmeans_regions = False  # no encoder features to cluster: regions come from --mask
-    styles_key = "styles"
 
-    def __init__(self, path: Path, method: str):
+    def __init__(self, path: Path, method: str | None = None):
         from styljax.models import transform as tr
         from styljax.models import transform_store
 
         self.lib = tr  # the model's functions: lib.stylize(params, x, style, cfg, clip)
-
+        self.store = transform_store.STORE
         self.params, self.cfg, self.manifest = transform_store.load_model(path)
-        if self.manifest.get("method") != method:
+        if method is not None and self.manifest.get("method") != method:
             raise StyljaxError(f"{path}: a {self.manifest.get('method')} model, not {method} (use --method "
                                f"{self.manifest.get('method')})")
-        self.method = method
-        self.styles = sorted(self.params["styles"])
+        self.method = self.manifest.get("method", "cin")
+
+    def render_per_image(self, x, styles: dict, masks) -> jax.Array:
+        """γ/β (B, R, C) mixed per pixel by the masks (B, R, H, W) in every norm."""
+        return self.lib.stylize_with(self.params, x, styles, self.cfg, masks=masks, clip=True)
 
     def style_params(self, spec: dict) -> dict:
         """One style's γ/β, or the weighted γ/β of a fusion spec."""

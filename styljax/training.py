@@ -13,7 +13,12 @@ The loop owns everything else, once for all methods:
 - data by step index (`ds[step]`, see `styljax.data`), so resume continues exactly;
 - a tqdm bar, metrics as JSON lines (`metrics.jsonl`) and TensorBoard events (`tb/`), a sample
   contact sheet every N steps (`samples/`);
-- orbax checkpoints every N steps, at the end, and on SIGINT/SIGTERM (then it stops cleanly).
+- orbax checkpoints every N steps, at the end, and on SIGINT/SIGTERM (then it stops cleanly);
+- data parallelism (`styljax.parallel`): a mesh over every device of every process, params and
+  constants replicated, each batch split along its first axis, the step jitted with those in/out
+  shardings; one device is the same code with a 1-device mesh. Checkpoints restore onto any device
+  count (the restore target carries the current mesh's sharding). Multi-host, every process runs
+  this loop on the same global batch stream; only process 0 writes logs and samples.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import dataclasses
 import json
 import signal
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from styljax import checkpoint, image
+from styljax import checkpoint, image, parallel
 from styljax.errors import StyljaxError
 
 
@@ -87,6 +93,20 @@ def guarded(step_fn: Callable) -> Callable:
         return new, {**metrics, "finite": ok}
 
     return step
+
+
+_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # task → {mesh: jitted step}
+
+
+def compiled_step(task: Task, mesh: jax.sharding.Mesh) -> Callable:
+    """The task's guarded step jitted for `mesh` (params replicated, batch split on axis 0), one per
+    (task, mesh): a resumed or repeated `train` in the same process reuses the compilation."""
+    per_task = _STEPS.setdefault(task, {})
+    if mesh not in per_task:
+        whole, split = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+        per_task[mesh] = jax.jit(guarded(task.train_step), donate_argnums=0, static_argnums=3,
+                                 in_shardings=(whole, split, whole), out_shardings=whole)
+    return per_task[mesh]
 
 
 class _StopFlag:
@@ -147,35 +167,40 @@ def train(
     *,
     state: TrainState | None = None,
     on_log: Callable[[int, dict], None] | None = None,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> TrainState:
     """Run `task` to `cfg.steps`, resuming from `workdir` if it holds a checkpoint.
 
-    `batches[step]` must give the batch of that step (a `grain.MapDataset` from `styljax.data`).
-    `state` overrides the task's fresh initial state (e.g. a model to fine-tune) when there is no
-    checkpoint to resume from. Returns the final state.
+    `batches[step]` must give the (global) batch of that step (a `grain.MapDataset` from
+    `styljax.data`); its size must divide over the mesh. `state` overrides the task's fresh initial
+    state (e.g. a model to fine-tune) when there is no checkpoint to resume from. `mesh` defaults
+    to every device (`parallel.data_mesh()`). Returns the final state (replicated over the mesh).
     """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    mesh = parallel.data_mesh() if mesh is None else mesh
+    main = jax.process_index() == 0
     mngr = checkpoint.manager(workdir / "ckpt", keep=cfg.keep)
     fresh = task.init_state(jax.random.key(cfg.seed)) if state is None else state
-    restored = checkpoint.restore(mngr, fresh)
+    fresh = parallel.replicate(fresh, mesh)
+    restored = checkpoint.restore(mngr, fresh)  # onto this mesh, whatever mesh saved it
     state = restored[0] if restored is not None else fresh
     state = jax.tree.map(jnp.copy, state)  # the step donates its input: never the caller's arrays
     start = int(state.step)
     meta = task.meta()
-    consts = task.constants()
-    step_fn = jax.jit(guarded(task.train_step), donate_argnums=0, static_argnames="phase")
-    logs = _Logs(workdir)
+    consts = parallel.replicate(task.constants(), mesh)
+    step_fn = compiled_step(task, mesh)
+    logs = _Logs(workdir) if main else None
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=cfg.steps, initial=start, desc=task.name, dynamic_ncols=True, disable=not cfg.progress)
+    bar = tqdm(total=cfg.steps, initial=start, desc=task.name, dynamic_ncols=True, disable=not (cfg.progress and main))
     t0, last_saved = time.perf_counter(), start
     try:
         with _StopFlag() as stop:
             for step in range(start, cfg.steps):
                 batch = batches[step]
-                state, metrics = step_fn(state, batch, consts, phase=task.phase(step))
+                state, metrics = step_fn(state, parallel.shard_batch(batch, mesh), consts, task.phase(step))
                 done = step + 1
                 if not bool(metrics["finite"]):
                     checkpoint.save(mngr, int(state.step), state, meta)
@@ -186,11 +211,12 @@ def train(
                 if done % cfg.log_every == 0 or done == cfg.steps:
                     m = _scalars(metrics)
                     m["steps_per_s"] = (done - start) / (time.perf_counter() - t0)
-                    logs.write(done, m)
+                    if logs:
+                        logs.write(done, m)
                     bar.set_postfix({k: f"{v:.4g}" for k, v in m.items() if k in ("loss", "content", "style", "identity")})
                     if on_log:
                         on_log(done, m)
-                if cfg.sample_every and (done % cfg.sample_every == 0 or done == cfg.steps):
+                if main and cfg.sample_every and (done % cfg.sample_every == 0 or done == cfg.steps):
                     sheet = task.sample(state.params, batch, consts)
                     image.save_image(workdir / "samples" / f"step_{done:06d}.jpg", sheet, quality=90)
                 if done % cfg.checkpoint_every == 0 or done == cfg.steps or stop.signal is not None:
@@ -202,8 +228,10 @@ def train(
         if int(state.step) != last_saved:
             checkpoint.save(mngr, int(state.step), state, meta)
         bar.close()
-        logs.close()
+        if logs:
+            logs.close()
         raise StyljaxError(f"interrupted at step {int(state.step)}; checkpoint saved, rerun the same command to resume") from None
     bar.close()
-    logs.close()
+    if logs:
+        logs.close()
     return state

@@ -140,3 +140,22 @@ def test_stylize_errors(setup, capsys, args, needle, tmp_path):
 def test_bad_model_dir(capsys, tmp_path):
     assert main(["stylize", "--method", "stylebank", "--model", str(tmp_path), "--style", "x",
                  str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_folder_run_resumes_skipping_done_outputs(setup, tmp_path, capsys):
+    """A folder run skips inputs whose outputs exist (resumable); --overwrite redoes them."""
+    d = setup
+    args = ["stylize", "--method", "stylebank", "--model", str(d / "model"), "--style", "dots",
+            str(d / "content"), "--out", str(tmp_path / "out"), "--quiet"]
+    assert main(args) == 0
+    outs = sorted((tmp_path / "out").glob("*.png"))
+    assert [p.name for p in outs] == [f"photo{i}_dots.png" for i in range(3)]
+    outs[1].unlink()
+    before = outs[0].stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(args) == 0
+    said = capsys.readouterr().out
+    assert "skipping 2 input(s) already done" in said and "wrote 1 image(s)" in said
+    assert outs[1].is_file() and outs[0].stat().st_mtime_ns == before
+    assert main(args + ["--overwrite"]) == 0
+    assert "wrote 3 image(s)" in capsys.readouterr().out

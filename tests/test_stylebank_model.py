@@ -227,3 +227,24 @@ def test_sigmoid_output_is_sigmoid_of_linear_output(params):
     np.testing.assert_allclose(sig, jax.nn.sigmoid(lin), rtol=1e-5, atol=1e-6)
     assert float(sig.min()) > 0.0 and float(sig.max()) < 1.0
     assert float(lin.min()) < 0.0 or float(lin.max()) > 1.0  # the perturbed linear output leaves [0, 1]
+
+
+@pytest.mark.parametrize("cfg", [SMALL, sb.StyleBankConfig(channels=(4, 8, 8), bank_layers=2, bank_norm_relu=True)])
+def test_stylize_per_image_is_each_images_own_fusion(params, cfg):
+    """A bank (or R banks + masks) per image in one call = each image through `fuse_regions`."""
+    p = params if cfg is SMALL else sb.init(jax.random.key(2), cfg, NAMES)
+    x = _images((2, 16, 20, 3), seed=7)
+    one_region = jax.tree.map(lambda a: a[:, None], sb.stack_banks(p["banks"], ["b", "a"]))  # (B, R=1, ...)
+    plain = sb.stylize_per_image(p, x, one_region, jnp.ones((2, 1, 16, 20)), cfg)
+    np.testing.assert_allclose(plain[0], sb.stylize(p, x[:1], "b", cfg)[0], atol=2e-5)
+    np.testing.assert_allclose(plain[1], sb.stylize(p, x[1:], "a", cfg)[0], atol=2e-5)
+    left = np.zeros((2, 16, 20), np.float32)
+    left[:, :, :8] = 1.0
+    masks = jnp.asarray(np.stack([left, 1 - left], 1))
+    pairs = [["a", "c"], ["c", "b"]]  # image 0: a | c, image 1: c | b
+    banks = jax.tree.map(lambda *xs: jnp.stack(xs), *[sb.stack_banks(p["banks"], pr) for pr in pairs])
+    got = sb.stylize_per_image(p, x, banks, masks, cfg)
+    for i, pr in enumerate(pairs):
+        f = sb.encode(p, x[i : i + 1], cfg)
+        g = sb.fuse_regions(p, f, sb.region_masks_for(masks[i : i + 1], cfg), pr, cfg)
+        np.testing.assert_allclose(got[i], sb.decode(p, g, cfg, (16, 20))[0], atol=2e-5)

@@ -110,3 +110,18 @@ def test_config_validation():
     with pytest.raises(ValueError, match="3 entries"):
         tr.TransformConfig(channels=(8, 16))
     assert tr.TransformConfig.johnson() == tr.TransformConfig.johnson()  # hashable, canonical dtype
+
+
+def test_per_image_region_styles(params, images):
+    """γ/β (B, R, C) with masks: each image its own regions' styles, in one call."""
+    left = np.zeros((2, 2) + images.shape[1:3], np.float32)
+    left[:, 0, :, :15], left[:, 1, :, 15:] = 1.0, 1.0
+    pairs = [["a", "c"], ["b", "a"]]
+    styles = jax.tree.map(lambda *xs: jnp.stack(xs), *[tr.stack_styles(params["styles"], pr) for pr in pairs])
+    got = tr.stylize_with(params, images, styles, SMALL, masks=jnp.asarray(left))
+    for i, pr in enumerate(pairs):
+        one = tr.stylize_with(params, images[i : i + 1], tr.stack_styles(params["styles"], pr), SMALL,
+                              masks=jnp.asarray(left[i : i + 1]))
+        np.testing.assert_allclose(got[i], one[0], atol=1e-5)
+    whole = tr.stylize_with(params, images, styles, SMALL, masks=jnp.ones((2, 2) + images.shape[1:3]) * jnp.asarray([1.0, 0.0])[:, None, None])
+    np.testing.assert_allclose(whole[1], tr.stylize(params, images[1:], "b", SMALL)[0], atol=1e-5)

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from infer import common
+from styljax import parallel
 from styljax.errors import StyljaxError
 from train import configs
 
@@ -64,7 +65,7 @@ def _common_flags(p: argparse.ArgumentParser) -> None:
 
 
 def loop_flags(p: argparse.ArgumentParser) -> None:
-    """Run directory and the experiment overrides every training verb takes."""
+    """Run directory, the experiment overrides and the multi-host flags every training verb takes."""
     p.add_argument("--workdir", default=None, help="checkpoints, logs, samples (default: OUT.run)")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
@@ -72,6 +73,7 @@ def loop_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--quiet", action="store_true")
+    parallel.add_args(p)
 
 
 def experiment(args: argparse.Namespace, lookup=configs.get) -> configs.Experiment:
@@ -199,7 +201,8 @@ def run_train(args: argparse.Namespace) -> int:
     state, wall = fit(args, exp, task, batches, workdir,
                       f"training StyleBank: {len(styles)} styles ({', '.join(styles)}), {n_content} content images")
     meta = {**task.meta(), "provenance": provenance(args, exp, workdir, wall, {"content_images": n_content})}
-    stylebank_store.save_model(out, state.params, exp.train.model, meta)
+    if parallel.is_main():
+        stylebank_store.save_model(out, state.params, exp.train.model, meta)
     print(f"wrote {out} ({len(styles)} styles) after {wall:.0f} s")
     return 0
 
@@ -256,7 +259,7 @@ def run_add_style(args: argparse.Namespace) -> int:
     else:
         prov.setdefault("added_styles", {})[name] = record
     keep = {k: v for k, v in manifest.items() if k not in ("format", "config", st.sha_key, "provenance")}
-    st.save_model(out, state.params, model_cfg,
-                  {**keep, "styles": sorted(state.params[st.styles_key]), "provenance": prov})
+    if parallel.is_main():
+        st.save_model(out, state.params, model_cfg, {**keep, "styles": sorted(state.params[st.styles_key]), "provenance": prov})
     print(f"{'refined' if args.refine else 'added'} {name!r} in {out} in {wall:.0f} s")
     return 0

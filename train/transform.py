@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from infer import common
+from styljax import parallel
 from styljax.errors import StyljaxError
 from train import configs
 from train.stylebank import content_flags, content_of, experiment, fit, loop_flags, provenance, style_images
@@ -62,6 +63,7 @@ def run_train(args: argparse.Namespace) -> int:
     state, wall = fit(args, exp, task, batches, workdir,
                       f"training {method}: {len(styles)} style(s) ({', '.join(styles)}), {n_content} content images")
     meta = {**task.meta(), "provenance": provenance(args, exp, workdir, wall, {"content_images": n_content})}
-    transform_store.save_model(out, state.params, exp.train.model, meta)
+    if parallel.is_main():
+        transform_store.save_model(out, state.params, exp.train.model, meta)
     print(f"wrote {out} ({len(styles)} style(s)) after {wall:.0f} s")
     return 0

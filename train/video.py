@@ -13,6 +13,7 @@ import dataclasses
 from pathlib import Path
 
 from infer.stylebank import DEFAULT_MODEL
+from styljax import parallel
 from styljax.errors import StyljaxError
 from train import configs
 from train.stylebank import content_flags, content_of, experiment, fit, loop_flags, provenance
@@ -53,6 +54,7 @@ def run_train_video(args: argparse.Namespace) -> int:
                       f"{n_content} background images, clips of {exp.frames} frames")
     meta = {**task.meta(), "stylebank_model": str(model),
             "provenance": provenance(args, exp, workdir, wall, {"content_images": n_content, "frames": exp.frames})}
-    video_store.save_net1(out, state.params, exp.train.net, manifest["autoencoder_sha256"], meta)
+    if parallel.is_main():
+        video_store.save_net1(out, state.params, exp.train.net, manifest["autoencoder_sha256"], meta)
     print(f"wrote {out} after {wall:.0f} s")
     return 0

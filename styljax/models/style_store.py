@@ -162,17 +162,23 @@ class StyleStore:
         """Add an exported style to a model sharing its body; returns the style name."""
         path = self._dir(path)
         tree, meta = store.load_tree(style_file)
-        if meta.get("format") != self.style_format:
-            raise StyljaxError(f"{style_file}: not an exported style of {self.what}")
         manifest = self.read_manifest(path)
-        if meta.get(self.sha_key) != manifest[self.sha_key] and not force:
-            raise StyljaxError(f"{style_file}: trained with a different {self.body_name} than {path} "
-                               "(use --force to import anyway)")
-        if meta.get("config") != manifest["config"]:
-            raise StyljaxError(f"{style_file}: architecture differs from {path}")
-        name = check_style_name(name or meta["style"])
+        name = self.check_style(meta, manifest, str(style_file), str(path), name, force)
         self._save_style(path, name, tree, manifest[self.sha_key], self.config_from_dict(manifest["config"]))
         return name
+
+    def check_style(self, meta: dict, manifest: dict, what: str, model: str, name: str | None = None,
+                    force: bool = False) -> str:
+        """The name an exported style (its file's `meta`) takes in the model of `manifest`; a
+        one-line error if it is not a style of this kind, or was trained for another body."""
+        if meta.get("format") != self.style_format:
+            raise StyljaxError(f"{what}: not an exported style of {self.what}")
+        if meta.get(self.sha_key) != manifest[self.sha_key] and not force:
+            raise StyljaxError(f"{what}: trained with a different {self.body_name} than {model} "
+                               "(use --force to import anyway)")
+        if meta.get("config") != manifest["config"]:
+            raise StyljaxError(f"{what}: architecture differs from {model}")
+        return check_style_name(name or meta.get("style", ""))
 
     def rename_style(self, path: str | Path, old: str, new: str) -> None:
         path = self._dir(path)

@@ -107,15 +107,17 @@ def conditional_instance_norm(
     """γ · IN(x) + β for x (B, H, W, C) with this layer's style params {"scale", "bias"}.
 
     γ, β are (C,) (one style), (B, C) (a style per image), or, with `masks` (B, R, H₀, W₀) at
-    any resolution, (R, C): region r's γ_r, β_r, mixed per pixel by the masks resized to H × W.
+    any resolution, (R, C) or (B, R, C) (each image its own): region r's γ_r, β_r, mixed per pixel
+    by the masks resized to H × W.
     """
     scale, bias = style["scale"].astype(jnp.float32), style["bias"].astype(jnp.float32)
     y = instance_norm(x, eps).astype(jnp.float32)
     if masks is not None:
         b, r = masks.shape[:2]
         m = jax.image.resize(masks.astype(jnp.float32), (b, r) + x.shape[1:3], "linear", antialias=True)
-        scale = jnp.einsum("brhw,rc->bhwc", m, scale)
-        bias = jnp.einsum("brhw,rc->bhwc", m, bias)
+        per = "brc" if scale.ndim == 3 else "rc"  # (B, R, C): each image its own R styles
+        scale = jnp.einsum(f"brhw,{per}->bhwc", m, scale)
+        bias = jnp.einsum(f"brhw,{per}->bhwc", m, bias)
     elif scale.ndim == 2:  # (B, C)
         scale, bias = scale[:, None, None, :], bias[:, None, None, :]
     return (y * scale + bias).astype(x.dtype)

@@ -1,0 +1,270 @@
+"""The HTTP service: dynamic batching, per-request styles/fusion/regions, limits and errors."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import live_server
+from infer import serve
+from infer.serving import Batcher, Job, Metrics, ServeConfig, as_numpy_tree, batch_bucket, bucket_hw, pad_to
+
+
+def png(h: int, w: int, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / 8.0
+    img = np.stack([0.5 + 0.4 * np.sin(x + y), 0.5 + 0.4 * np.cos(0.7 * x - y), 0.5 + 0.3 * rng.random((h, w))], -1)
+    buf = io.BytesIO()
+    Image.fromarray((img * 255).astype(np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def flat_png(h: int, w: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), (90, 120, 200)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def decode(body: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(body)).convert("RGB"), np.float32) / 255
+
+
+@pytest.fixture(scope="module")
+def models(tiny_models):
+    return serve.load_models(tiny_models)
+
+
+@pytest.fixture(scope="module")
+def client(models):
+    from fastapi.testclient import TestClient
+
+    app = serve.create_app(models, ServeConfig(max_batch=4, max_wait_ms=5, max_upload_bytes=200_000,
+                                               max_pixels=300 * 300, max_side=256))
+    with TestClient(app) as c:
+        yield c
+
+
+def post(client, style="red", image=None, **form):
+    files = {"image": ("p.png", png(40, 56) if image is None else image, "image/png")}
+    if "mask" in form:
+        files["mask"] = ("m.png", form.pop("mask"), "image/png")
+    return client.post("/v1/stylize", files=files, data={"style": style, **form})
+
+
+def test_buckets_and_padding():
+    assert bucket_hw(40, 56, 64) == (64, 64) and bucket_hw(65, 128, 64) == (128, 128)
+    assert [batch_bucket(n, 8) for n in (1, 2, 3, 5, 8)] == [1, 2, 4, 8, 8]
+    assert batch_bucket(5, 6) == 6
+    x = np.arange(2 * 3 * 3, dtype=np.float32).reshape(2, 3, 3)
+    p = pad_to(x, (4, 5), (1, 2))  # (R, H, W) masks
+    assert p.shape == (2, 4, 5) and np.array_equal(p[:, :2, :3], x[:, :2, :3]) and p[0, 3, 0] == x[0, 1, 0]
+    assert pad_to(np.zeros((3, 5, 3)), (8, 8)).shape == (8, 8, 3)
+
+
+def test_endpoints_list_styles_and_health(client):
+    assert client.get("/healthz").json()["models"]["cin"] == {"method": "cin", "styles": 3}
+    listed = {m["name"]: [s["name"] for s in m["styles"]] for m in client.get("/v1/styles").json()["models"]}
+    assert listed == {"stylebank": ["blue", "green", "red"], "cin": ["blue", "green", "red"]}
+    thumb = client.get("/v1/models/cin/styles/red/thumbnail.jpg")
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    assert decode(thumb.content).shape == (serve.THUMB_SIDE, serve.THUMB_SIDE, 3)
+    assert client.get("/v1/models/cin/styles/nope/thumbnail.jpg").status_code == 404
+    assert "<html" in client.get("/").text.lower()
+
+
+@pytest.mark.parametrize("model", ["stylebank", "cin"])
+def test_stylize_matches_the_model(client, models, model):
+    """The served result (batched, each image its own style) equals the model run directly."""
+    import jax.numpy as jnp
+
+    m = models[model]
+
+    def direct(data, style):
+        x = serve.decode_upload(data, "p", 10**6)
+        spec = {"mode": "single", "names": [style]}
+        return np.asarray(m.render(jnp.asarray(x[None]), {**spec, "style_params": m.style_params(spec)})[style][0])
+
+    photo = png(64, 64)  # a whole bucket: no padding, so exact up to 8-bit rounding
+    r = post(client, "green", image=photo, model=model)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    out = decode(r.content)
+    assert np.abs(out - direct(photo, "green")).max() <= 0.5 / 255 + 1e-6
+    assert np.abs(decode(post(client, "red", image=photo, model=model).content) - out).mean() > 0.01
+    # 40×56 is reflect-padded to 64×64: instance-norm statistics shift a little, the size comes back
+    small = decode(post(client, "green", model=model).content)
+    assert small.shape == (40, 56, 3) and np.abs(small - direct(png(40, 56), "green")).mean() < 0.1
+    big = post(client, "green", model=model, size="128")
+    assert decode(big.content).shape == (91, 128, 3)
+
+
+@pytest.mark.parametrize("model", ["stylebank", "cin"])
+def test_fusion_and_painted_region(client, model):
+    """Painting the right half with blue: the left stays nearer red's result, the right nearer blue's."""
+    photo = png(64, 128)
+    red, blue = (decode(post(client, s, image=photo, model=model).content) for s in ("red", "blue"))
+    half = np.zeros((64, 128), np.uint8)
+    half[:, 64:] = 255
+    mask = io.BytesIO()
+    Image.fromarray(half).save(mask, "PNG")
+    r = post(client, "red", image=photo, model=model, mask=mask.getvalue(), mask_style="blue")
+    assert r.status_code == 200
+    mixed = decode(r.content)
+
+    def dist(a, b, cols):
+        return np.abs(a[:, cols] - b[:, cols]).mean()
+
+    left, right = slice(0, 40), slice(88, 128)
+    assert dist(mixed, red, left) < 0.8 * dist(mixed, blue, left)
+    assert dist(mixed, blue, right) < 0.8 * dist(mixed, red, right)
+    fused = decode(post(client, "red:0.5,blue:0.5", image=photo, model=model).content)
+    assert np.abs(fused - red).mean() > 0.005 and np.abs(fused - blue).mean() > 0.005
+
+
+@pytest.mark.parametrize(
+    "kwargs, status, words",
+    [
+        ({"style": "purple"}, 400, "unknown styles"),
+        ({"style": "../../etc/passwd"}, 400, "unknown styles"),
+        ({"style": "all"}, 400, "not served"),
+        ({"style": "red:0,blue:0"}, 400, "sum to > 0"),
+        ({"style": "red", "model": "nope"}, 404, "unknown model"),
+        ({"style": "red", "size": "4096"}, 400, "size"),
+        ({"style": "red", "format": "gif"}, 400, "format"),
+        ({"style": "red", "mask_style": "blue"}, 400, "go together"),
+        ({"style": "red", "image": b"not an image"}, 400, "not a readable image"),
+        ({"style": "red", "image": flat_png(400, 400)}, 413, "pixels"),
+        ({"style": "red", "image": b"x" * 300_000}, 413, "larger than"),
+    ],
+)
+def test_bad_requests_get_json_errors(client, kwargs, status, words):
+    r = post(client, **kwargs)
+    assert r.status_code == status, r.text
+    assert words in r.json()["error"]
+
+
+def test_missing_field_is_422_json(client):
+    r = client.post("/v1/stylize", data={"style": "red"})
+    assert r.status_code == 422 and "image" in r.json()["error"]
+
+
+def test_upload_exported_style_without_restart(client, tiny_models, tmp_path):
+    from styljax.models import transform_store
+
+    exported = transform_store.STORE.export_style(tiny_models["cin"], "red", tmp_path / "red.npz")
+    data = exported.read_bytes()
+    r = client.post("/v1/models/cin/styles", files={"file": ("red.npz", data)}, data={"name": "red-copy"})
+    assert r.status_code == 201 and "red-copy" in r.json()["styles"]
+    again = client.post("/v1/models/cin/styles", files={"file": ("red.npz", data)})  # as "red": taken
+    assert again.status_code == 409 and "already has" in again.json()["error"]
+    same = decode(post(client, "red-copy", model="cin").content)
+    assert np.array_equal(same, decode(post(client, "red", model="cin").content))
+    for name, want in (("../evil", "bad style name"), ("x/y", "bad style name")):
+        r = client.post("/v1/models/cin/styles", files={"file": ("s.npz", data)}, data={"name": name})
+        assert r.status_code == 400 and want in r.json()["error"]
+    # a StyleBank bank is not a CIN style; garbage is not a style at all
+    from styljax.models import stylebank_store
+
+    bank = stylebank_store.STORE.export_style(tiny_models["stylebank"], "red", tmp_path / "bank.npz").read_bytes()
+    r = client.post("/v1/models/cin/styles", files={"file": ("bank.npz", bank)})
+    assert r.status_code == 400 and "not an exported style" in r.json()["error"]
+    r = client.post("/v1/models/cin/styles", files={"file": ("x.npz", b"junk")})
+    assert r.status_code == 400
+
+
+def test_dynamic_batching_groups_same_bucket(models):
+    """Jobs of one key arriving together run as one batch; other keys wait for their own."""
+    calls = []
+    b = Batcher(models, ServeConfig(max_batch=4, max_wait_ms=300), Metrics())
+    real = b.run
+    b.run = lambda key, batch: calls.append((key, len(batch))) or real(key, batch)
+    m = models["cin"]
+    params = [as_numpy_tree(m.style_params({"mode": "single", "names": ["red"]}))]
+    # a different size waits between them (the queue must pick the same-key jobs around it)
+    jobs = [Job("cin", np.full((40, 40, 3), 0.1 * i, np.float32), params, np.ones((1, 40, 40), np.float32))
+            for i in range(5)]
+    jobs.insert(1, Job("cin", np.zeros((100, 40, 3), np.float32), params, np.ones((1, 100, 40), np.float32)))
+    futures = [b.submit(j) for j in jobs]
+    outs = [f.result(timeout=120) for f in futures]
+    b.close()
+    assert sorted(n for _, n in calls) == [1, 1, 4]
+    assert [o.shape for o in outs] == [(40, 40, 3), (100, 40, 3)] + [(40, 40, 3)] * 4
+    assert not np.allclose(outs[0], outs[2])  # each job gets its own image back
+
+
+def test_full_queue_answers_503_and_slow_batch_504(models):
+    """With the worker stuck, the queue fills (503); a request past its timeout gets 504; nothing hangs."""
+    from fastapi.testclient import TestClient
+
+    gate = threading.Event()
+    app = serve.create_app(models, ServeConfig(max_batch=1, max_wait_ms=0, queue_size=2, timeout_s=1.5))
+    real = app.state.batcher.run
+    app.state.batcher.run = lambda key, batch: (gate.wait(20), real(key, batch))[1]
+    with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(6) as pool:
+        t0 = time.time()
+        codes = sorted(f.result(timeout=30).status_code for f in [pool.submit(post, c, "red") for _ in range(6)])
+        gate.set()
+        assert time.time() - t0 < 20
+        # one running (then timed out), two queued (timed out), the rest turned away at once
+        assert codes.count(503) >= 3 and set(codes) <= {503, 504}, codes
+        assert post(c, "red").status_code == 200  # and the service goes on
+        app.state.batcher.run = lambda key, batch: 1 / 0  # a failing batch: 500 JSON, the worker survives
+        r = post(c, "red")
+        assert r.status_code == 500 and "ZeroDivisionError" in r.json()["error"]
+        app.state.batcher.run = real
+        assert post(c, "red").status_code == 200
+        snap = c.get("/metrics").json()
+        assert snap["requests"]["503"] == codes.count(503) and snap["queue_depth"] == 0
+
+
+def test_bounded_load_every_request_answered(tiny_models):
+    """A short concurrent burst over real HTTP: every request gets 200 or 503, none lost or hung."""
+    import httpx
+
+    app = serve.create_app(serve.load_models(tiny_models), ServeConfig(max_batch=4, max_wait_ms=10, queue_size=6))
+    with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as http:
+        def one(i):
+            files = {"image": ("p.png", png(32, 32 + 8 * (i % 3), i), "image/png")}
+            return http.post("/v1/stylize", files=files, data={"style": ["red", "green:1,blue:1"][i % 2]}).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            codes = list(pool.map(one, range(36), timeout=120))
+        snap = http.get("/metrics").json()
+    assert len(codes) == 36 and set(codes) <= {200, 503} and codes.count(200) >= 6, codes
+    assert sum(int(n) * c for n, c in snap["batch_sizes"].items()) == codes.count(200)
+    assert max(int(n) for n in snap["batch_sizes"]) > 1  # some requests were batched together
+    assert snap["latency_ms"]["n"] == codes.count(200) and snap["latency_ms"]["p99"] >= snap["latency_ms"]["p50"]
+
+
+def test_warmup_sizes():
+    assert serve.parse_warmup("256, 384x256") == [(256, 256), (256, 384)]
+    with pytest.raises(Exception, match="WxH"):
+        serve.parse_warmup("big")
+
+
+def test_cli_errors_are_one_line(capsys):
+    from infer.cli import main
+
+    assert main(["serve", "--model", "nonsense"]) == 2
+    assert "NAME=DIR" in capsys.readouterr().err
+    assert main(["serve", "--model", "x=/nonexistent"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "manifest" in err
+
+
+def test_serves_the_shipped_models_by_default():
+    """`styljax serve` with no --model: checkpoints/stylebank, cin and johnson, from the repo."""
+    from fastapi.testclient import TestClient
+
+    paths = serve.parse_models([])
+    assert set(paths) == {"stylebank", "cin", "johnson"} and all((p / "manifest.json").is_file() for p in paths.values())
+    with TestClient(serve.create_app(serve.load_models(paths))) as c:
+        health = c.get("/healthz").json()["models"]
+        assert health["stylebank"]["styles"] >= 6 and health["cin"]["styles"] == 6 and health["johnson"]["method"] == "johnson"
+        styles = {m["name"]: [s["name"] for s in m["styles"]] for m in c.get("/v1/styles").json()["models"]}
+        assert "starry-night" in styles["cin"] and styles["johnson"] == ["starry-night"]
