@@ -39,8 +39,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bench.common import emit, log, machine_info, timeit_clean
-from bench.stylebank_quality import Evaluator, add_style_race, gatys_config, gatys_result, held_out_images
+from bench.common import emit, machine_info, timeit_clean
+from bench.stylebank_quality import (
+    Evaluator, add_style_race, eval_args, gatys_config, gatys_result, held_out_images, load_paintings,
+)
 from infer.stylebank import StyleBankRenderer, single_spec
 from infer.transform import TransformRenderer
 from styljax import gatys, image, weights
@@ -147,22 +149,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--stylebank", default="checkpoints/stylebank")
     p.add_argument("--cin", default="checkpoints/cin")
     p.add_argument("--johnson", default="checkpoints/johnson")
-    p.add_argument("--content-dir", default="../shared/data/content/kodak")
-    p.add_argument("--held-out", default=",".join(configs.KODAK_HELD_OUT))
-    p.add_argument("--exclude", default=",".join(configs.KODAK_HELD_OUT), help="add_style: not trained on")
-    p.add_argument("--styles", default="../shared/data/styles")
-    p.add_argument("--size", type=int, default=192, help="held-out images' max side")
     p.add_argument("--speed-size", type=int, default=512)
-    p.add_argument("--gatys-steps", type=int, default=30)
-    p.add_argument("--gatys-cache", default=None, help="directory caching Gatys outputs (bench.stylebank_quality)")
-    p.add_argument("--add-style", default="the-scream")
-    p.add_argument("--add-style-max-steps", type=int, default=150)
-    p.add_argument("--eval-every", type=int, default=25)
+    eval_args(p, gatys_steps=30, add_style="the-scream", add_style_max_steps=150, eval_every=25)
     args = p.parse_args(argv)
     cases = args.cases.split(",")
 
     vgg = weights.resolve(None)
-    paintings = {f.stem.replace("_", "-"): image.load_image(f, max_side=1024) for f in image.list_images(args.styles)}
+    paintings = load_paintings(args)
     ev = Evaluator(vgg, configs.KODAK_LOSS, paintings)
     photos = held_out_images(args)
     models = load_models(args)

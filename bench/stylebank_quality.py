@@ -78,6 +78,27 @@ class Evaluator:
                    for p in paintings}
 
 
+def eval_args(p: argparse.ArgumentParser, *, gatys_steps: int, add_style: str, add_style_max_steps: int,
+              eval_every: int) -> None:
+    """The data and evaluation flags of the quality benchmarks (this one and `bench.baselines`)."""
+    held_out = ",".join(configs.KODAK_HELD_OUT)
+    p.add_argument("--content-dir", default="../shared/data/content/kodak")
+    p.add_argument("--held-out", default=held_out)
+    p.add_argument("--exclude", default=held_out, help="add_style: not trained on")
+    p.add_argument("--styles", default="../shared/data/styles")
+    p.add_argument("--size", type=int, default=192, help="held-out images' max side")
+    p.add_argument("--gatys-steps", type=int, default=gatys_steps)
+    p.add_argument("--gatys-cache", default=None, help="directory caching Gatys outputs (see case gatys)")
+    p.add_argument("--add-style", default=add_style)
+    p.add_argument("--add-style-max-steps", type=int, default=add_style_max_steps)
+    p.add_argument("--eval-every", type=int, default=eval_every)
+
+
+def load_paintings(args) -> dict[str, np.ndarray]:
+    """--styles paintings keyed by style name: the file stem with '_' written '-' (the shipped models' names)."""
+    return {f.stem.replace("_", "-"): image.load_image(f, max_side=1024) for f in image.list_images(args.styles)}
+
+
 def held_out_images(args) -> dict[str, np.ndarray]:
     out = {}
     for stem in args.held_out.split(","):
@@ -222,22 +243,12 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cases", default=",".join(CASES))
     p.add_argument("--model", default="checkpoints/stylebank")
-    p.add_argument("--content-dir", default="../shared/data/content/kodak")
-    p.add_argument("--held-out", default="kodim21,kodim22,kodim23,kodim24")
-    p.add_argument("--exclude", default="kodim21,kodim22,kodim23,kodim24", help="add_style: not trained on")
-    p.add_argument("--styles", default="../shared/data/styles")
-    p.add_argument("--size", type=int, default=192, help="held-out images' max side")
-    p.add_argument("--gatys-steps", type=int, default=50)
-    p.add_argument("--gatys-cache", default=None, help="directory caching Gatys outputs (see case gatys)")
-    p.add_argument("--add-style", default="wave")
-    p.add_argument("--add-style-max-steps", type=int, default=600)
-    p.add_argument("--eval-every", type=int, default=20)
+    eval_args(p, gatys_steps=50, add_style="wave", add_style_max_steps=600, eval_every=20)
     args = p.parse_args(argv)
     cases = args.cases.split(",")
 
     vgg = weights.resolve(None)
-    # keyed by style name: a painting's file stem with '_' written '-' (the shipped model's names)
-    paintings = {f.stem.replace("_", "-"): image.load_image(f, max_side=1024) for f in image.list_images(args.styles)}
+    paintings = load_paintings(args)
     ev = Evaluator(vgg, configs.get("kodak").train.loss, paintings)
     photos = held_out_images(args)
     if cases == ["gatys"]:  # model-independent: may run before the model exists

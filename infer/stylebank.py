@@ -95,6 +95,31 @@ class Renderer:
         self.params = {**self.params, self.styles_key: {**self.params[self.styles_key], name: style}}
         return name
 
+    def style_params(self, spec: dict) -> dict:
+        """One style's params, or a fusion spec's weighted params (computed once, reused for every batch)."""
+        styles = self.params[self.styles_key]
+        if spec["mode"] == "fusion":
+            return self.fuse(styles, spec["weights"])
+        return styles[spec["names"][0]]
+
+    def render(self, x, spec: dict) -> dict:
+        """{tag: (B, H, W, 3)} for a spec: every style (`all`: one `vmap`ped call), or its one
+        style / fusion (`spec["style_params"]`)."""
+        if spec["mode"] == "all":
+            outs = self.lib.render_all(self.params, x, self.cfg, tuple(spec["names"]), clip=True)
+            return {t: outs[k] for k, t in enumerate(spec["names"])}
+        tag = "fusion" if spec["mode"] == "fusion" else spec["names"][0]
+        return {tag: self.stylize_with(x, spec["style_params"])}
+
+    # the model's own pieces
+    def fuse(self, styles: dict, weights: dict) -> dict:
+        """The params of a weighted fusion of `styles`."""
+        raise NotImplementedError
+
+    def stylize_with(self, x, style: dict) -> jax.Array:
+        """x (B, H, W, 3) through one style's params → clipped (B, H, W, 3)."""
+        raise NotImplementedError
+
     def render_per_image(self, x, styles: dict, masks) -> jax.Array:
         """x (B, H, W, 3), `styles` stacked (B, R, ...) (each image its own R regions' style
         params, from `style_params`), masks (B, R, H, W) → clipped (B, H, W, 3)."""
@@ -116,30 +141,18 @@ class StyleBankRenderer(Renderer):
         self.store = stylebank_store.STORE
         self.params, self.cfg, self.manifest = stylebank_store.load_model(path)
 
+    def fuse(self, styles: dict, weights: dict) -> dict:
+        return self.lib.fuse_linear(styles, weights)  # the banks' weighted sum, applied once
+
+    def stylize_with(self, x, style: dict) -> jax.Array:
+        return self.lib.stylize_bank(self.params, x, style, self.cfg, clip=True)
+
     def render_per_image(self, x, styles: dict, masks) -> jax.Array:
         return self.lib.stylize_per_image(self.params, x, styles, masks, self.cfg, clip=True)
 
-    def style_params(self, spec: dict) -> dict:
-        """The single bank of a one-style or linear-fusion spec (fused once, reused for every batch)."""
-        from styljax.models import stylebank as sb
-
-        if spec["mode"] == "fusion":
-            return sb.fuse_linear(self.params["banks"], spec["weights"])
-        return self.params["banks"][spec["names"][0]]
-
-    def render(self, x, spec: dict) -> dict:
-        from styljax.models import stylebank as sb
-
-        if spec["mode"] == "all":
-            outs = sb.render_all(self.params, x, self.cfg, tuple(spec["names"]), clip=True)
-            return {t: outs[k] for k, t in enumerate(spec["names"])}
-        tag = "fusion" if spec["mode"] == "fusion" else spec["names"][0]
-        return {tag: sb.stylize_bank(self.params, x, spec["style_params"], self.cfg, clip=True)}
-
     def render_regions(self, x, names: tuple, masks=None, k: int | None = None) -> jax.Array:
         """Paper's region fusion; masks (B, R, H, W) at image resolution, or K-means regions."""
-        from styljax.models import stylebank as sb
-
+        sb = self.lib
         f = sb.encode(self.params, x, self.cfg)
         if masks is not None:
             masks = sb.region_masks_for(jnp.asarray(masks), self.cfg)

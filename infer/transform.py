@@ -35,33 +35,20 @@ class TransformRenderer(Renderer):
                                f"{self.manifest.get('method')})")
         self.method = self.manifest.get("method", "cin")
 
+    def fuse(self, styles: dict, weights: dict) -> dict:
+        return self.lib.mix_styles(styles, weights)  # γ/β interpolation
+
+    def stylize_with(self, x, style: dict) -> jax.Array:
+        return self.lib.stylize_with(self.params, x, style, self.cfg, clip=True)
+
     def render_per_image(self, x, styles: dict, masks) -> jax.Array:
         """γ/β (B, R, C) mixed per pixel by the masks (B, R, H, W) in every norm."""
         return self.lib.stylize_with(self.params, x, styles, self.cfg, masks=masks, clip=True)
 
-    def style_params(self, spec: dict) -> dict:
-        """One style's γ/β, or the weighted γ/β of a fusion spec."""
-        from styljax.models import transform as tr
-
-        if spec["mode"] == "fusion":
-            return tr.mix_styles(self.params["styles"], spec["weights"])
-        return self.params["styles"][spec["names"][0]]
-
-    def render(self, x, spec: dict) -> dict:
-        from styljax.models import transform as tr
-
-        if spec["mode"] == "all":
-            outs = tr.render_all(self.params, x, self.cfg, tuple(spec["names"]), clip=True)
-            return {t: outs[k] for k, t in enumerate(spec["names"])}
-        tag = "fusion" if spec["mode"] == "fusion" else spec["names"][0]
-        return {tag: tr.stylize_with(self.params, x, spec["style_params"], self.cfg, clip=True)}
-
     def render_regions(self, x, names: tuple, masks, k=None) -> jax.Array:
         """γ/β mixed per pixel by the masks (B, R, H, W): γ(p) = Σ_r m_r(p) γ_r."""
-        from styljax.models import transform as tr
-
-        stacked = tr.stack_styles(self.params["styles"], names)
-        return tr.stylize_with(self.params, x, stacked, self.cfg, masks=jnp.asarray(masks), clip=True)
+        stacked = self.lib.stack_styles(self.params["styles"], names)
+        return self.lib.stylize_with(self.params, x, stacked, self.cfg, masks=jnp.asarray(masks), clip=True)
 
 
 def run_transform(args) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import time
 
-from styljax.errors import StyljaxError
 
 
 def register(sub) -> None:

@@ -29,6 +29,10 @@ from styljax import losses
 from styljax.vgg import VggWeights
 
 
+# relu1_2…relu4_3, equal weights: the style layers tuned for the bundled VGG-16 (also DPST's default)
+STYLE_LAYERS: tuple[tuple[str, float], ...] = (("relu1_2", 1.0), ("relu2_2", 1.0), ("relu3_3", 1.0), ("relu4_3", 1.0))
+
+
 @dataclasses.dataclass(frozen=True)
 class GatysConfig:
     """Everything that defines a Gatys run. Defaults are tuned for the bundled VGG-16 (caffe-hed).
@@ -38,12 +42,7 @@ class GatysConfig:
     """
 
     content_layers: tuple[tuple[str, float], ...] = (("relu3_3", 1.0),)
-    style_layers: tuple[tuple[str, float], ...] = (
-        ("relu1_2", 1.0),
-        ("relu2_2", 1.0),
-        ("relu3_3", 1.0),
-        ("relu4_3", 1.0),
-    )
+    style_layers: tuple[tuple[str, float], ...] = STYLE_LAYERS
     content_weight: float = 5.0
     style_weight: float = 100.0
     tv_weight: float = 1e2
@@ -201,7 +200,6 @@ def iterate(
     blend = blend / blend.sum()
     content = jnp.asarray(content, jnp.float32)
     styles = [jnp.asarray(s, jnp.float32) for s in styles]
-    content_full = content
     if cfg.color == "luminance":
         content, styles = _luminance_only(content, styles)
 

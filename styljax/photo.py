@@ -371,12 +371,7 @@ class PhotoConfig:
     """
 
     content_layers: tuple[tuple[str, float], ...] = (("relu4_2", 1.0),)
-    style_layers: tuple[tuple[str, float], ...] = (
-        ("relu1_2", 1.0),
-        ("relu2_2", 1.0),
-        ("relu3_3", 1.0),
-        ("relu4_3", 1.0),
-    )
+    style_layers: tuple[tuple[str, float], ...] = gatys.STYLE_LAYERS
     content_weight: float = 5.0
     style_weight: float = 100.0
     tv_weight: float = 1e2
