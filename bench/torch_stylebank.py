@@ -9,7 +9,7 @@ params (conv kernels HWIO -> OIHW, InstanceNorm scale/bias -> weight/bias):
   bank     `bank_layers` x reflect conv kxk C->C with bias (default: one 3x3 128->128, linear);
            with `bank_norm_relu` each is conv (no bias) + IN + ReLU
   decoder  mirror: [nearest x2 if the encoder layer had stride 2] + reflect conv 3x3 + IN + ReLU,
-           then reflect conv 9x9 -> 3 with bias (linear output)
+           then reflect conv 9x9 -> 3 with bias (linear or sigmoid output, as `cfg.output`)
 
 Loss network: VGG-16 convs 3x3 pad 1 + ReLU, MaxPool2d(2) between blocks, up to the deepest layer
 needed; weights copied from the JAX VGG params; caffe preprocessing inside
@@ -102,6 +102,7 @@ class TorchStyleBank(nn.Module):
         super().__init__()
         ch = tuple(cfg.channels)
         self.names = tuple(names)
+        self.sigmoid = getattr(cfg, "output", "linear") == "sigmoid"
         enc, cin = [], 3
         for i, c in enumerate(ch):
             enc.append(ConvINReLU(cin, c, 9 if i == 0 else 3, _stride(i)))
@@ -131,7 +132,8 @@ class TorchStyleBank(nn.Module):
     def decode(self, f):
         for m in self.decoder:
             f = m(f)
-        return self.out(f)
+        out = self.out(f)
+        return torch.sigmoid(out) if self.sigmoid else out
 
     def forward(self, x, ids: Sequence[int]):
         """Per-image styles: image j goes through bank ids[j]. x (B, 3, H, W), H, W multiples of 4."""

@@ -34,6 +34,24 @@ def _check_norm(norm: str) -> None:
         raise ValueError(f"gram norm must be one of {GRAM_NORMS}, got {norm!r}")
 
 
+@jax.custom_vjp
+def _self_gram(f: jax.Array) -> jax.Array:
+    """FᵀF per image, f (B, N, C) → (B, C, C)."""
+    return jnp.einsum("bnc,bnd->bcd", f, f)
+
+
+def _self_gram_fwd(f):
+    return _self_gram(f), f
+
+
+def _self_gram_bwd(f, dg):
+    # ∂⟨dG, FᵀF⟩/∂F = F (dG + dGᵀ): one matmul where autodiff of the einsum does two
+    return (jnp.einsum("bnc,bcd->bnd", f, dg + jnp.swapaxes(dg, 1, 2)),)
+
+
+_self_gram.defvjp(_self_gram_fwd, _self_gram_bwd)
+
+
 def gram(features: jax.Array, norm: str = "chw", mask: jax.Array | None = None) -> jax.Array:
     """Gram matrices (B, C, C) of features (B, H, W, C), normalised as `norm`.
 
@@ -48,7 +66,7 @@ def gram(features: jax.Array, norm: str = "chw", mask: jax.Array | None = None) 
         m = jnp.broadcast_to(mask, (b, h, w)).reshape(b, h * w, 1).astype(jnp.float32)
         f = f * m
         count = jnp.maximum(m.sum(axis=(1, 2)), 1e-6)[:, None, None]
-    g = jnp.einsum("bnc,bnd->bcd", f, f)
+    g = _self_gram(f)
     if norm == "chw":
         return g / (c * count)
     if norm == "hw":

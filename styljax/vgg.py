@@ -58,6 +58,52 @@ def _conv3x3_bwd(res, g):
 conv3x3.defvjp(_conv3x3_fwd, _conv3x3_bwd)
 
 
+def _windows(x: jax.Array) -> jax.Array:
+    """(B, H, W, C) → (B, H/2, W/2, 4, C): the 2×2 windows of a stride-2 pool, row-major inside."""
+    b, h, w, c = x.shape
+    return x.reshape(b, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5).reshape(b, h // 2, w // 2, 4, c)
+
+
+def _unwindows(x: jax.Array) -> jax.Array:
+    b, h, w, _, c = x.shape
+    return x.reshape(b, h, w, 2, 2, c).transpose(0, 1, 3, 2, 4, 5).reshape(b, 2 * h, 2 * w, c)
+
+
+@jax.custom_vjp
+def max_pool_2x2(x: jax.Array) -> jax.Array:
+    """2×2 stride-2 max pooling of NHWC `x` (odd trailing rows/columns dropped, like VALID).
+
+    Same values and gradient as `nn.max_pool(x, (2, 2), strides=(2, 2))`: the gradient goes to the
+    first maximum of each window in row-major order. Why: autodiff's `select_and_scatter` runs
+    several times slower on XLA:CPU than this elementwise mask (BENCHMARKS.md, training profile).
+    """
+    h, w = x.shape[1] // 2 * 2, x.shape[2] // 2 * 2
+    return _windows(x[:, :h, :w]).max(axis=3)
+
+
+def _max_pool_fwd(x):
+    y = max_pool_2x2(x)
+    return y, (x, y)
+
+
+def _max_pool_bwd(res, g):
+    x, y = res
+    h, w = 2 * y.shape[1], 2 * y.shape[2]
+    hit = _windows(x[:, :h, :w]) == y[:, :, :, None]
+    taken = jnp.zeros_like(hit[:, :, :, 0])
+    first = []
+    for i in range(4):  # the first hit of the window only
+        first.append(hit[:, :, :, i] & ~taken)
+        taken = taken | hit[:, :, :, i]
+    gx = _unwindows(jnp.where(jnp.stack(first, axis=3), g[:, :, :, None], jnp.zeros((), g.dtype)))
+    if (h, w) != x.shape[1:3]:
+        gx = jnp.pad(gx, ((0, 0), (0, x.shape[1] - h), (0, x.shape[2] - w), (0, 0)))
+    return (gx,)
+
+
+max_pool_2x2.defvjp(_max_pool_fwd, _max_pool_bwd)
+
+
 class Conv3x3(nn.Module):
     """`nn.Conv(features, (3, 3), padding="SAME")` with the same params ("kernel" HWIO, "bias"),
     through `conv3x3`."""
@@ -167,8 +213,10 @@ class VGG(nn.Module):
                     i += 1
                     continue
                 if block > 0 and c == 0:
-                    pool = nn.max_pool if self.pooling == "max" else nn.avg_pool
-                    x = pool(x, (2, 2), strides=(2, 2))
+                    if self.pooling == "max":
+                        x = max_pool_2x2(x)
+                    else:
+                        x = nn.avg_pool(x, (2, 2), strides=(2, 2))
                 name = f"conv{block + 1}_{c + 1}"
                 x = Conv3x3(CHANNELS[block], dtype=self.dtype, name=name)(x)
                 x = nn.relu(x)

@@ -104,3 +104,17 @@ def test_losses_jit_and_grad():
 
     g = jax.grad(total)(f)
     assert g.shape == f.shape and bool(jnp.all(jnp.isfinite(g))) and float(jnp.abs(g).sum()) > 0
+
+
+def test_gram_gradient_equals_autodiff_of_einsum():
+    f = jnp.asarray(np.random.default_rng(0).normal(size=(2, 5, 6, 4)).astype(np.float32))
+    w = jnp.asarray(np.random.default_rng(1).normal(size=(2, 4, 4)).astype(np.float32))
+
+    def plain(f):
+        x = f.reshape(2, 30, 4)
+        return jnp.einsum("bnc,bnd->bcd", x, x) / (4 * 30)
+
+    np.testing.assert_allclose(losses.gram(f), plain(f), rtol=1e-6)
+    np.testing.assert_allclose(
+        jax.grad(lambda f: jnp.sum(losses.gram(f) * w))(f), jax.grad(lambda f: jnp.sum(plain(f) * w))(f), rtol=1e-5, atol=1e-6
+    )

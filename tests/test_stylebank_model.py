@@ -248,3 +248,22 @@ def test_stylize_per_image_is_each_images_own_fusion(params, cfg):
         f = sb.encode(p, x[i : i + 1], cfg)
         g = sb.fuse_regions(p, f, sb.region_masks_for(masks[i : i + 1], cfg), pr, cfg)
         np.testing.assert_allclose(got[i], sb.decode(p, g, cfg, (16, 20))[0], atol=2e-5)
+
+
+@pytest.mark.parametrize("cfg", [SMALL, sb.StyleBankConfig(channels=(4, 8, 8), bank_layers=2, bank_norm_relu=True)])
+def test_apply_banks_per_image_equals_each_bank_and_its_gradient(params, cfg):
+    """The training step's per-image banks (one im2col matmul for the paper's bank) = each image
+    through its own bank, values and gradients."""
+    p = params if cfg is SMALL else sb.init(jax.random.key(2), cfg, NAMES)
+    f = sb.encode(p, _images((3, 16, 20, 3), seed=4), cfg)
+    names = ["c", "a", "c"]
+    per_image = sb.stack_banks(p["banks"], names)
+
+    def each(banks):
+        return jnp.concatenate([sb.apply_bank(jax.tree.map(lambda a: a[i], banks), f[i : i + 1], cfg) for i in range(3)])
+
+    np.testing.assert_allclose(sb.apply_banks_per_image(per_image, f, cfg), each(per_image), rtol=1e-5, atol=1e-5)
+    g = jax.grad(lambda b: jnp.sum(jnp.sin(sb.apply_banks_per_image(b, f, cfg))))(per_image)
+    want = jax.grad(lambda b: jnp.sum(jnp.sin(each(b))))(per_image)
+    for a, r in zip(jax.tree.leaves(g), jax.tree.leaves(want)):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4)

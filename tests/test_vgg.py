@@ -147,3 +147,24 @@ def test_conv3x3_equals_lax_conv_values_and_both_gradients():
         return jax.jit(lambda x: jax.lax.fori_loop(0, 3, step, x))(x)
 
     np.testing.assert_allclose(descend(vgg.conv3x3), descend(plain), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("hw", [(8, 10), (9, 7)])
+def test_max_pool_2x2_equals_flax_values_and_gradient_with_ties(hw):
+    """The custom VJP sends each window's gradient to its first maximum, as select_and_scatter
+    does, also where a window holds several equal maxima (flat image regions)."""
+    import flax.linen as nn
+
+    from styljax.vgg import max_pool_2x2
+
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.integers(0, 3, (2, *hw, 3)).astype(np.float32))  # many ties
+    g = jnp.asarray(rng.normal(size=(2, hw[0] // 2, hw[1] // 2, 3)).astype(np.float32))
+
+    def ref(x):
+        return nn.max_pool(x, (2, 2), strides=(2, 2))
+
+    np.testing.assert_array_equal(max_pool_2x2(x), ref(x))
+    got = jax.grad(lambda x: jnp.sum(max_pool_2x2(x) * g))(x)
+    want = jax.grad(lambda x: jnp.sum(ref(x) * g))(x)
+    np.testing.assert_array_equal(got, want)

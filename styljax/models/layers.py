@@ -19,6 +19,7 @@ taps, same summation). For s = 1 this is "reflect-pad k//2, SAME conv, crop k//2
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -93,6 +94,95 @@ def reflect_pad(x: jax.Array, pad: int) -> jax.Array:
     return x[:, _reflect_index(h, pad)][:, :, _reflect_index(w, pad)]
 
 
+def _same_crop(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+    """reflect-pad, SAME conv, crop: the reference pad + VALID result (see the module docstring)."""
+    k = kernel.shape[0]
+    ah, bh, sh, oh = _fast_plan(x.shape[1], k, stride)
+    aw, bw, sw, ow = _fast_plan(x.shape[2], k, stride)
+    xp = reflect_pad(x, k // 2)
+    if ah or bh or aw or bw:
+        xp = jnp.pad(xp, ((0, 0), (ah, bh), (aw, bw), (0, 0)))
+    y = lax.conv_general_dilated(xp, kernel, (stride, stride), "SAME", dimension_numbers=_DN)
+    return y[:, sh : sh + oh, sw : sw + ow, :]
+
+
+def _thin_input(x: jax.Array, kernel: jax.Array, stride: int) -> bool:
+    # an RGB input under a 9×9 kernel: the k×k conv with 3 input channels is far off the fast path
+    return stride == 1 and kernel.shape[2] * kernel.shape[0] <= 32
+
+
+def _thin_output(kernel: jax.Array, stride: int) -> bool:
+    # an RGB output head: the kernel gradient of the SAME form leaves the fast path
+    return stride == 1 and kernel.shape[3] < 8
+
+
+def _rows_then_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """Stride-1 reflect conv as k column shifts stacked on channels (C → k·C), then a k×1 conv."""
+    k, _, c, d = kernel.shape
+    p, w = k // 2, x.shape[2]
+    xp = reflect_pad(x, p)
+    cols = jnp.concatenate([xp[:, :, dx : dx + w] for dx in range(k)], axis=-1)  # (B, H+2p, W, kC)
+    y = lax.conv_general_dilated(cols, kernel.reshape(k, 1, k * c, d), (1, 1), "SAME", dimension_numbers=_DN)
+    return y[:, p : p + x.shape[1]]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _reflect_conv_fast(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+    """`_same_crop` with forward and kernel-gradient forms chosen per layer shape (same values).
+
+    XLA:CPU's convolution paths are far apart in speed for the thin layers of these nets (RGB in or
+    out under a 9×9 kernel); BENCHMARKS.md has the profile.
+    """
+    if _thin_input(x, kernel, stride):
+        return _rows_then_conv(x, kernel)
+    return _same_crop(x, kernel, stride)
+
+
+def _reflect_conv_fast_fwd(x, kernel, stride):
+    return _reflect_conv_fast(x, kernel, stride), (x, kernel)
+
+
+def _reflect_conv_fast_bwd(stride, res, g):
+    x, kernel = res
+    _, vjp = jax.vjp(lambda x_, k_: _same_crop(x_, k_, stride), x, kernel)
+    gx, gk = vjp(g)
+    if _thin_output(kernel, stride):  # the kernel gradient of the literal pad + VALID form
+        xp = reflect_pad(x, kernel.shape[0] // 2)
+        _, kvjp = jax.vjp(lambda k_: lax.conv_general_dilated(xp, k_, (1, 1), "VALID", dimension_numbers=_DN), kernel)
+        (gk,) = kvjp(g)
+    return gx, gk
+
+
+_reflect_conv_fast.defvjp(_reflect_conv_fast_fwd, _reflect_conv_fast_bwd)
+
+
+# Rows of the 2-tap kernels that nearest-×2 upsampling folds a 3-tap kernel into, per output phase:
+# phase 0 reads (x[i-1], x[i]) with taps (W0, W1+W2), phase 1 reads (x[i], x[i+1]) with (W0+W1, W2).
+_PHASE_TAPS = np.array([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]], np.float32)
+
+
+def upsample_reflect_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """`reflect_conv(upsample_nearest_2x(x), kernel)` for a 3×3 kernel, at 4/9 of its cost.
+
+    Each of the four output phases (row parity a, column parity b) of a 3×3 conv over a nearest-×2
+    upsampled map is a 2×2 conv over the low-resolution map, whose taps are sums of the 3×3 taps
+    (`_PHASE_TAPS`); the reflect border of the upsampled map is the edge border of `x`. One SAME
+    conv with the four phase kernels side by side gives all phases at once. Same values up to
+    float rounding (taps are summed before multiplying).
+    """
+    if kernel.shape[:2] != (3, 3):
+        return reflect_conv(upsample_nearest_2x(x), kernel)
+    b, h, w, c = x.shape
+    d = kernel.shape[-1]
+    taps = jnp.asarray(_PHASE_TAPS, kernel.dtype)
+    k2 = jnp.einsum("auy,yxio,bvx->uviabo", taps, kernel, taps).reshape(2, 2, c, 4 * d)
+    xe = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+    z = lax.conv_general_dilated(xe, k2, (1, 1), "SAME", dimension_numbers=_DN)
+    z = z.reshape(b, h + 2, w + 2, 2, 2, d)
+    rows = [jnp.stack([z[:, a : a + h, bb : bb + w, a, bb] for bb in (0, 1)], axis=3) for a in (0, 1)]
+    return jnp.stack(rows, axis=2).reshape(b, 2 * h, 2 * w, d)
+
+
 def reflect_conv(
     x: jax.Array,
     kernel: jax.Array,
@@ -104,25 +194,19 @@ def reflect_conv(
 
     Output spatial size ceil(n / stride). `method="valid"` is the literal (slow on XLA:CPU)
     reference jnp.pad(reflect) + VALID; the default "same_crop" gives the same result (see module
-    docstring) with the gather-based `reflect_pad`.
+    docstring) with the gather-based `reflect_pad`, and picks the fast form of each thin layer.
     """
     k = kernel.shape[0]
     if kernel.shape[1] != k or k % 2 != 1:
         raise ValueError(f"reflect_conv needs an odd square kernel, got {kernel.shape[:2]}")
     if method not in CONV_METHODS:
         raise ValueError(f"method must be one of {CONV_METHODS}, got {method!r}")
-    p = k // 2
     if method == "valid":
+        p = k // 2
         xp = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
         y = lax.conv_general_dilated(xp, kernel, (stride, stride), "VALID", dimension_numbers=_DN)
     else:
-        ah, bh, sh, oh = _fast_plan(x.shape[1], k, stride)
-        aw, bw, sw, ow = _fast_plan(x.shape[2], k, stride)
-        xp = reflect_pad(x, p)
-        if ah or bh or aw or bw:
-            xp = jnp.pad(xp, ((0, 0), (ah, bh), (aw, bw), (0, 0)))
-        y = lax.conv_general_dilated(xp, kernel, (stride, stride), "SAME", dimension_numbers=_DN)
-        y = y[:, sh : sh + oh, sw : sw + ow, :]
+        y = _reflect_conv_fast(x, kernel, stride)
     if bias is not None:
         y = y + bias
     return y
@@ -139,6 +223,7 @@ class ReflectConv(nn.Module):
       dtype: computation dtype.
       method: "same_crop" (fast, default) or "valid" (reference; for tests and benchmarks).
       kernel_init: initializer of the HWIO kernel (default `lecun_normal_chunked`).
+      upsample: convolve the nearest-×2 upsampled input (stride 1; `upsample_reflect_conv`).
     """
 
     features: int
@@ -148,6 +233,7 @@ class ReflectConv(nn.Module):
     dtype: Any = jnp.float32
     method: str = "same_crop"
     kernel_init: Any = lecun_normal_chunked
+    upsample: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -158,6 +244,13 @@ class ReflectConv(nn.Module):
         x = x.astype(self.dtype)
         w = w.astype(self.dtype)
         b = None if b is None else b.astype(self.dtype)
+        if self.upsample:
+            if self.stride != 1:
+                raise ValueError("ReflectConv: upsample=True needs stride 1")
+            if self.method == "valid":
+                return reflect_conv(upsample_nearest_2x(x), w, b, 1, "valid")
+            y = upsample_reflect_conv(x, w)
+            return y if b is None else y + b
         return reflect_conv(x, w, b, self.stride, self.method)
 
 
@@ -230,10 +323,9 @@ class ConvINReLU(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        if self.upsample:
-            if self.stride != 1:
-                raise ValueError("ConvINReLU: upsample=True needs stride 1")
-            x = upsample_nearest_2x(x)
-        x = ReflectConv(self.features, self.kernel, self.stride, self.use_bias, self.dtype, name="conv")(x)
+        if self.upsample and self.stride != 1:
+            raise ValueError("ConvINReLU: upsample=True needs stride 1")
+        x = ReflectConv(self.features, self.kernel, self.stride, self.use_bias, self.dtype, name="conv",
+                        upsample=self.upsample)(x)
         x = InstanceNorm(dtype=self.dtype, name="norm")(x)
         return nn.relu(x) if self.relu else x

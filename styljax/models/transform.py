@@ -45,7 +45,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from styljax.models.layers import ReflectConv, instance_norm, upsample_nearest_2x
+from styljax.models.layers import ReflectConv, instance_norm
 from styljax.models.stylebank import nbytes  # noqa: F401  (re-exported: bytes of a style's γ/β)
 from styljax.models.stylebank import pad_to_multiple  # two stride-2 convs: sides padded to multiples of 4
 
@@ -134,8 +134,8 @@ class TransformNet(nn.Module):
         dt = cfg.dtype
         c1, c2, c3 = cfg.channels
 
-        def conv_norm(y, name, features, kernel, stride=1, relu=True):
-            y = ReflectConv(features, kernel, stride, use_bias=False, dtype=dt, name=name)(y)
+        def conv_norm(y, name, features, kernel, stride=1, relu=True, upsample=False):
+            y = ReflectConv(features, kernel, stride, use_bias=False, dtype=dt, name=name, upsample=upsample)(y)
             y = conditional_instance_norm(y, style[name], masks)
             return nn.relu(y) if relu else y
 
@@ -145,8 +145,8 @@ class TransformNet(nn.Module):
         for i in range(1, cfg.residual_blocks + 1):
             h = conv_norm(y, f"res{i}a", c3, 3)
             y = y + conv_norm(h, f"res{i}b", c3, 3, relu=False)
-        y = conv_norm(upsample_nearest_2x(y), "up1", c2, 3)
-        y = conv_norm(upsample_nearest_2x(y), "up2", c1, 3)
+        y = conv_norm(y, "up1", c2, 3, upsample=True)
+        y = conv_norm(y, "up2", c1, 3, upsample=True)
         if cfg.norm_output:
             y = conv_norm(y, "out", 3, 9, relu=False)
         else:

@@ -78,11 +78,10 @@ def perceptual_loss(
     extract: Callable, loss: PerceptualLoss, consts: dict, out: jax.Array, images: jax.Array, ids: jax.Array
 ) -> tuple[jax.Array, dict]:
     """(total, {"content", "style", "tv"}) for stylised `out` of content `images`, image j
-    against style `ids[j]`'s Grams. One VGG pass over [out; images]; the content side is a constant."""
-    feats = extract(consts["vgg"], jnp.concatenate([out, images]))
-    b = images.shape[0]
-    f_out = {k: v[:b] for k, v in feats.items()}
-    f_in = {k: jax.lax.stop_gradient(v[b:]) for k, v in feats.items()}
+    against style `ids[j]`'s Grams. The content images go through VGG in a pass of their own, under
+    `stop_gradient`: in one pass over [out; images] the backward pass ran over both halves."""
+    f_out = extract(consts["vgg"], out)
+    f_in = jax.lax.stop_gradient(extract(consts["vgg"], images))
     targets = {l: consts["grams"][l][ids] for l, _ in loss.style_layers}
     parts = {
         "content": loss.content_weight * losses.content_loss(f_out, f_in, dict(loss.content_layers)),

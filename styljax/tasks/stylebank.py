@@ -138,7 +138,7 @@ class StyleBankTask:
         f = sb.encode(params, images, mcfg)
         stacked = sb.stack_banks(params["banks"], self.style_names)
         per_image = jax.tree.map(lambda x: x[ids], stacked)
-        g = jax.vmap(lambda bank, x: sb.apply_bank(bank, x[None], mcfg)[0])(per_image, f)
+        g = sb.apply_banks_per_image(per_image, f, mcfg)
         out = sb.decode(params, g, mcfg, images.shape[1:3])
         return perceptual.perceptual_loss(self.extract, self.cfg.loss, consts, out, images, ids)
 
