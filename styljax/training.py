@@ -3,14 +3,16 @@
 A method is a `Task`: it makes the initial `TrainState`, a pytree of constants (loss-network
 params, style Gram targets, ...) and a pure `train_step(state, batch, consts, phase) -> (state,
 metrics)`. `phase = task.phase(step)` is a small static int for methods that alternate objectives
-(StyleBank's T+1 schedule): the step is one pure function, compiled once per phase. (Branching
-with `lax.cond` instead ran the StyleBank step 6.5x slower on XLA:CPU here: 11.4 s vs 1.76 s.)
+(StyleBank's T+1 schedule): the step is one pure function, compiled once per phase (a
+`lax.cond` over both branches ran several times slower on XLA:CPU, see BENCHMARKS.md).
 The loop owns everything else, once for all methods:
 
 - jit of the step, with a NaN/Inf guard *inside* it: if the loss or any param goes non-finite the
-  step returns the previous state unchanged and `metrics["finite"] = False`; the loop then writes
-  that last good state as a checkpoint and stops with an error;
-- data by step index (`ds[step]`, see `styljax.data`), so resume continues exactly;
+  step returns the previous state unchanged, and so does every later step (a device-side flag);
+  the loop reads the flag at log and checkpoint steps only (no host sync per step), then writes
+  that last good state as a checkpoint and stops with an error naming the first bad step;
+- data by step index (`ds[step]`, see `styljax.data`), so resume continues exactly, read and
+  placed on the devices by a background thread a few steps ahead;
 - a tqdm bar, metrics as JSON lines (`metrics.jsonl`) and TensorBoard events (`tb/`), a sample
   contact sheet every N steps (`samples/`);
 - orbax checkpoints every N steps, at the end, and on SIGINT/SIGTERM (then it stops cleanly);
@@ -25,9 +27,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import queue
 import signal
+import threading
 import time
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -84,29 +87,72 @@ def all_finite(tree: Any) -> jax.Array:
 
 
 def guarded(step_fn: Callable) -> Callable:
-    """Wrap a train step so a non-finite loss or param keeps the previous state."""
+    """Wrap a train step so a non-finite loss or param keeps the previous state.
 
-    def step(state, batch, consts, phase=0):
+    `healthy` is a device-side flag that stays False once a step went non-finite: every later
+    step is then a no-op, so the loop can check the flag only now and then (a host sync per step
+    would stall the device) and still stop at the last good state.
+    """
+
+    def step(state, batch, consts, phase, healthy):
         new, metrics = step_fn(state, batch, consts, phase)
-        ok = jnp.isfinite(metrics["loss"]) & all_finite(new.params)
+        ok = healthy & jnp.isfinite(metrics["loss"]) & all_finite(new.params)
         new = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, state)
-        return new, {**metrics, "finite": ok}
+        return new, {**metrics, "finite": ok}, ok
 
     return step
 
 
-_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # task → {mesh: jitted step}
-
-
 def compiled_step(task: Task, mesh: jax.sharding.Mesh) -> Callable:
-    """The task's guarded step jitted for `mesh` (params replicated, batch split on axis 0), one per
-    (task, mesh): a resumed or repeated `train` in the same process reuses the compilation."""
-    per_task = _STEPS.setdefault(task, {})
-    if mesh not in per_task:
+    """The task's guarded step jitted for `mesh` (params replicated, batch split on axis 0).
+
+    Kept on the task object, one per mesh, so that a resumed or repeated `train` in the same
+    process reuses the compilation, and it goes away with the task.
+    """
+    cache = task.__dict__.setdefault("_compiled_steps", {})
+    if mesh not in cache:
         whole, split = parallel.replicated(mesh), parallel.batch_sharded(mesh)
-        per_task[mesh] = jax.jit(guarded(task.train_step), donate_argnums=0, static_argnums=3,
-                                 in_shardings=(whole, split, whole), out_shardings=whole)
-    return per_task[mesh]
+        cache[mesh] = jax.jit(guarded(task.train_step), donate_argnums=0, static_argnums=3,
+                              in_shardings=(whole, split, whole, whole), out_shardings=whole)
+    return cache[mesh]
+
+
+class _Prefetch:
+    """`batches[step]` for step in [start, stop), read and placed on the mesh `depth` steps ahead
+    by a background thread, so that decoding and cropping overlap the device's work."""
+
+    def __init__(self, batches: Any, start: int, stop: int, mesh: jax.sharding.Mesh, depth: int = 2):
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(batches, start, stop, mesh), daemon=True)
+        self._thread.start()
+
+    def _run(self, batches, start, stop, mesh):
+        for step in range(start, stop):
+            try:
+                batch = batches[step]
+                item = (batch, parallel.shard_batch(batch, mesh), None)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the consumer's thread
+                item = (None, None, e)
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if item[2] is not None or self._stop.is_set():
+                return
+
+    def next(self) -> tuple[Any, Any]:
+        """(host batch, sharded batch) of the next step."""
+        batch, sharded, error = self._queue.get()
+        if error is not None:
+            raise error
+        return batch, sharded
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 class _StopFlag:
@@ -190,25 +236,36 @@ def train(
     meta = task.meta()
     consts = parallel.replicate(task.constants(), mesh)
     step_fn = compiled_step(task, mesh)
-    logs = _Logs(workdir) if main else None
+    healthy = parallel.replicate(jnp.bool_(True), mesh)
+    pending: list[tuple[int, jax.Array]] = []  # (step, its finite flag) not yet checked on the host
+
+    def check_finite() -> None:
+        """One host sync: stop with the last good state if a step since the last check went bad."""
+        if pending and not bool(healthy):
+            flags = jax.device_get([ok for _, ok in pending])
+            bad = next(n for (n, _), ok in zip(pending, flags) if not ok)
+            checkpoint.save(mngr, int(state.step), state, meta)
+            raise StyljaxError(
+                f"non-finite loss at step {bad}; stopped, last good checkpoint is step {int(state.step)} in {workdir}"
+            )
+        pending.clear()
 
     from tqdm.auto import tqdm
 
+    logs = _Logs(workdir) if main else None
     bar = tqdm(total=cfg.steps, initial=start, desc=task.name, dynamic_ncols=True, disable=not (cfg.progress and main))
+    prefetch = _Prefetch(batches, start, cfg.steps, mesh)
     t0, last_saved = time.perf_counter(), start
     try:
         with _StopFlag() as stop:
             for step in range(start, cfg.steps):
-                batch = batches[step]
-                state, metrics = step_fn(state, parallel.shard_batch(batch, mesh), consts, task.phase(step))
+                batch, sharded = prefetch.next()
+                state, metrics, healthy = step_fn(state, sharded, consts, task.phase(step), healthy)
                 done = step + 1
-                if not bool(metrics["finite"]):
-                    checkpoint.save(mngr, int(state.step), state, meta)
-                    raise StyljaxError(
-                        f"non-finite loss at step {done}; stopped, last good checkpoint is step {int(state.step)} in {workdir}"
-                    )
+                pending.append((done, metrics["finite"]))
                 bar.update(1)
                 if done % cfg.log_every == 0 or done == cfg.steps:
+                    check_finite()
                     m = _scalars(metrics)
                     m["steps_per_s"] = (done - start) / (time.perf_counter() - t0)
                     if logs:
@@ -220,18 +277,19 @@ def train(
                     sheet = task.sample(state.params, batch, consts)
                     image.save_image(workdir / "samples" / f"step_{done:06d}.jpg", sheet, quality=90)
                 if done % cfg.checkpoint_every == 0 or done == cfg.steps or stop.signal is not None:
+                    check_finite()
                     checkpoint.save(mngr, done, state, meta)
                     last_saved = done
                 if stop.signal is not None:
                     raise KeyboardInterrupt
     except KeyboardInterrupt:
+        check_finite()
         if int(state.step) != last_saved:
             checkpoint.save(mngr, int(state.step), state, meta)
+        raise StyljaxError(f"interrupted at step {int(state.step)}; checkpoint saved, rerun the same command to resume") from None
+    finally:
+        prefetch.close()
         bar.close()
         if logs:
             logs.close()
-        raise StyljaxError(f"interrupted at step {int(state.step)}; checkpoint saved, rerun the same command to resume") from None
-    bar.close()
-    if logs:
-        logs.close()
     return state

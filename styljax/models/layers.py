@@ -33,18 +33,22 @@ _DN = ("NHWC", "HWIO", "NHWC")
 CONV_METHODS = ("same_crop", "valid")
 
 
-def _fast_plan(n: int, k: int, s: int) -> tuple[int, int, int, int]:
-    """For one spatial axis of length n: (front zeros a, back zeros b, crop start, out length)."""
-    p = k // 2
-    padded = n + 2 * p
-    out = (padded - k) // s + 1  # reference (pad + VALID) output length
+def _valid_plan(n: int, k: int, s: int) -> tuple[int, int, int, int]:
+    """For one spatial axis of an already padded length n, how a SAME conv gives the VALID conv:
+    (front zeros a, back zeros b, crop start, out length)."""
+    out = (n - k) // s + 1  # VALID output length
     lo = max(k - s, 0) // 2  # SAME's front padding when the input length is a multiple of s
     a = (-lo) % s
-    b = (-(padded + a)) % s
+    b = (-(n + a)) % s
     start = (lo + a) // s
-    if start + out > (padded + a + b) // s:  # cannot happen for odd k; guard the arithmetic
-        raise AssertionError(f"bad reflect-conv plan n={n} k={k} s={s}")
+    if start + out > (n + a + b) // s:  # cannot happen for odd k; guard the arithmetic
+        raise AssertionError(f"bad conv plan n={n} k={k} s={s}")
     return a, b, start, out
+
+
+def _fast_plan(n: int, k: int, s: int) -> tuple[int, int, int, int]:
+    """`_valid_plan` for an axis of length n reflect-padded by k//2 (the reference conv)."""
+    return _valid_plan(n + 2 * (k // 2), k, s)
 
 
 _CHUNK = 1 << 16
@@ -94,66 +98,70 @@ def reflect_pad(x: jax.Array, pad: int) -> jax.Array:
     return x[:, _reflect_index(h, pad)][:, :, _reflect_index(w, pad)]
 
 
-def _same_crop(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
-    """reflect-pad, SAME conv, crop: the reference pad + VALID result (see the module docstring)."""
+def _valid_by_same(xp: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+    """VALID conv of a padded `xp` computed as a SAME conv and a crop (see the module docstring)."""
     k = kernel.shape[0]
-    ah, bh, sh, oh = _fast_plan(x.shape[1], k, stride)
-    aw, bw, sw, ow = _fast_plan(x.shape[2], k, stride)
-    xp = reflect_pad(x, k // 2)
+    ah, bh, sh, oh = _valid_plan(xp.shape[1], k, stride)
+    aw, bw, sw, ow = _valid_plan(xp.shape[2], k, stride)
     if ah or bh or aw or bw:
         xp = jnp.pad(xp, ((0, 0), (ah, bh), (aw, bw), (0, 0)))
     y = lax.conv_general_dilated(xp, kernel, (stride, stride), "SAME", dimension_numbers=_DN)
     return y[:, sh : sh + oh, sw : sw + ow, :]
 
 
-def _thin_input(x: jax.Array, kernel: jax.Array, stride: int) -> bool:
-    # an RGB input under a 9×9 kernel: the k×k conv with 3 input channels is far off the fast path
-    return stride == 1 and kernel.shape[2] * kernel.shape[0] <= 32
-
-
-def _thin_output(kernel: jax.Array, stride: int) -> bool:
-    # an RGB output head: the kernel gradient of the SAME form leaves the fast path
-    return stride == 1 and kernel.shape[3] < 8
-
-
-def _rows_then_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """Stride-1 reflect conv as k column shifts stacked on channels (C → k·C), then a k×1 conv."""
+def _valid_by_columns(xp: jax.Array, kernel: jax.Array) -> jax.Array:
+    """Stride-1 VALID conv as k column shifts stacked on channels (C → k·C), then a k×1 conv."""
     k, _, c, d = kernel.shape
-    p, w = k // 2, x.shape[2]
-    xp = reflect_pad(x, p)
-    cols = jnp.concatenate([xp[:, :, dx : dx + w] for dx in range(k)], axis=-1)  # (B, H+2p, W, kC)
+    h, w = xp.shape[1] - k + 1, xp.shape[2] - k + 1
+    cols = jnp.concatenate([xp[:, :, dx : dx + w] for dx in range(k)], axis=-1)  # (B, H+k-1, W, kC)
     y = lax.conv_general_dilated(cols, kernel.reshape(k, 1, k * c, d), (1, 1), "SAME", dimension_numbers=_DN)
-    return y[:, p : p + x.shape[1]]
+    return y[:, (k - 1) // 2 : (k - 1) // 2 + h]  # SAME pads (k-1)//2 rows in front
+
+
+def _patches(xp: jax.Array, k: int, stride: int, oh: int, ow: int) -> jax.Array:
+    """im2col: (B, oh, ow, k·k·C), taps in HWI order."""
+    span_h, span_w = stride * (oh - 1) + 1, stride * (ow - 1) + 1
+    return jnp.concatenate(
+        [xp[:, dy : dy + span_h : stride, dx : dx + span_w : stride] for dy in range(k) for dx in range(k)], axis=-1
+    )
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _reflect_conv_fast(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
-    """`_same_crop` with forward and kernel-gradient forms chosen per layer shape (same values).
+def conv_valid(xp: jax.Array, kernel: jax.Array, stride: int = 1) -> jax.Array:
+    """VALID convolution of an already padded NHWC `xp` with an HWIO `kernel` (square, any k).
 
-    XLA:CPU's convolution paths are far apart in speed for the thin layers of these nets (RGB in or
-    out under a 9×9 kernel); BENCHMARKS.md has the profile.
+    Same values as `lax.conv_general_dilated(xp, kernel, stride, "VALID")` up to float rounding,
+    but each of the forward pass, the input gradient and the kernel gradient takes the form that is
+    fast on XLA:CPU for its layer shape (BENCHMARKS.md, training-step profile): VALID itself is
+    far off the fast path; an RGB input under a 9×9 kernel runs as column shifts + a k×1 conv; the
+    kernel gradient of a stride-1 k ≤ 3 conv is one im2col matmul, and of an RGB output head the VALID
+    form's.
     """
-    if _thin_input(x, kernel, stride):
-        return _rows_then_conv(x, kernel)
-    return _same_crop(x, kernel, stride)
+    k, _, c, _ = kernel.shape
+    if stride == 1 and k * c <= 32:  # thin input (3 channels under a 9×9 kernel)
+        return _valid_by_columns(xp, kernel)
+    return _valid_by_same(xp, kernel, stride)
 
 
-def _reflect_conv_fast_fwd(x, kernel, stride):
-    return _reflect_conv_fast(x, kernel, stride), (x, kernel)
+def _conv_valid_fwd(xp, kernel, stride):
+    return conv_valid(xp, kernel, stride), (xp, kernel)
 
 
-def _reflect_conv_fast_bwd(stride, res, g):
-    x, kernel = res
-    _, vjp = jax.vjp(lambda x_, k_: _same_crop(x_, k_, stride), x, kernel)
-    gx, gk = vjp(g)
-    if _thin_output(kernel, stride):  # the kernel gradient of the literal pad + VALID form
-        xp = reflect_pad(x, kernel.shape[0] // 2)
-        _, kvjp = jax.vjp(lambda k_: lax.conv_general_dilated(xp, k_, (1, 1), "VALID", dimension_numbers=_DN), kernel)
-        (gk,) = kvjp(g)
-    return gx, gk
+def _conv_valid_bwd(stride, res, g):
+    xp, kernel = res
+    k, _, c, d = kernel.shape
+    (gx,) = jax.vjp(lambda x_: _valid_by_same(x_, kernel, stride), xp)[1](g)
+    if k <= 3 and stride == 1:
+        patches = _patches(xp, k, stride, g.shape[1], g.shape[2])
+        gk = jnp.einsum("bhwk,bhwd->kd", patches, g.astype(patches.dtype)).reshape(kernel.shape)
+    elif stride == 1 and d < 8:  # thin output (an RGB head)
+        (gk,) = jax.vjp(lambda k_: lax.conv_general_dilated(xp, k_, (1, 1), "VALID", dimension_numbers=_DN), kernel)[1](g)
+    else:
+        (gk,) = jax.vjp(lambda k_: _valid_by_same(xp, k_, stride), kernel)[1](g)
+    return gx, gk.astype(kernel.dtype)
 
 
-_reflect_conv_fast.defvjp(_reflect_conv_fast_fwd, _reflect_conv_fast_bwd)
+conv_valid.defvjp(_conv_valid_fwd, _conv_valid_bwd)
 
 
 # Rows of the 2-tap kernels that nearest-×2 upsampling folds a 3-tap kernel into, per output phase:
@@ -166,7 +174,7 @@ def upsample_reflect_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
 
     Each of the four output phases (row parity a, column parity b) of a 3×3 conv over a nearest-×2
     upsampled map is a 2×2 conv over the low-resolution map, whose taps are sums of the 3×3 taps
-    (`_PHASE_TAPS`); the reflect border of the upsampled map is the edge border of `x`. One SAME
+    (`_PHASE_TAPS`); the reflect border of the upsampled map is the edge border of `x`. One 2×2
     conv with the four phase kernels side by side gives all phases at once. Same values up to
     float rounding (taps are summed before multiplying).
     """
@@ -177,8 +185,7 @@ def upsample_reflect_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     taps = jnp.asarray(_PHASE_TAPS, kernel.dtype)
     k2 = jnp.einsum("auy,yxio,bvx->uviabo", taps, kernel, taps).reshape(2, 2, c, 4 * d)
     xe = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
-    z = lax.conv_general_dilated(xe, k2, (1, 1), "SAME", dimension_numbers=_DN)
-    z = z.reshape(b, h + 2, w + 2, 2, 2, d)
+    z = conv_valid(xe, k2).reshape(b, h + 1, w + 1, 2, 2, d)
     rows = [jnp.stack([z[:, a : a + h, bb : bb + w, a, bb] for bb in (0, 1)], axis=3) for a in (0, 1)]
     return jnp.stack(rows, axis=2).reshape(b, 2 * h, 2 * w, d)
 
@@ -194,7 +201,7 @@ def reflect_conv(
 
     Output spatial size ceil(n / stride). `method="valid"` is the literal (slow on XLA:CPU)
     reference jnp.pad(reflect) + VALID; the default "same_crop" gives the same result (see module
-    docstring) with the gather-based `reflect_pad`, and picks the fast form of each thin layer.
+    docstring) with the gather-based `reflect_pad` and `conv_valid`'s fast forms.
     """
     k = kernel.shape[0]
     if kernel.shape[1] != k or k % 2 != 1:
@@ -206,7 +213,7 @@ def reflect_conv(
         xp = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
         y = lax.conv_general_dilated(xp, kernel, (stride, stride), "VALID", dimension_numbers=_DN)
     else:
-        y = _reflect_conv_fast(x, kernel, stride)
+        y = conv_valid(reflect_pad(x, k // 2), kernel, stride)
     if bias is not None:
         y = y + bias
     return y
