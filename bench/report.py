@@ -78,13 +78,28 @@ def stylebank(path: str) -> str:
                 f"= the paper's 3x3x128x128 fp32); auto-encoder {r['autoencoder_bytes']:,} B; whole model with "
                 f"{r['n_styles']} styles {r['model_bytes']:,} B; one bank = {_fmt(100 * r['ratio_bank_over_model'], 1)}% "
                 f"of the model."]
-    for r in by("train_step"):
-        out += ["", "| step | JAX s | JAX img/s | PyTorch s | PyTorch img/s | JAX/PyTorch speed | loss rel. diff |",
-                "|---|---|---|---|---|---|---|",
-                f"| stylising (E, K, D + VGG loss, Adam) | {_fmt(r['jax_phase0_s'])} | {_fmt(r['jax_phase0_img_s'])} | "
-                f"{_fmt(r['torch_s'])} | {_fmt(r['torch_img_s'])} | {_fmt(r['speedup_jax_over_torch'])} | {r['loss_rel_err']:.1e} |",
-                f"| auto-encoder (identity) | {_fmt(r['jax_phase1_s'])} | {_fmt(r['jax_phase1_img_s'])} | – | – | – | – |",
-                f"| T+1 schedule mean | {_fmt(r['jax_schedule_s'])} | {_fmt(r['jax_schedule_img_s'])} | – | – | – | – |"]
+    train = by("train_step")
+    if train:
+        out += ["", "| method | crop | step | JAX s | JAX img/s | JAX % of roof | PyTorch s | PyTorch img/s | "
+                "JAX/PyTorch speed | loss rel. diff |", "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def pct(x):
+        return "–" if x is None else f"{100 * x:.0f}%"
+
+    for r in train:
+        method, crop = r.get("method", "stylebank"), r["crop"]
+        err = "–" if r.get("loss_rel_err") is None else f"{r['loss_rel_err']:.1e}"
+        torch_cells = f"{_fmt(r.get('torch_s'))} | {_fmt(r.get('torch_img_s'))} | {_fmt(r.get('speedup_jax_over_torch'))} | {err}"
+        if method == "stylebank":
+            out += [f"| stylebank | {crop} | stylising (E, K, D + VGG loss, Adam) | {_fmt(r['jax_phase0_s'])} | "
+                    f"{_fmt(r['jax_phase0_img_s'])} | {pct(r.get('frac_of_roof'))} | {torch_cells} |",
+                    f"| stylebank | {crop} | auto-encoder (identity) | {_fmt(r['jax_phase1_s'])} | "
+                    f"{_fmt(r['jax_phase1_img_s'])} | {pct(r.get('frac_of_roof_phase1'))} | – | – | – | – |",
+                    f"| stylebank | {crop} | T+1 schedule mean | {_fmt(r['jax_schedule_s'])} | "
+                    f"{_fmt(r['jax_schedule_img_s'])} | {pct(r.get('frac_of_roof_schedule'))} | – | – | – | – |"]
+        else:
+            out.append(f"| {method} | {crop} | net + VGG loss, Adam | {_fmt(r['jax_s'])} | {_fmt(r['jax_img_s'])} | "
+                       f"{pct(r.get('frac_of_roof'))} | {torch_cells} |")
     mem = by("memory")
     if mem:
         out += ["", "| case | compute peak MiB (VmHWM, reset before) | process peak MiB (ru_maxrss) | run s |", "|---|---|---|---|"]

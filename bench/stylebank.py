@@ -29,17 +29,35 @@ bytes  (one line)
     model (auto-encoder + all `n_styles` banks), `ratio_bank_over_model`; the paper's
     3x3x128x128 fp32 kernel (589,824 B = 0.5625 MiB) for reference; file sizes on disk for a
     checkpoint model.
-train_step  (one line; batch 4, 128 px crops)
-    `StyleBankTask.train_step` jitted with `static_argnames="phase", donate_argnums=0`:
-    `jax_phase0_s` (stylising branch: E, K_i, D forward, VGG-16 loss net on output + content,
-    backward, Adam), `jax_phase1_s` (auto-encoder branch, identity loss), `jax_schedule_s` (mean
-    over one T+1 block: (T·phase0 + phase1)/(T+1)). `torch_s`: the same stylising step in PyTorch
-    (`bench/torch_stylebank.py`: same architecture and weights, reflect-padded convs, InstanceNorm2d
-    (affine), VGG-16 up to relu4_2 with copied weights and caffe preprocessing, content + Gram "chw"
-    style (per-image targets = the JAX task's) + TV losses, one Adam over all params) on the same
-    number of threads. `speedup_jax_over_torch` = torch_s / jax_phase0_s (> 1: JAX faster).
-    `*_img_s` = batch / seconds. Check: both compute the first step from the same params, batch and
-    style ids: `loss_rel_err` (and per part) and `gk_norm_rel_err` (global L2 norm of ∂L/∂(E, D)).
+train_step  (one line per method x crop; methods --train-methods stylebank,cin,johnson, crops
+            --train-crops 128,256, batch 4)
+    Every method's `task.train_step` jitted with `static_argnames="phase", donate_argnums=0`, and
+    its PyTorch twin on the same number of threads, both from the same params, batch and style ids.
+    stylebank: `StyleBankTask` with the model above, the default (paper) loss on VGG-16 to relu4_2,
+      lr 1e-3, T = 2 (as before). `jax_phase0_s` (stylising branch: E, K_i, D forward, VGG-16 loss
+      net on output + content, backward, Adam), `jax_phase1_s` (auto-encoder branch, identity
+      loss), `jax_schedule_s` (mean over one T+1 block: (T·phase0 + phase1)/(T+1)). Twin:
+      `bench/torch_stylebank.py` (stylising step only; `speedup_jax_over_torch` = torch_s /
+      jax_phase0_s).
+    cin, johnson: `TransformTask` (net and every style's γ/β train, image j of step s in style
+      (s·B + j) mod K) with the model in --cin-model/--johnson-model (default checkpoints/cin,
+      checkpoints/johnson; random with the experiment's architecture when absent) and the "kodak"
+      experiment's `TransformTrainConfig` (train/configs.py: KODAK_LOSS on VGG-16 to relu4_3, lr
+      2e-3). `jax_s`. Twin: `bench/torch_transform.py` (`speedup_jax_over_torch` = torch_s / jax_s).
+    Style images are random 64 px images (they only set the Gram targets, at min(style_size, crop)
+    px). Twins: same architecture and weights, reflect-padded convs, (conditional) instance norm,
+    VGG-16 with copied weights and the weights' input convention, content + Gram style (per-image
+    targets = the JAX task's) + TV as `styljax.tasks.perceptual`, content VGG pass without autograd,
+    one Adam over all trainable params (`bench/torch_common.py`). `*_img_s` = batch / seconds.
+    FLOPs (`gflop`, `gflop_parts`, rule in `gflop_rule`): convs only, 2·H·W·k²·Cin·Cout each; per
+    step B·[F_net + (2·F_net − F_first) + 3·F_vgg] (net forward and backward without the first
+    layer's input gradient; VGG forward on output and content up to the deepest loss layer, and its
+    input gradient). `jax_gflops`/`torch_gflops` = gflop / s, `frac_of_roof`/`torch_frac_of_roof`
+    = those / the header's JAX matmul roof (`roof_gflops`; stylebank also `*_phase1`,
+    `*_schedule`). Check (first step): `loss_rel_err` and `loss_parts_rel_err` (content, style,
+    TV), `grad_norm_rel_err` and per group (global L2 norm of ∂L; JAX from Adam's first moment;
+    groups net/styles or ae/banks), stylebank also `gk_norm_rel_err` (∂L/∂(E, D)).
+    Quick correctness check: `--cases train_step --train-crops 32 --quick` (loss_rel_err <= ~1e-6).
 memory  (one line per sub-case, each in a fresh subprocess)
     Peak resident memory (`ru_maxrss`, includes the Python/JAX runtime and XLA compilation) while
     stylising one 1024x1024 image (`mode: "single"`), and a 4096x4096 image in 1024 px tiles with
@@ -60,6 +78,7 @@ idle and is re-timed (up to --retries times) when others kept > --max-others cor
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -72,10 +91,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from bench.common import emit, log, machine_info, matmul_roof, thread_setup, timeit_clean, torch_or_none
 from styljax.models import stylebank as sb
 from styljax.models.style_store import config_to_dict
+from styljax.tasks.perceptual import jsonable
 
 CASES = ("render_all", "throughput", "bytes", "train_step", "memory")
 DEFAULT_MODEL = "checkpoints/stylebank"
@@ -158,13 +179,18 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def stylize_flops(cfg: sb.StyleBankConfig, h: int, w: int) -> dict:
-    """Analytic conv FLOPs per image (2·H·W·k²·Cin·Cout): {"encoder", "bank", "decoder"}."""
-    def conv(hh, ww, k, cin, cout):
-        return 2.0 * hh * ww * k * k * cin * cout
+def conv_flops(h: int, w: int, k: int, cin: int, cout: int) -> float:
+    """2·H·W·k²·Cin·Cout: one k×k conv with an H × W output."""
+    return 2.0 * h * w * k * k * cin * cout
 
+
+def stylize_flops(cfg: sb.StyleBankConfig, h: int, w: int) -> dict:
+    """Analytic conv FLOPs per image (2·H·W·k²·Cin·Cout): {"encoder", "bank", "decoder", "first"}
+    ("first": the encoder's first conv, included in "encoder")."""
+    conv = conv_flops
     hh, ww = _ceil_div(h, sb.DOWNSAMPLE) * sb.DOWNSAMPLE, _ceil_div(w, sb.DOWNSAMPLE) * sb.DOWNSAMPLE
     ch = cfg.channels
+    first = conv(hh, ww, 9, 3, ch[0])
     enc, cin = 0.0, 3
     for i, c in enumerate(ch):
         k, s = (9 if i == 0 else 3), (2 if i in (1, 2) else 1)
@@ -178,7 +204,73 @@ def stylize_flops(cfg: sb.StyleBankConfig, h: int, w: int) -> dict:
             hh, ww = 2 * hh, 2 * ww
         dec += conv(hh, ww, 3, ch[i], ch[i - 1])
     dec += conv(hh, ww, 9, ch[0], 3)
-    return {"encoder": enc, "bank": bank, "decoder": dec}
+    return {"encoder": enc, "bank": bank, "decoder": dec, "first": first}
+
+
+def transform_flops(cfg, h: int, w: int) -> dict:
+    """Analytic conv FLOPs per image of a `TransformNet` (nominal: the up-convs counted at their
+    output resolution): {"net", "first"}."""
+    c1, c2, c3 = cfg.channels
+    hh, ww = _ceil_div(h, 4) * 4, _ceil_div(w, 4) * 4
+    first = conv_flops(hh, ww, 9, 3, c1)
+    net = (first + conv_flops(hh // 2, ww // 2, 3, c1, c2) + conv_flops(hh // 4, ww // 4, 3, c2, c3)
+           + 2 * cfg.residual_blocks * conv_flops(hh // 4, ww // 4, 3, c3, c3)
+           + conv_flops(hh // 2, ww // 2, 3, c3, c2) + conv_flops(hh, ww, 3, c2, c1) + conv_flops(hh, ww, 9, c1, 3))
+    return {"net": net, "first": first}
+
+
+def vgg_flops(depth: int, h: int, w: int, layers) -> float:
+    """Conv FLOPs of one image through the VGG trunk up to the deepest of `layers`."""
+    from styljax.vgg import CHANNELS, CONVS_PER_BLOCK, relu_names
+
+    deepest = max(relu_names(depth).index(n) for n in layers)
+    total, cin, i = 0.0, 3, 0
+    for block, n in enumerate(CONVS_PER_BLOCK[depth]):
+        if block > 0:
+            h, w = h // 2, w // 2  # 2x2 max pool (odd rows/columns dropped)
+        for _ in range(n):
+            if i > deepest:
+                return total
+            total += conv_flops(h, w, 3, cin, CHANNELS[block])
+            cin = CHANNELS[block]
+            i += 1
+    return total
+
+
+def gram_flops(h: int, w: int, style_layers) -> float:
+    """FLOPs of the style layers' Grams of one image, forward (2·HW·C²) + backward (the same)."""
+    from styljax.vgg import CHANNELS
+
+    total = 0.0
+    for name in style_layers:
+        block = int(name[4]) - 1  # "relu3_2" -> block 2
+        c, s = CHANNELS[block], 2**block
+        total += 2 * (2.0 * (h // s) * (w // s) * c * c)
+    return total
+
+
+TRAIN_GFLOP_RULE = (
+    "convs only, each 2*H*W*k^2*Cin*Cout at its output resolution (nominal: the JAX nearest-x2 "
+    "up-convs run as 2x2 phase convs at 4/9 of that, not credited). Per step = batch * [F_net "
+    "(net forward) + 2*F_net - F_first (net backward: weight and input gradients, no input gradient "
+    "for the first layer) + F_vgg (VGG forward on the output, up to the deepest loss layer) + F_vgg "
+    "(VGG forward on the content images) + F_vgg (VGG input gradient of the output, no weight "
+    "gradients)]. StyleBank F_net = encoder + 1 bank + decoder; its phase 1 (auto-encoder) = "
+    "batch * [F_ae + 2*F_ae - F_first] (no VGG). Not counted: instance norm, Gram matrices "
+    "(gflop_gram, for reference), losses, TV, Adam, padding/gathers."
+)
+
+
+def train_step_flops(f_net: float, f_first: float, f_vgg: float, batch: int) -> dict:
+    """GFLOP of one training step (TRAIN_GFLOP_RULE), total and parts."""
+    parts = {
+        "net_fwd": batch * f_net / 1e9,
+        "net_bwd": batch * (2 * f_net - f_first) / 1e9,
+        "vgg_fwd_out": batch * f_vgg / 1e9,
+        "vgg_fwd_content": batch * f_vgg / 1e9,
+        "vgg_input_grad": batch * f_vgg / 1e9,
+    }
+    return {"gflop": sum(parts.values()), "parts": parts}
 
 
 # ---------------------------------------------------------------------------------------- timing
@@ -338,102 +430,303 @@ def case_bytes(params, cfg, model_info, args):
     emit(rec)
 
 
-def case_train_step(params, cfg, model_info, args, timing, threads):
+# ------------------------------------------------------------------------------------ train_step
+
+TRAIN_METHODS = ("stylebank", "cin", "johnson")
+TRANSFORM_MODELS = {"cin": "checkpoints/cin", "johnson": "checkpoints/johnson"}
+TRANSFORM_RANDOM_STYLES = {"cin": 6, "johnson": 1}  # the shipped models' style counts
+ADAM_B1 = 0.9  # optax.adam's default: after the first step its first moment is (1 - b1)·∂L
+LOSS_PARTS = ("content", "style", "tv")
+
+
+def load_train_vgg():
+    """(VggWeights, source): the default VGG-16 weights, else random ones (same speed)."""
     from styljax import weights as weights_lib
-    from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask, StyleBankTrainConfig
     from styljax.vgg import random_weights
 
-    torch = None if args.no_torch else torch_or_none()
-    batch, crop = args.train_batch, args.size_train
     try:
-        vggw = weights_lib.load_default()
-        vgg_source = "default"
+        return weights_lib.load_default(), "default"
     except Exception as e:  # noqa: BLE001 - any failure: fall back to random weights (same speed)
         progress(f"train_step: default VGG weights unavailable ({e}); using random VGG weights")
-        vggw = random_weights(16)
-        vgg_source = "random"
+        return random_weights(16), "random"
+
+
+def random_style_images(names, seed: int) -> dict:
+    """{name: random 64 px RGB image}: the style images only set the Gram targets (constants)."""
+    rng = np.random.default_rng(seed)
+    return {n: rng.random((64, 64, 3), dtype=np.float32) for n in names}
+
+
+def train_images(batch: int, crop: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed + 1).random((batch, crop, crop, 3), dtype=np.float32)
+
+
+def stylebank_train_task(params: dict, cfg: sb.StyleBankConfig, crop: int, vggw, seed: int):
+    """The StyleBank task of the train_step case: the default (paper) loss with Gram targets at
+    min(256, crop) px, `StyleBankTrainConfig` defaults (lr 1e-3, T = 2), all banks of `params`."""
+    from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask, StyleBankTrainConfig
+
     names = sorted(params["banks"])
     loss_cfg = StyleBankLoss(style_size=min(256, crop))  # style image size only affects constants()
     tcfg = StyleBankTrainConfig(model=cfg, loss=loss_cfg)
-    rng = np.random.default_rng(args.seed)
-    styles = {n: rng.random((64, 64, 3), dtype=np.float32) for n in names}
     init = np_copy({"encoder": params["encoder"], "decoder": params["decoder"],
                     "banks": {n: params["banks"][n] for n in names}})
-    task = StyleBankTask(tcfg, vggw, styles, init_params=init)
-    progress(f"train_step: Gram targets of {len(names)} styles ...")
-    consts = task.constants()
-    images_np = rng.random((batch, crop, crop, 3), dtype=np.float32)
-    data = {"image": jnp.asarray(images_np)}
-    step = jax.jit(task.train_step, static_argnames="phase", donate_argnums=0)
-    holder = {"state": task.init_state(jax.random.key(args.seed)), "metrics": None}
+    return StyleBankTask(tcfg, vggw, random_style_images(names, seed), init_params=init)
 
-    def run(phase):
+
+def transform_train_config(method: str, model_cfg, crop: int):
+    """The "kodak" experiment's `TransformTrainConfig` of `method` (loss KODAK_LOSS, its lr) with
+    the architecture `model_cfg` and the Gram targets at min(style_size, crop) px."""
+    from train import configs
+
+    t = (configs.get_cin if method == "cin" else configs.get_johnson)("kodak").train
+    return dataclasses.replace(t, model=model_cfg,
+                               loss=dataclasses.replace(t.loss, style_size=min(t.loss.style_size, crop)))
+
+
+def transform_train_task(method: str, params: dict, tcfg, vggw, seed: int):
+    """`TransformTask` (net and every style train) starting from `params`."""
+    from styljax.tasks.transform import TransformTask
+
+    names = sorted(params["styles"])
+    init = np_copy({"net": params["net"], "styles": {n: params["styles"][n] for n in names}})
+    return TransformTask(tcfg, vggw, random_style_images(names, seed), method=method, init_params=init)
+
+
+def load_transform_model(method: str, model: str | None, seed: int) -> tuple[dict, Any, dict]:
+    """(params, cfg, info) of the CIN/Johnson model in `model` (default checkpoints/<method> if it
+    holds one), else a random one with the "kodak" experiment's architecture."""
+    from styljax.models import transform as tr
+    from styljax.models import transform_store
+    from train import configs
+
+    exp_cfg = (configs.get_cin if method == "cin" else configs.get_johnson)("kodak").train.model
+    path = Path(model or TRANSFORM_MODELS[method])
+    if (path / "manifest.json").is_file():
+        params, cfg, manifest = transform_store.load_model(path)
+        info = {"source": "checkpoint", "path": str(path), "styles": sorted(params["styles"]),
+                "config": config_to_dict(cfg), "config_matches_experiment": cfg == exp_cfg,
+                "net_sha256": manifest.get("net_sha256")}
+        return params, cfg, info
+    if model is not None:
+        raise SystemExit(f"--{method}-model {model}: not a transform-net model (no manifest.json)")
+    names = [f"random{i}" for i in range(TRANSFORM_RANDOM_STYLES[method])]
+    params = tr.init(jax.random.key(seed), exp_cfg, names)
+    info = {"source": "random", "path": None, "reason": f"{TRANSFORM_MODELS[method]} holds no model",
+            "styles": names, "config": config_to_dict(exp_cfg)}
+    return params, exp_cfg, info
+
+
+def _adam_mu(opt_state: Any) -> Any:
+    states = [s for s in jax.tree.leaves(opt_state, is_leaf=lambda s: isinstance(s, optax.ScaleByAdamState))
+              if isinstance(s, optax.ScaleByAdamState)]
+    if len(states) != 1:
+        raise ValueError(f"expected one Adam state, found {len(states)}")
+    return states[0].mu
+
+
+def jax_grad_norms(opt_state: Any) -> dict:
+    """Global L2 norms of the gradient of the first step, from Adam's first moment after it
+    (μ₁ = (1 − b1)·∂L): {group: norm} plus "all". Groups: "net", "styles" (transform tasks,
+    the trainable tree's keys), "ae", "banks" (StyleBank: one Adam per group)."""
+    if isinstance(opt_state, dict):  # StyleBankTask: {"banks": adam, "ae": adam}
+        groups = {k: _adam_mu(v) for k, v in opt_state.items()}
+    else:
+        groups = dict(_adam_mu(opt_state))
+    out = {k: float(optax.tree.norm(v)) / (1.0 - ADAM_B1) for k, v in groups.items()}
+    out["all"] = float(np.sqrt(sum(v * v for v in out.values())))
+    return out
+
+
+class JaxTrainStep:
+    """`task.train_step` jitted (`static_argnames="phase", donate_argnums=0`) on one fixed batch."""
+
+    def __init__(self, task, consts: dict, images: np.ndarray, seed: int):
+        self.task = task
+        self.consts = consts
+        self.data = {"image": jnp.asarray(images)}
+        self.step = jax.jit(task.train_step, static_argnames="phase", donate_argnums=0)
+        self.state = task.init_state(jax.random.key(seed))
+        self.metrics = None
+
+    def run(self, phase: int = 0):
         def fn():
-            s, m = step(holder["state"], data, consts, phase=phase)
-            jax.block_until_ready((s, m))
-            holder["state"], holder["metrics"] = s, m
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*donated buffers were not usable.*")
+                s, m = self.step(self.state, self.data, self.consts, phase=phase)
+                jax.block_until_ready((s, m))
+            self.state, self.metrics = s, m
         return fn
 
-    rec: dict[str, Any] = dict(
-        kind="case", case="train_step", bench="stylebank", model=model_info["source"], batch=batch, crop=crop,
-        n_styles=len(names), threads=threads, dtype="float32", vgg_weights=vgg_source,
-        T=tcfg.T, loss_layers=list(loss_cfg.layers),
-    )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*donated buffers were not usable.*")
-        progress(f"train_step b{batch} {crop}px: compiling JAX phase 0 ...")
+    def first_step(self) -> tuple[float, dict, dict]:
+        """Step 0 from the initial params (the reference of the torch check): (seconds incl.
+        compilation, {metric: value}, gradient norms (`jax_grad_norms`))."""
         t0 = time.perf_counter()
-        run(0)()  # step 0 from the initial params: its metrics are the reference for the torch check
-        first0 = time.perf_counter() - t0
-        m0 = {k: float(v) for k, v in holder["metrics"].items()}
-        gk0 = float(holder["state"].extra["gk_norm"])
-        p0_first, p0_warm = first0, warm_call(run(0))[0]
-        progress(f"train_step: timing JAX phase 0 (warm {p0_warm:.2f}s) ...")
-        s0 = timeit_clean(run(0), **bounded(timing, p0_warm, args.case_budget))
-        progress("train_step: compiling JAX phase 1 ...")
-        p1_first, p1_warm = warm_call(run(1))
-        progress(f"train_step: timing JAX phase 1 (warm {p1_warm:.2f}s) ...")
-        s1 = timeit_clean(run(1), **bounded(timing, p1_warm, args.case_budget))
-    del holder, step
-    rec.update(
-        **timing_fields("jax_phase0", s0), jax_phase0_compile_s=p0_first - p0_warm,
-        jax_phase0_img_s=batch / s0["median_s"],
-        **timing_fields("jax_phase1", s1), jax_phase1_compile_s=p1_first - p1_warm,
-        jax_phase1_img_s=batch / s1["median_s"],
-    )
-    sched = (tcfg.T * s0["median_s"] + s1["median_s"]) / (tcfg.T + 1)
-    rec.update(jax_schedule_s=sched, jax_schedule_img_s=batch / sched)
+        self.run(0)()
+        dt = time.perf_counter() - t0
+        return dt, {k: float(v) for k, v in self.metrics.items()}, jax_grad_norms(self.state.opt_state)
 
-    if torch is not None:
+
+def torch_train_twin(task, consts: dict):
+    """The PyTorch twin of `task` (StyleBank stylising branch, or CIN/Johnson), same params, styles,
+    Gram targets, loss and learning rate."""
+    grams = {l: np.asarray(g) for l, g in consts["grams"].items()}
+    if task.name == "stylebank":
         from bench.torch_stylebank import TorchStyleBankTrainer
 
-        progress("train_step: building the PyTorch mirror ...")
-        grams = {l: np.asarray(g) for l, g in consts["grams"].items()}
-        trainer = TorchStyleBankTrainer(cfg, init, names, vggw, loss_cfg, grams, lr=tcfg.learning_rate)
-        x = torch.from_numpy(np.ascontiguousarray(images_np.transpose(0, 3, 1, 2)))
-        t0 = time.perf_counter()
-        tl0 = trainer.step(x)  # step 0 from the same params, batch and style ids as the JAX one
-        first_t = time.perf_counter() - t0
-        tparts = {k: float(v) for k, v in trainer.last_parts.items()}
-        tgk0 = float(trainer.gk_norm)
+        return TorchStyleBankTrainer(task.cfg.model, task.init_params, task.style_names, task.vgg, task.cfg.loss,
+                                     grams, lr=task.cfg.learning_rate)
+    from bench.torch_transform import TorchTransformTrainer
 
-        def rel(a, b):
-            return abs(a - b) / max(abs(b), 1e-30)
+    return TorchTransformTrainer(task.cfg, task.init_params, task.style_names, task.vgg, grams)
 
+
+def nchw(images: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+
+
+def torch_first_step(trainer, x) -> tuple[float, float, dict, dict]:
+    """(seconds, loss, {part: value}, gradient norms) of the twin's first step."""
+    t0 = time.perf_counter()
+    loss = trainer.step(x)
+    return time.perf_counter() - t0, loss, dict(trainer.last_parts), trainer.grad_norms()
+
+
+def rel_err(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(b), 1e-30)
+
+
+def first_step_check(m0: dict, gn_jax: dict, loss_torch: float, parts_torch: dict, gn_torch: dict) -> dict:
+    """The record's cross-check fields: loss, its parts and the gradient norms, JAX vs torch."""
+    return dict(
+        loss_jax=m0["loss"], loss_torch=loss_torch, loss_rel_err=rel_err(m0["loss"], loss_torch),
+        loss_parts_rel_err={k: rel_err(m0[k], parts_torch[k]) for k in LOSS_PARTS},
+        grad_norm_jax=gn_jax["all"], grad_norm_torch=gn_torch["all"],
+        grad_norm_rel_err=rel_err(gn_jax["all"], gn_torch["all"]),
+        grad_norm_parts_jax={k: v for k, v in gn_jax.items() if k != "all"},
+        grad_norm_parts_rel_err={k: rel_err(gn_jax[k], gn_torch[k]) for k in gn_jax if k != "all"},
+    )
+
+
+def train_step_row(task, model_info: dict, crop: int, args, timing, threads, roof, torch, vgg_source) -> dict:
+    """One train_step record: `task` (StyleBank or CIN/Johnson) at batch `args.train_batch`, `crop` px."""
+    method, batch = task.name, args.train_batch
+    sbk = method == "stylebank"
+    loss_cfg, mcfg = task.cfg.loss, task.cfg.model
+    tag = f"train_step {method} b{batch} {crop}px"
+    progress(f"{tag}: Gram targets of {len(task.style_names)} styles ...")
+    consts = task.constants()
+    images = train_images(batch, crop, args.seed)
+
+    if sbk:
+        fl = stylize_flops(mcfg, crop, crop)
+        f_net, f_first = fl["encoder"] + fl["bank"] + fl["decoder"], fl["first"]
+    else:
+        fl = transform_flops(mcfg, crop, crop)
+        f_net, f_first = fl["net"], fl["first"]
+    flops = train_step_flops(f_net, f_first, vgg_flops(task.vgg.depth, crop, crop, loss_cfg.layers), batch)
+    gflop = flops["gflop"]
+
+    rec: dict[str, Any] = dict(
+        kind="case", case="train_step", bench="stylebank", method=method, model=model_info["source"],
+        model_path=model_info["path"], batch=batch, crop=crop, n_styles=len(task.style_names), threads=threads,
+        dtype="float32", vgg_weights=vgg_source,
+    )
+    if sbk:
+        rec["T"] = task.cfg.T
+    rec.update(loss_layers=list(loss_cfg.layers), learning_rate=task.cfg.learning_rate)
+    if not sbk:
+        rec.update(model_info={k: v for k, v in model_info.items() if k != "config"},
+                   model_config=config_to_dict(mcfg), experiment="kodak",
+                   loss_config=jsonable(dataclasses.asdict(loss_cfg)))
+
+    js = JaxTrainStep(task, consts, images, args.seed)
+    progress(f"{tag}: compiling JAX{' phase 0' if sbk else ''} ...")
+    first0, m0, gn0 = js.first_step()
+    gk0 = float(js.state.extra["gk_norm"]) if sbk else None
+    p0_warm = warm_call(js.run(0))[0]
+    progress(f"{tag}: timing JAX{' phase 0' if sbk else ''} (warm {p0_warm:.2f}s) ...")
+    s0 = timeit_clean(js.run(0), **bounded(timing, p0_warm, args.case_budget))
+    step_s = s0["median_s"]
+    if sbk:
+        progress(f"{tag}: compiling JAX phase 1 ...")
+        p1_first, p1_warm = warm_call(js.run(1))
+        progress(f"{tag}: timing JAX phase 1 (warm {p1_warm:.2f}s) ...")
+        s1 = timeit_clean(js.run(1), **bounded(timing, p1_warm, args.case_budget))
+        rec.update(
+            **timing_fields("jax_phase0", s0), jax_phase0_compile_s=first0 - p0_warm,
+            jax_phase0_img_s=batch / step_s,
+            **timing_fields("jax_phase1", s1), jax_phase1_compile_s=p1_first - p1_warm,
+            jax_phase1_img_s=batch / s1["median_s"],
+        )
+        sched = (task.cfg.T * step_s + s1["median_s"]) / (task.cfg.T + 1)
+        rec.update(jax_schedule_s=sched, jax_schedule_img_s=batch / sched)
+    else:
+        rec.update(**timing_fields("jax", s0), jax_compile_s=first0 - p0_warm, jax_img_s=batch / step_s)
+    del js
+
+    def frac(gf, s):
+        return gf / s / roof if roof else None
+
+    rec.update(
+        gflop=gflop, gflop_parts=flops["parts"], gflop_rule=TRAIN_GFLOP_RULE,
+        gflop_gram=batch * gram_flops(crop, crop, [l for l, _ in loss_cfg.style_layers]) / 1e9,
+        roof_gflops=roof, jax_gflops=gflop / step_s, frac_of_roof=frac(gflop, step_s),
+    )
+    if sbk:
+        f_ae = fl["encoder"] + fl["decoder"]
+        g1 = batch * (3 * f_ae - f_first) / 1e9
+        g_sched = (task.cfg.T * gflop + g1) / (task.cfg.T + 1)
+        rec.update(gflop_phase1=g1, frac_of_roof_phase1=frac(g1, s1["median_s"]),
+                   gflop_schedule=g_sched, frac_of_roof_schedule=frac(g_sched, rec["jax_schedule_s"]))
+
+    if torch is not None:
+        progress(f"{tag}: building the PyTorch twin ...")
+        trainer = torch_train_twin(task, consts)
+        x = nchw(images)
+        first_t, tl0, tparts, tgn = torch_first_step(trainer, x)  # same params, batch, style ids
+        tgk0 = float(trainer.gk_norm) if sbk else None
         t_warm = warm_call(lambda: trainer.step(x))[0]
-        progress(f"train_step: timing torch (warm {t_warm:.2f}s) ...")
+        progress(f"{tag}: timing torch (warm {t_warm:.2f}s) ...")
         ts = timeit_clean(lambda: trainer.step(x), **bounded(timing, t_warm, args.case_budget))
+        del trainer
         rec.update(
             **timing_fields("torch", ts), torch_first_step_s=first_t, torch_img_s=batch / ts["median_s"],
             torch_threads=torch.get_num_threads(),
-            speedup_jax_over_torch=ts["median_s"] / s0["median_s"],
-            loss_jax=m0["loss"], loss_torch=tl0, loss_rel_err=rel(m0["loss"], tl0),
-            loss_parts_rel_err={k: rel(m0[k], tparts[k]) for k in ("content", "style", "tv")},
-            gk_norm_jax=gk0, gk_norm_torch=tgk0, gk_norm_rel_err=rel(gk0, tgk0),
-            check_note="step 0 of both from identical params/batch/style ids: loss and the global "
-                       "L2 norm of the E, D gradient",
+            speedup_jax_over_torch=ts["median_s"] / step_s,
+            torch_gflops=gflop / ts["median_s"], torch_frac_of_roof=frac(gflop, ts["median_s"]),
+            **first_step_check(m0, gn0, tl0, tparts, tgn),
         )
-    emit(rec)
+        if sbk:
+            rec.update(gk_norm_jax=gk0, gk_norm_torch=tgk0, gk_norm_rel_err=rel_err(gk0, tgk0))
+        rec["check_note"] = (
+            "step 0 of both from identical params/batch/style ids: loss (and parts), and the global L2 norm of "
+            "the gradient (JAX: from Adam's first moment after step 0)"
+            + (", per group (ae = E, D; banks) and gk_norm (E, D, as the task keeps it)" if sbk
+               else ", per group (net = convs; styles = every γ/β)")
+        )
+    else:
+        rec.update(loss_jax=m0["loss"], loss_parts_jax={k: m0[k] for k in LOSS_PARTS}, grad_norm_jax=gn0["all"])
+    return rec
+
+
+def case_train_step(params, cfg, model_info, args, timing, threads, roof):
+    torch = None if args.no_torch else torch_or_none()
+    vggw, vgg_source = load_train_vgg()
+    for method in args.train_methods:
+        if method == "stylebank":
+            minfo = model_info
+        else:
+            mparams, mcfg, minfo = load_transform_model(method, getattr(args, f"{method}_model"), args.seed)
+        for crop in args.train_crops:
+            if method == "stylebank":
+                task = stylebank_train_task(params, cfg, crop, vggw, args.seed)
+            else:
+                task = transform_train_task(method, mparams, transform_train_config(method, mcfg, crop), vggw, args.seed)
+            emit(train_step_row(task, minfo, crop, args, timing, threads, roof, torch, vgg_source))
+            del task
 
 
 def case_memory(model_info, args, threads):
@@ -549,6 +842,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="throughput at 256 px batch 1 only, fewer reps")
     ap.add_argument("--cases", default=",".join(CASES), help=f"comma list from {CASES}")
     ap.add_argument("--no-torch", action="store_true", help="train_step: JAX only")
+    ap.add_argument("--train-crops", default=None,
+                    help="train_step: comma list of crop sizes (default 128,256; e.g. 32 with --quick for a "
+                         "fast JAX-vs-torch correctness check)")
+    ap.add_argument("--train-methods", default=",".join(TRAIN_METHODS), help=f"train_step: comma list from {TRAIN_METHODS}")
+    ap.add_argument("--cin-model", default=None,
+                    help=f"train_step: CIN model dir (default {TRANSFORM_MODELS['cin']} if it holds one, else random)")
+    ap.add_argument("--johnson-model", default=None,
+                    help=f"train_step: Johnson model dir (default {TRANSFORM_MODELS['johnson']} if it holds one, else random)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: cores = XLA:CPU's)")
     ap.add_argument("--min-time", type=float, default=None, help="seconds of timed calls per timing")
     ap.add_argument("--min-reps", type=int, default=None)
@@ -579,18 +880,26 @@ def main(argv: list[str] | None = None) -> None:
     for c in cases:
         if c not in CASES:
             ap.error(f"unknown case {c!r}; known {CASES}")
+    args.train_methods = parse_list(args.train_methods)
+    for m in args.train_methods:
+        if m not in TRAIN_METHODS:
+            ap.error(f"unknown train method {m!r}; known {TRAIN_METHODS}")
     if args.sizes:  # --sizes S1,S2,...: render_all/train at S1, throughput at all, memory at max
         sizes = parse_list(args.sizes, int)
-        args.size_render = args.size_train = sizes[0]
+        args.size_render = sizes[0]
+        args.train_crops = args.train_crops or str(sizes[0])
         args.sizes_throughput = sizes
         args.size_mem = args.tile = max(sizes)
         args.size_tiled = 4 * max(sizes)
         args.overlap = max(4, max(sizes) // 16)
     else:
-        args.size_render, args.size_train = 256, 128
+        args.size_render = 256
         args.sizes_throughput = [256] if q else [256, 512, 1024]
         args.size_mem, args.size_tiled, args.tile, args.overlap = 1024, 4096, 1024, 64
     args.batches = parse_list(args.batches, int) if args.batches else ([1] if q else [1, 8])
+    args.train_crops = parse_list(args.train_crops or "128,256", int)
+    if any(c < 16 for c in args.train_crops):
+        ap.error("--train-crops: every crop must be >= 16 px")
     if args.max_idle_wait is None:
         args.max_idle_wait = 3.0 if q else 60.0
     if args.case_budget is None:
@@ -616,7 +925,7 @@ def main(argv: list[str] | None = None) -> None:
         config=dict(
             cases=cases, quick=q, render_all_size=args.size_render, render_all_max_k=args.max_styles,
             throughput_sizes=args.sizes_throughput, throughput_batches=args.batches,
-            train_batch=args.train_batch, train_crop=args.size_train,
+            train_batch=args.train_batch, train_crops=args.train_crops, train_methods=args.train_methods,
             memory=dict(single_size=args.size_mem, tiled_size=args.size_tiled, tile=args.tile,
                         overlap=args.overlap),
             timing=timing, case_budget_s=args.case_budget, dtype="float32",
@@ -638,7 +947,7 @@ def main(argv: list[str] | None = None) -> None:
         elif c == "bytes":
             case_bytes(params, cfg, model_info, args)
         elif c == "train_step":
-            case_train_step(params, cfg, model_info, args, timing, threads)
+            case_train_step(params, cfg, model_info, args, timing, threads, roof_gflops)
         elif c == "memory":
             case_memory(model_info, args, threads)
     progress("done")

@@ -1,5 +1,5 @@
-"""PyTorch mirror of the styljax StyleBank network, its VGG-16 loss network and its stylising-branch
-training step — for `bench.stylebank`'s train_step comparison (same maths, same weights, same threads).
+"""PyTorch mirror of the styljax StyleBank network and its stylising-branch training step — for
+`bench.stylebank`'s train_step comparison (same maths, same weights, same threads).
 
 Network (NCHW, float32), built from a styljax `StyleBankConfig` and initialised by copying the Flax
 params (conv kernels HWIO -> OIHW, InstanceNorm scale/bias -> weight/bias):
@@ -11,48 +11,22 @@ params (conv kernels HWIO -> OIHW, InstanceNorm scale/bias -> weight/bias):
   decoder  mirror: [nearest x2 if the encoder layer had stride 2] + reflect conv 3x3 + IN + ReLU,
            then reflect conv 9x9 -> 3 with bias (linear or sigmoid output, as `cfg.output`)
 
-Loss network: VGG-16 convs 3x3 pad 1 + ReLU, MaxPool2d(2) between blocks, up to the deepest layer
-needed; weights copied from the JAX VGG params; caffe preprocessing inside
-(RGB [0, 1] -> BGR * 255 - mean, the weights' `InputConvention`).
-
-Losses (= `styljax.tasks.stylebank.StyleBankTask.stylise_loss` with `styljax.losses`):
-  content  Σ_l w_l · mean((F_l(O) − F_l(I))²)                    (F_l(I) detached)
-  style    Σ_l w_l · mean_b mean_{C²} (G_l(O_b) − A_l[id_b])²    G = FᵀF / (C·H·W)  ("chw")
-  tv       mean_b [mean (dy)² + mean (dx)²]
-  total    α content + β style + γ tv
-One `torch.optim.Adam` over all StyleBank params (optax.adam defaults: betas 0.9/0.999, eps 1e-8),
-VGG frozen.
+Images are reflect-padded bottom/right to multiples of 4 and the output cropped back (as the JAX
+`encode`/`decode`). Loss network, losses and optimizer: `bench.torch_common` (VGG with the weights'
+input convention inside; content + Gram style (per-image targets = the JAX task's) + TV, as
+`styljax.tasks.perceptual.perceptual_loss`; the content images through VGG in a pass of their own
+without autograd; one `torch.optim.Adam` over all StyleBank params, VGG frozen).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def _t(a) -> torch.Tensor:
-    return torch.from_numpy(np.array(a, np.float32))  # writable copy
-
-
-def _copy_conv(conv: nn.Conv2d, p: dict) -> None:
-    with torch.no_grad():
-        conv.weight.copy_(_t(p["kernel"]).permute(3, 2, 0, 1).contiguous())  # HWIO -> OIHW
-        if conv.bias is not None:
-            conv.bias.copy_(_t(p["bias"]))
-
-
-def _copy_norm(norm: nn.InstanceNorm2d, p: dict) -> None:
-    with torch.no_grad():
-        norm.weight.copy_(_t(p["scale"]))
-        norm.bias.copy_(_t(p["bias"]))
-
-
-def reflect_conv(cin: int, cout: int, k: int, stride: int = 1, bias: bool = True) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, k, stride, padding=k // 2, padding_mode="reflect", bias=bias)
+from bench.torch_common import PerceptualTrainer, copy_conv, copy_norm, pad_to_multiple, reflect_conv, upsample2x
 
 
 class ConvINReLU(nn.Module):
@@ -64,12 +38,12 @@ class ConvINReLU(nn.Module):
 
     def forward(self, x):
         if self.upsample:
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = upsample2x(x)
         return F.relu(self.norm(self.conv(x)))
 
     def load(self, p: dict) -> None:
-        _copy_conv(self.conv, p["conv"])
-        _copy_norm(self.norm, p["norm"])
+        copy_conv(self.conv, p["conv"])
+        copy_norm(self.norm, p["norm"])
 
 
 def _stride(i: int) -> int:
@@ -92,7 +66,7 @@ class Bank(nn.Module):
     def load(self, p: dict) -> None:
         for i, layer in enumerate(self.layers):
             q = p[f"conv{i + 1}"]
-            layer.load(q) if self.norm_relu else _copy_conv(layer, q)
+            layer.load(q) if self.norm_relu else copy_conv(layer, q)
 
 
 class TorchStyleBank(nn.Module):
@@ -120,7 +94,7 @@ class TorchStyleBank(nn.Module):
             m.load(params["encoder"][f"conv{i + 1}"])
         for i, m in enumerate(self.decoder):
             m.load(params["decoder"][f"conv{i + 1}"])
-        _copy_conv(self.out, params["decoder"][f"conv{len(dec) + 1}"])
+        copy_conv(self.out, params["decoder"][f"conv{len(dec) + 1}"])
         for n, m in zip(self.names, self.banks):
             m.load(params["banks"][n])
 
@@ -136,120 +110,33 @@ class TorchStyleBank(nn.Module):
         return torch.sigmoid(out) if self.sigmoid else out
 
     def forward(self, x, ids: Sequence[int]):
-        """Per-image styles: image j goes through bank ids[j]. x (B, 3, H, W), H, W multiples of 4."""
-        f = self.encode(x)
+        """Per-image styles: image j goes through bank ids[j]. x (B, 3, H, W)."""
+        h, w = x.shape[-2:]
+        f = self.encode(pad_to_multiple(x))
         g = torch.cat([self.banks[int(i)](f[j : j + 1]) for j, i in enumerate(ids)])
-        return self.decode(g)
+        return self.decode(g)[:, :, :h, :w]
 
     def autoencoder_params(self):
         return [p for n, p in self.named_parameters() if not n.startswith("banks.")]
 
-
-class TorchVGG(nn.Module):
-    """VGG trunk up to the deepest of `layers`; returns {relu name: activation} (NCHW)."""
-
-    def __init__(self, vgg_params: dict, depth: int, convention, layers: Sequence[str]):
-        super().__init__()
-        from styljax.vgg import CHANNELS, CONVS_PER_BLOCK, relu_names
-
-        names = relu_names(depth)
-        self.wanted = set(layers)
-        deepest = max(names.index(n) for n in layers)
-        self.plan: list[tuple[bool, str]] = []  # (pool before, relu name)
-        convs, cin, i = [], 3, 0
-        for block, n in enumerate(CONVS_PER_BLOCK[depth]):
-            for c in range(n):
-                if i > deepest:
-                    break
-                name = f"conv{block + 1}_{c + 1}"
-                conv = nn.Conv2d(cin, CHANNELS[block], 3, padding=1)
-                _copy_conv(conv, vgg_params[name])
-                convs.append(conv)
-                self.plan.append((block > 0 and c == 0, name.replace("conv", "relu")))
-                cin = CHANNELS[block]
-                i += 1
-        self.convs = nn.ModuleList(convs)
-        for p in self.parameters():
-            p.requires_grad_(False)
-        order = [2, 1, 0] if convention.channel_order == "bgr" else [0, 1, 2]
-        self.register_buffer("order", torch.tensor(order), persistent=False)
-        for name in ("mean", "std"):
-            value = torch.tensor(getattr(convention, name), dtype=torch.float32).view(1, 3, 1, 1)
-            self.register_buffer(name, value, persistent=False)
-        self.scale = float(convention.scale)
-
-    def forward(self, x):
-        x = (x[:, self.order] * self.scale - self.mean) / self.std
-        out = {}
-        for conv, (pool, relu) in zip(self.convs, self.plan):
-            if pool:
-                x = F.max_pool2d(x, 2)
-            x = F.relu(conv(x))
-            if relu in self.wanted:
-                out[relu] = x
-        return out
+    def bank_params(self):
+        return [p for n, p in self.named_parameters() if n.startswith("banks.")]
 
 
-def gram_chw(f: torch.Tensor) -> torch.Tensor:
-    b, c, h, w = f.shape
-    x = f.reshape(b, c, h * w)
-    return torch.bmm(x, x.transpose(1, 2)) / (c * h * w)
-
-
-def tv_loss(x: torch.Tensor) -> torch.Tensor:
-    dy = (x[:, :, 1:, :] - x[:, :, :-1, :]).square().mean(dim=(1, 2, 3))
-    dx = (x[:, :, :, 1:] - x[:, :, :, :-1]).square().mean(dim=(1, 2, 3))
-    return (dx + dy).mean()
-
-
-class TorchStyleBankTrainer:
+class TorchStyleBankTrainer(PerceptualTrainer):
     """Stylising-branch step of `StyleBankTask` in PyTorch (per-image styles round-robin).
 
-    `grams` are the JAX task's Gram targets {layer: (K, C, C)} (numpy), `loss` a `StyleBankLoss`
-    (only the "chw" Gram normalisation is mirrored).
+    `grams` are the JAX task's Gram targets {layer: (K, C, C)} (numpy), `loss` a `StyleBankLoss`.
+    Every step also computes ‖∂L_K‖ over E and D (`gk_norm`), as the JAX task does for its
+    auto-encoder step.
     """
 
     def __init__(self, cfg, params: dict, names: Sequence[str], vgg_weights, loss, grams: dict, lr: float = 1e-3):
-        if loss.gram_norm != "chw":
-            raise ValueError("the torch mirror implements gram_norm='chw' only")
         self.model = TorchStyleBank(cfg, params, names)
-        self.vgg = TorchVGG(vgg_weights.params, vgg_weights.depth, vgg_weights.convention, loss.layers).eval()
-        self.loss = loss
-        self.k = len(names)
-        self.grams = {l: _t(g) for l, g in grams.items()}
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=lr, betas=(0.9, 0.999), eps=1e-8)
         self.ae_params = self.model.autoencoder_params()
-        self.step_count = 0
+        self.grad_groups = {"ae": self.ae_params, "banks": self.model.bank_params()}
+        self._setup(vgg_weights, loss, grams, len(names), lr)
 
-    def ids(self, step: int, b: int) -> list[int]:
-        return [(step * b + j) % self.k for j in range(b)]
-
-    def stylise_loss(self, x: torch.Tensor, ids: Sequence[int]):
-        lc = self.loss
-        out = self.model(x, ids)
-        feats = self.vgg(torch.cat([out, x]))
-        b = x.shape[0]
-        idx = torch.tensor(list(ids))
-        content = sum(w * (feats[l][:b] - feats[l][b:].detach()).square().mean() for l, w in lc.content_layers)
-        style = sum(
-            w * (gram_chw(feats[l][:b]) - self.grams[l][idx]).square().mean() for l, w in lc.style_layers
-        )
-        parts = {
-            "content": lc.content_weight * content,
-            "style": lc.style_weight * style,
-            "tv": lc.tv_weight * tv_loss(out),
-        }
-        return parts["content"] + parts["style"] + parts["tv"], parts
-
-    def step(self, x: torch.Tensor) -> float:
-        """One stylising-branch step on NCHW images x; returns the loss."""
-        ids = self.ids(self.step_count, x.shape[0])
-        self.opt.zero_grad(set_to_none=True)
-        loss, parts = self.stylise_loss(x, ids)
-        self.last_parts = {k: float(v.detach()) for k, v in parts.items()}
-        loss.backward()
+    def after_backward(self) -> None:
         with torch.no_grad():  # ‖∂L_K‖ over E and D, kept for the auto-encoder step (as the JAX task)
             self.gk_norm = torch.sqrt(sum(p.grad.square().sum() for p in self.ae_params if p.grad is not None))
-        self.opt.step()
-        self.step_count += 1
-        return float(loss.detach())
