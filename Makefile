@@ -30,7 +30,7 @@ test: setup browser
 	$(BIN)/python -m pytest -q -n 2 --durations=15
 
 bench: setup
-	$(BIN)/python -m pip install -q 'torch==2.13.0'
+	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.vgg > bench/results/vgg.jsonl
 	$(BIN)/python -m bench.gatys --sizes 256,512 --ref-steps 40 --max-steps 120 > bench/results/gatys.jsonl
 	$(BIN)/python -m bench.stylebank > bench/results/stylebank.jsonl
@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python -m bench.video > bench/results/video.jsonl
 	$(BIN)/python -m bench.baselines --gatys-cache out/gatys_cache > bench/results/baselines.jsonl
 	$(BIN)/python -m bench.photo > bench/results/photo.jsonl
+	$(BIN)/python -m bench.quality --gatys-cache out/gatys_cache_quality > bench/results/quality.jsonl
 	$(BIN)/python -m bench.serve_load > bench/results/serve_load.jsonl
 
 clean:

@@ -1,6 +1,6 @@
 """Markdown tables from benchmark JSON lines: `python -m bench.report KIND FILE.jsonl`.
 
-KIND: vgg, gatys, stylebank, stylebank_quality, patchmatch, conv_loop, video, baselines, serve_load.
+KIND: vgg, gatys, stylebank, stylebank_quality, patchmatch, conv_loop, video, baselines, serve_load, quality.
 
 BENCHMARKS.md quotes these tables; the JSON lines themselves are committed under `bench/results/`.
 """
@@ -271,8 +271,17 @@ def serve_load(path: str) -> str:
     return "\n".join(out)
 
 
+def quality(path: str) -> str:
+    """The side-by-side table `bench.quality` wrote as its last line (built from its summary lines)."""
+    tables = [r for r in _rows(path) if r.get("kind") == "table"]
+    if not tables:
+        raise SystemExit(f"{path}: no `kind: table` line (an interrupted bench.quality run?)")
+    return tables[-1]["markdown"]
+
+
 if __name__ == "__main__":
     kind, path = sys.argv[1], sys.argv[2]
     kinds = {"vgg": vgg, "gatys": gatys, "stylebank": stylebank, "stylebank_quality": stylebank_quality,
-             "patchmatch": patchmatch, "conv_loop": conv_loop, "video": video, "baselines": baselines, "serve_load": serve_load}
+             "patchmatch": patchmatch, "conv_loop": conv_loop, "video": video, "baselines": baselines, "serve_load": serve_load,
+             "quality": quality}
     print(kinds[kind](path))

@@ -55,6 +55,10 @@ KODAK_LOSS = PerceptualLoss(
     content_weight=1.0, style_weight=10.0, tv_weight=10.0,
 )
 KODAK_HELD_OUT = ("kodim21", "kodim22", "kodim23", "kodim24")
+# Wikipedia photos (../shared/data/content/wikipedia/NNN.jpg) for evaluation only: a run that trains on
+# that folder must exclude them. With KODAK_HELD_OUT, the held-out set `bench.quality` judges on.
+WIKIPEDIA_HELD_OUT = ("033", "034", "035", "036", "037", "038", "039", "040")
+HELD_OUT = KODAK_HELD_OUT + WIKIPEDIA_HELD_OUT
 
 EXPERIMENTS: dict[str, Experiment] = {
     # The shipped 6-style model (checkpoints/stylebank): Kodak minus kodim21-24, 2 CPU cores.

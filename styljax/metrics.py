@@ -1,0 +1,248 @@
+"""Numbers for judging a stylisation against its photo and its painting (METHODS.md A11).
+
+All three are *proxies*: each sees one thing and can be gamed alone (erase the photo and the style
+distance improves; return the photo and the structure is perfect). Read them together, and look
+at the pictures.
+
+structure_kept(out, photo)
+    Pearson correlation of the Sobel edge-magnitude maps of the two images' luminance (BT.601 Y),
+    each first blurred with a Gaussian of σ = 2 px. Same-size images. 1.0 = the photo's edges;
+    two unrelated photos score ≈ 0.05.
+
+StyleDistance(vgg).distance(out, painting)
+    Σ over VGG-16 relu1_2, relu2_2, relu3_3, relu4_3 of mean((G_out − G_paint)²) / mean(G_paint²),
+    G = FᵀF / (H·W·C) (`losses.gram(..., "chw")`), both images first resized to 384 px (longer
+    side). 0 = the painting's Gram statistics; each layer's term is relative, so the four layers
+    count alike whatever their scale (unlike the raw training loss, `train.configs.KODAK_LOSS`).
+
+artefact_score(out, photo)
+    Periodic artefacts (stride-2 / up-sampling checkerboards, period-4 ripples) appear as narrow
+    peaks at the period-2 and period-4 frequencies: the 15 points (fy, fx) with fy, fx ∈
+    {0, ±¼, ½} cycles/px, (0, 0) excluded, of the 2-D power spectrum of the luminance (lines of
+    stripes along one axis land on the axis points, checkerboards off them). The
+    measure is the *peak-to-neighbourhood* ratio there, relative to the photo's own:
+
+        peak_ratio(img)   = Σ_p E(window_p) / Σ_p E_expected(window_p)
+        artefact_score    = peak_ratio(out) / peak_ratio(photo)          (1.0 = the photo's level)
+
+    For a tool that renders at a smaller size and resizes its result up (the peer: 384 px), the
+    points move with the resize (`scale` = 384 / output side: period 4 at 384 px is period 5.3 at
+    512 px), else its own stride artefacts fall between the points and go unseen.
+
+    window_p = the spectrum bins within ±2 bins of point p (the main lobe of the Hann taper);
+    E_expected = the window's bin count × the power level of the bins around it (a ring out to
+    ±10 bins, past a 1-bin guard; for points on an axis, fy = 0 or fx = 0, only the bins along
+    that axis, since natural images put extra energy on the axes). The level is exp(mean log
+    power) × e^γ (γ = Euler's constant): for a peak-free spectrum that is the mean power (each bin
+    exponentially distributed), and unlike the plain mean it is not pulled up by the power-law
+    slope across the ring. White noise scores 1.0; a peak-free 1/f² image 0.7-1.2 (a few
+    low-frequency points dominate the sums), hence the division by the photo. The luminance is
+    mean-removed and Hann-tapered first, so the image border leaks no energy onto the axes.
+
+    Why not energy-at-the-points / total energy (`period_energy_fraction`, kept for comparison):
+    a stylised image has far more fine texture than its photo, so that fraction rises with any
+    brush stroke, artefact or not. On kodim21 at 512 px, white noise (σ = 0.15) added to the photo
+    doubles the fraction (×2.1) and the peer's clean-looking outputs score ×1.2-2.6; the peak
+    ratio gives ×1.7 for the noise (about its sampling spread: the next photo scores ×0.9-1.8
+    against this one) and ×16 for the shipped CIN's visible period-4 grid. Dividing by the
+    neighbourhood cancels broadband texture and keeps narrow, periodic peaks; dividing by the
+    photo's own ratio cancels what the photo already had (JPEG block peaks, axis structure).
+    Differences under ~2 are noise: look at the pictures.
+
+Everything here is numpy/scipy on (H, W, 3) float images in [0, 1] (jax arrays are accepted),
+except `StyleDistance`, which runs the VGG in JAX.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+STYLE_LAYERS: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+STYLE_SIZE = 384  # both images' longer side for the style distance
+EDGE_SIGMA = 2.0  # px, the Gaussian blur before Sobel
+PERIOD_FREQS = (0.0, 0.25, 0.5, -0.25)  # cycles/px on each axis: period 2 (½) and 4 (±¼)
+PEAK_HALF_WIDTH = 2  # bins either side of a peak (the Hann main lobe)
+RING_HALF_WIDTH = 10  # bins either side of a peak for its neighbourhood
+
+
+def luminance(img: Any) -> np.ndarray:
+    """BT.601 luma Y (H, W) float64 of an (H, W, 3) RGB image (an (H, W) image passes through)."""
+    a = np.asarray(img, dtype=np.float64)
+    if a.ndim == 2:
+        return a
+    if a.ndim != 3 or a.shape[-1] != 3:
+        raise ValueError(f"expected an (H, W, 3) or (H, W) image, got shape {a.shape}")
+    return a @ np.array([0.299, 0.587, 0.114])
+
+
+def edge_magnitude(img: Any, sigma: float = EDGE_SIGMA) -> np.ndarray:
+    """Sobel gradient magnitude (H, W) of the Gaussian-blurred (σ px, reflect borders) luminance."""
+    y = ndimage.gaussian_filter(luminance(img), sigma, mode="reflect")
+    return np.hypot(ndimage.sobel(y, axis=0, mode="reflect"), ndimage.sobel(y, axis=1, mode="reflect"))
+
+
+def structure_kept(out: Any, photo: Any, sigma: float = EDGE_SIGMA) -> float:
+    """Pearson correlation of `edge_magnitude(out)` and `edge_magnitude(photo)` (same-size images).
+
+    A flat image (no edges at all) has no defined correlation: it scores 0.
+    """
+    a, b = edge_magnitude(out, sigma), edge_magnitude(photo, sigma)
+    if a.shape != b.shape:
+        raise ValueError(f"structure_kept needs same-size images, got {a.shape} and {b.shape}")
+    a, b = a - a.mean(), b - b.mean()
+    den = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / den) if den > 0 else 0.0
+
+
+# ---------------------------------------------------------------------------------- style distance
+
+
+def relative_gram_distance(grams: Mapping[str, Any], ref: Mapping[str, Any]) -> float:
+    """Σ over `ref`'s layers of mean((G − A)²) / mean(A²) for Grams (C, C) per layer."""
+    total = 0.0
+    for layer, a in ref.items():
+        a = np.asarray(a, np.float64)
+        g = np.asarray(grams[layer], np.float64)
+        total += float(np.mean((g - a) ** 2) / max(np.mean(a * a), 1e-30))
+    return total
+
+
+class StyleDistance:
+    """The relative Gram distance of METHODS.md A11 on a loss network (`styljax.vgg.VggWeights`).
+
+    `grams(img)` gives an image's Grams (resized to `size` px longer side first); `distance(a, b)`
+    takes images or `grams` results, so a painting's Grams can be computed once and reused.
+    """
+
+    def __init__(self, vgg, layers: Sequence[str] = STYLE_LAYERS, size: int = STYLE_SIZE):
+        import jax
+
+        from styljax import losses
+
+        self.layers, self.size = tuple(layers), size
+        extract = vgg.extractor(self.layers)
+        params = vgg.params
+
+        def grams(x):
+            f = extract(params, x[None])
+            return {l: losses.gram(f[l], "chw")[0] for l in self.layers}
+
+        self._grams = jax.jit(grams)  # one compilation per input shape
+
+    def grams(self, img: Any) -> dict[str, np.ndarray]:
+        from styljax import image
+
+        x = np.asarray(img, np.float32)
+        hw = image.fit_max_side(*x.shape[:2], self.size)
+        if hw != x.shape[:2]:
+            x = np.asarray(image.resize(x, hw))
+        return {k: np.asarray(v) for k, v in self._grams(x).items()}
+
+    def _as_grams(self, x: Any) -> Mapping[str, Any]:
+        return x if isinstance(x, Mapping) else self.grams(x)
+
+    def distance(self, out: Any, painting: Any) -> float:
+        """Relative Gram distance of `out` to `painting` (each an image or its `grams`)."""
+        return relative_gram_distance(self._as_grams(out), self._as_grams(painting))
+
+    def distances(self, out: Any, paintings: Mapping[str, Any]) -> dict[str, float]:
+        """{name: distance} of `out` (one VGG pass) to each painting (images or Grams)."""
+        g = self._as_grams(out)
+        return {k: relative_gram_distance(g, self._as_grams(p)) for k, p in paintings.items()}
+
+
+def style_distance(vgg, out: Any, painting: Any, size: int = STYLE_SIZE) -> float:
+    """One-off `StyleDistance(vgg, size=size).distance(out, painting)` (compiles each call's shapes)."""
+    return StyleDistance(vgg, size=size).distance(out, painting)
+
+
+# ------------------------------------------------------------------------------ periodic artefacts
+
+
+def power_spectrum(img: Any) -> np.ndarray:
+    """|FFT2|² (H, W) of the mean-removed, Hann-tapered luminance (unshifted: bin k = k/N cycles/px)."""
+    y = luminance(img)
+    h, w = y.shape
+    taper = np.outer(np.hanning(h), np.hanning(w))
+    return np.abs(np.fft.fft2((y - y.mean()) * taper)) ** 2
+
+
+def _circ_offsets(n: int, centre: float) -> np.ndarray:
+    """Signed circular distance (bins) of every bin 0..n-1 from the fractional bin `centre`."""
+    d = (np.arange(n) - centre) % n
+    return np.where(d > n / 2, d - n, d)
+
+
+def _period_points(scale: float = 1.0) -> list[tuple[float, float]]:
+    """The period-2/4 points (fy, fx), cycles/px, of an image resized by 1/`scale` after the
+    artefacts were made (made at 384 px, shown at 512 px: scale = 0.75; made at 384, shown at 256:
+    1.5). Frequencies past ½ are gone (an antialiased downscale removes them); ±½ are one."""
+    axis = []
+    for f in PERIOD_FREQS + (-0.5,):
+        g = f * scale
+        if abs(g) <= 0.5 + 1e-9 and not any(abs((g - h + 0.5) % 1.0 - 0.5) < 1e-9 for h in axis):
+            axis.append(g)
+    return [(fy, fx) for fy in axis for fx in axis if (fy, fx) != (0.0, 0.0)]
+
+
+def periodic_peaks(img: Any, scale: float = 1.0, peak: int = PEAK_HALF_WIDTH, ring: int = RING_HALF_WIDTH) -> dict:
+    """Per period-2/4 point (fy, fx): the energy in its window and the energy its neighbourhood
+    predicts there. {"points": [(fy, fx), ...], "peak": [...], "expected": [...]} (see module doc).
+    `scale` = the size the image was made at / its size: the points move to f·scale."""
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    p = power_spectrum(img)
+    h, w = p.shape
+    if min(h, w) < 4 * (ring + 2):
+        raise ValueError(f"image too small for the periodic-peak measure: {h}x{w}, need >= {4 * (ring + 2)} px")
+    out = {"points": [], "peak": [], "expected": []}
+    for fy, fx in _period_points(scale):
+        dy, dx = np.abs(_circ_offsets(h, fy * h)), np.abs(_circ_offsets(w, fx * w))
+        iy, ix = np.flatnonzero(dy <= ring + 1.5), np.flatnonzero(dx <= ring + 1.5)
+        sub = p[np.ix_(iy, ix)]
+        ay, ax = dy[iy][:, None], dx[ix][None, :]
+        win = (ay <= peak + 0.5) & (ax <= peak + 0.5)
+        guard = (ay <= peak + 1.5) & (ax <= peak + 1.5)
+        bg = (ay <= ring + 0.5) & (ax <= ring + 0.5) & ~guard
+        if fy == 0.0:  # on the fx axis: compare with the bins along it
+            bg &= ay <= peak + 0.5
+        if fx == 0.0:
+            bg &= ax <= peak + 0.5
+        out["points"].append((fy, fx))
+        out["peak"].append(float(sub[win].sum()))
+        # the neighbourhood's level as exp(mean log power) × e^γ: the mean of the exponentially
+        # distributed power of a peak-free spectrum, unbiased by a power-law (log-linear) slope across
+        # the ring, which the plain mean of the ring would overestimate
+        level = np.exp(np.mean(np.log(sub[bg] + 1e-300)) + np.euler_gamma)
+        out["expected"].append(float(level * win.sum()))
+    return out
+
+
+def peak_ratio(img: Any, scale: float = 1.0) -> float:
+    """Σ window energy / Σ neighbourhood-predicted energy over the period-2/4 points (≈ 1 without peaks)."""
+    pk = periodic_peaks(img, scale)
+    return float(sum(pk["peak"]) / max(sum(pk["expected"]), 1e-30))
+
+
+def artefact_score(out: Any, photo: Any, scale: float = 1.0) -> float:
+    """`peak_ratio(out) / peak_ratio(photo)` (same points for both): 1.0 = no more periodic peaks
+    than the photo has. `scale`: see `periodic_peaks`."""
+    return peak_ratio(out, scale) / peak_ratio(photo, scale)
+
+
+def period_energy_fraction(img: Any, scale: float = 1.0, peak: int = PEAK_HALF_WIDTH) -> float:
+    """Energy in the ±`peak`-bin windows at the period-2/4 points / total energy (mean-removed,
+    tapered luminance). The plain measure; see the module doc for why `artefact_score` divides by
+    the neighbourhood instead."""
+    p = power_spectrum(img)
+    h, w = p.shape
+    mask = np.zeros_like(p, dtype=bool)
+    for fy, fx in _period_points(scale):
+        my = np.abs(_circ_offsets(h, fy * h)) <= peak + 0.5
+        mx = np.abs(_circ_offsets(w, fx * w)) <= peak + 0.5
+        mask |= my[:, None] & mx[None, :]
+    return float(p[mask].sum() / max(p.sum(), 1e-30))
