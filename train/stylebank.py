@@ -30,6 +30,7 @@ def register_train(methods) -> None:
     content_flags(p)
     p.add_argument("--styles", required=True, nargs="+", help="style images or a folder of them; names = file stems")
     p.add_argument("--out", required=True, help="model directory to write")
+    init_flag(p)
     _common_flags(p)
     p.set_defaults(func=run_train)
 
@@ -50,13 +51,32 @@ def register_add_style(sub) -> None:
 
 def content_flags(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--content-dir", default=None, help="folder of content photos (default: scikit-image photos)")
+    src.add_argument("--content-dir", default=None, nargs="+", metavar="DIR",
+                     help="folder(s) of content photos (default: scikit-image photos)")
     src.add_argument("--tfds", default=None, metavar="NAME[:SPLIT]",
                      help="content from a prepared TFDS dataset with an 'image' feature, e.g. coco/2017 or "
                           "coco/2017:train[:5000] (split default: train; needs the [tfds] extra)")
     p.add_argument("--exclude", default=None, help="--content-dir stems to hold out, comma-separated (default: per config)")
     p.add_argument("--tfds-data-dir", default=None,
                    help="where the --tfds dataset is prepared (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
+
+
+def init_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--init", default=None, metavar="MODEL",
+                   help="start from this model's weights (fine-tune; styles found in it keep theirs, new ones start "
+                        "fresh, its other styles are kept frozen); the architecture must be the config's")
+
+
+def init_params(args: argparse.Namespace, model_cfg) -> dict | None:
+    """The --init model's params, checked against the config's architecture."""
+    if args.init is None:
+        return None
+    from styljax.models.style_store import open_store
+
+    params, cfg, _ = open_store(args.init).load_model(args.init)
+    if dataclasses.asdict(cfg) != dataclasses.asdict(model_cfg):
+        raise StyljaxError(f"--init {args.init}: its architecture {cfg} is not the config's {model_cfg}")
+    return params
 
 
 def _common_flags(p: argparse.ArgumentParser) -> None:
@@ -123,9 +143,10 @@ def parse_tfds_spec(spec: str) -> tuple[str, str]:
     return m["name"], m["split"] or "train"
 
 
-def content_source(content_dir: str | None, exp: configs.Experiment, tfds: str | None = None,
+def content_source(content_dir: str | list[str] | None, exp: configs.Experiment, tfds: str | None = None,
                    tfds_data_dir: str | None = None, exclude_given: bool = False):
-    """(source, number of images) for --content-dir, --tfds, or the scikit-image photos."""
+    """(source, number of images) for --content-dir (one folder or several), --tfds, or the
+    scikit-image photos."""
     from styljax import data
 
     if tfds_data_dir is not None and tfds is None:
@@ -141,7 +162,8 @@ def content_source(content_dir: str | None, exp: configs.Experiment, tfds: str |
 
         imgs = [skimage_image(n) for n in SKIMAGE_CONTENT]
         return data.ImageSource(lambda i: imgs[i], len(imgs), exp.short_side), len(imgs)
-    files = data.folder_files(content_dir, exp.exclude)
+    dirs = [content_dir] if isinstance(content_dir, (str, Path)) else content_dir
+    files = [f for d in dirs for f in data.folder_files(d, exp.exclude)]
     return data.folder_source(files, exp.short_side), len(files)
 
 
@@ -196,7 +218,7 @@ def run_train(args: argparse.Namespace) -> int:
     source, n_content = content_of(args, exp)
     out = Path(args.out)
     workdir = Path(args.workdir or f"{out}.run")
-    task = StyleBankTask(exp.train, common.load_vgg(args), styles)
+    task = StyleBankTask(exp.train, common.load_vgg(args), styles, init_params=init_params(args, exp.train.model))
     batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed)
     state, wall = fit(args, exp, task, batches, workdir,
                       f"training StyleBank: {len(styles)} styles ({', '.join(styles)}), {n_content} content images")

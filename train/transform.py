@@ -14,7 +14,7 @@ from infer import common
 from styljax import parallel
 from styljax.errors import StyljaxError
 from train import configs
-from train.stylebank import content_flags, content_of, experiment, fit, loop_flags, provenance, style_images
+from train.stylebank import content_flags, content_of, experiment, fit, init_flag, init_params, loop_flags, provenance, style_images
 
 LOOKUP = {"cin": configs.get_cin, "johnson": configs.get_johnson}
 
@@ -34,6 +34,7 @@ def register_train(methods) -> None:
 def _flags(p: argparse.ArgumentParser) -> None:
     content_flags(p)
     p.add_argument("--out", required=True, help="model directory to write")
+    init_flag(p)
     loop_flags(p)
     common.add_weights_arg(p)
     p.set_defaults(func=run_train)
@@ -58,7 +59,8 @@ def run_train(args: argparse.Namespace) -> int:
     source, n_content = content_of(args, exp)
     out = Path(args.out)
     workdir = Path(args.workdir or f"{out}.run")
-    task = TransformTask(exp.train, common.load_vgg(args), styles, method=method)
+    task = TransformTask(exp.train, common.load_vgg(args), styles, method=method,
+                         init_params=init_params(args, exp.train.model))
     batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed)
     state, wall = fit(args, exp, task, batches, workdir,
                       f"training {method}: {len(styles)} style(s) ({', '.join(styles)}), {n_content} content images")
