@@ -1,6 +1,7 @@
 """Markdown tables from benchmark JSON lines: `python -m bench.report KIND FILE.jsonl`.
 
-KIND: vgg, gatys, stylebank, stylebank_quality, patchmatch, conv_loop, video, baselines, serve_load, quality.
+KIND: vgg, gatys, stylebank, stylebank_quality, patchmatch, conv_loop, video, baselines, serve_load,
+quality, strength.
 
 BENCHMARKS.md quotes these tables; the JSON lines themselves are committed under `bench/results/`.
 """
@@ -279,9 +280,25 @@ def quality(path: str) -> str:
     return tables[-1]["markdown"]
 
 
+def strength(path: str) -> str:
+    """Structure kept (edge-map correlation with the photo, mean and min) and mean |O − I| per model,
+    mode and strength (`bench.strength`)."""
+    from bench.strength import summary
+
+    out = ["| model | mode | s = 0 | 0.25 | 0.5 | 0.75 | 1 | mean \\|O − I\\| at s = 0 / 0.5 |",
+           "|---|---|---|---|---|---|---|---|"]
+    rows = summary(_rows(path))
+    for model, mode in dict.fromkeys((r["model"], r["mode"]) for r in rows):
+        cells = {r["strength"]: r for r in rows if r["model"] == model and r["mode"] == mode}
+        corr = " | ".join(f"{cells[s]['structure']:.2f} ({cells[s]['structure_min']:.2f})" for s in sorted(cells))
+        out.append(f"| {model} (n={cells[0.0]['n']}) | {mode} | {corr} | "
+                   f"{_fmt(cells[0.0]['l1_photo'], 3)} / {_fmt(cells[0.5]['l1_photo'], 3)} |")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
     kind, path = sys.argv[1], sys.argv[2]
     kinds = {"vgg": vgg, "gatys": gatys, "stylebank": stylebank, "stylebank_quality": stylebank_quality,
              "patchmatch": patchmatch, "conv_loop": conv_loop, "video": video, "baselines": baselines, "serve_load": serve_load,
-             "quality": quality}
+             "quality": quality, "strength": strength}
     print(kinds[kind](path))

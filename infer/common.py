@@ -25,6 +25,19 @@ def ints(text: str, name: str = "value") -> tuple[int, ...]:
         raise StyljaxError(f"--{name}: expected comma-separated integers, got {text!r}") from None
 
 
+def strength(value, name: str = "--strength") -> float | None:
+    """A style strength flag or form field: None if not given, else a float in [0, 1] (NaN, inf and
+    non-numbers refused with a one-line error naming the option)."""
+    if value is None:
+        return None
+    from styljax.models.strength import check_strength
+
+    try:
+        return check_strength(value)
+    except ValueError as e:
+        raise StyljaxError(f"{name}: {e}") from None
+
+
 def layer_weights(text: str, name: str) -> tuple[tuple[str, float], ...]:
     """'relu1_2,relu2_2:0.5' -> (('relu1_2', 1.0), ('relu2_2', 0.5))."""
     out = []

@@ -5,13 +5,17 @@
     GET  /metrics                            queue depth, batch sizes, latency percentiles, counts
     GET  /v1/styles                          every model's styles, each with a thumbnail URL
     GET  /v1/models/{model}/styles/{style}/thumbnail.jpg
-    POST /v1/stylize                         multipart: image, style, [model, size, mask, mask_style, format]
+    POST /v1/stylize                         multipart: image, style, [model, size, mask, mask_style, format,
+                                             strength, preserve_colors]
     POST /v1/models/{model}/styles           multipart: file (a `styljax styles export` .npz), [name]
 
 `style` is a style spec as for `styljax stylize`: `NAME` or a fusion `a:0.7,b:0.3`. With `mask`
 (an image; white = painted) the painted region takes `mask_style` (another spec) and the rest
-`style`: region fusion with soft masks (1 − m, m). Results come back as PNG or JPEG; every error is
-JSON `{"error": "..."}` with a 4xx/5xx status (413 too large, 503 queue full, 504 timed out).
+`style`: region fusion with soft masks (1 − m, m). `strength` (0-1, default 1) weakens the style
+in the model's own way, named by the response header `X-Styljax-Strength-Mode` (features, gamma-beta
+or pixel: `styljax.models.strength`); `preserve_colors=true` keeps the photo's chrominance. Results
+come back as PNG or JPEG; every error is JSON `{"error": "..."}` with a 4xx/5xx status (413 too
+large, 503 queue full, 504 timed out).
 Requests are batched dynamically (`infer.serving`).
 """
 
@@ -29,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from infer import common
 from styljax.errors import StyljaxError
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -111,6 +116,18 @@ def upload_size(data: bytes) -> tuple[int, int]:
             return im.size
     except (UnidentifiedImageError, OSError, ValueError):
         raise ApiError(400, "image: not a readable image") from None
+
+
+def parse_bool(value: str | None, field: str) -> bool:
+    """A form checkbox: absent, true/false, 1/0, on/off, yes/no (any case); anything else is a 400."""
+    if value is None:
+        return False
+    v = value.strip().lower()
+    if v in ("true", "1", "on", "yes"):
+        return True
+    if v in ("false", "0", "off", "no", ""):
+        return False
+    raise ApiError(400, f"{field}: true or false, got {value!r}")
 
 
 def create_app(models: dict, cfg=None, sharding=None):
@@ -238,11 +255,18 @@ def create_app(models: dict, cfg=None, sharding=None):
         mask: UploadFile | None = File(None, description="painted region (white) for mask_style"),
         mask_style: str | None = Form(None),
         format: str = Form("png"),
+        strength: str | None = Form(None, description="style strength in [0, 1] (default 1)"),
+        preserve_colors: str | None = Form(None, description="true: keep the photo's colours"),
     ):
         t0 = time.perf_counter()
         m = model_of(model)
         if format not in ("png", "jpeg"):
             raise ApiError(400, f"format: png or jpeg, got {format!r}")
+        try:
+            s = common.strength(strength, "strength")
+        except StyljaxError as e:
+            raise ApiError(400, str(e)) from None
+        keep = parse_bool(preserve_colors, "preserve_colors")
         if size is not None and not 16 <= size <= cfg.max_side:
             raise ApiError(400, f"size: between 16 and {cfg.max_side}, got {size}")
         if (mask is None) != (mask_style is None):
@@ -264,11 +288,12 @@ def create_app(models: dict, cfg=None, sharding=None):
             masks = two_regions(grey.mean(-1))
         else:
             masks = np.ones((1,) + img.shape[:2], np.float32)
-        out = await render(Job(model, img, styles, masks))
+        out = await render(Job(model, img, styles, masks, 1.0 if s is None else s, keep))
         body = await run_in_threadpool(encode_image, out, format)
         dt = time.perf_counter() - t0
         metrics.request(200, dt)
-        return Response(body, media_type=f"image/{format}", headers={"X-Latency-Ms": f"{1e3 * dt:.1f}"})
+        return Response(body, media_type=f"image/{format}",
+                        headers={"X-Latency-Ms": f"{1e3 * dt:.1f}", "X-Styljax-Strength-Mode": m.strength_mode})
 
     @app.post("/v1/models/{model}/styles", status_code=201)
     async def add_style(model: str, file: UploadFile = File(...), name: str | None = Form(None)):

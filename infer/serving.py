@@ -2,10 +2,11 @@
 call per (model, size bucket, regions), results out. No HTTP here (see `infer.serve`).
 
 A request is one image with, per region r, a style's params (a bank, or γ/β, possibly a fusion)
-and a soft mask M_r (Σ_r M_r = 1). The `Batcher` thread takes the oldest request, then for up to
-`max_wait_ms` gathers more with the same key (model, bucket (H_b, W_b), R) until `max_batch`;
-images are reflect-padded to the bucket, the batch to a power of two, and the whole batch goes
-through `Renderer.render_per_image` — each image its own styles, one compiled call. So `jit`
+and a soft mask M_r (Σ_r M_r = 1), plus its own style strength and colour choice (per image in
+the batched call, so they never split a batch). The `Batcher` thread takes the oldest request,
+then for up to `max_wait_ms` gathers more with the same key (model, bucket (H_b, W_b), R) until
+`max_batch`; images are reflect-padded to the bucket, the batch to a power of two, and the whole
+batch goes through `Renderer.render_per_image` — each image its own styles, one compiled call. So `jit`
 compiles once per key and batch size, never per request. The queue is bounded: `submit` raises
 `QueueFull` when `queue_size` requests wait (the service answers 503).
 """
@@ -69,12 +70,16 @@ def pad_to(x: np.ndarray, hw: tuple[int, int], axes: tuple[int, int] = (0, 1)) -
 
 @dataclasses.dataclass(eq=False)  # identity, not array comparison (the queue removes jobs by identity)
 class Job:
-    """One request: `image` (H, W, 3) float32, `styles` R style-param trees (numpy), `masks` (R, H, W)."""
+    """One request: `image` (H, W, 3) float32, `styles` R style-param trees (numpy), `masks` (R, H, W),
+    its style `strength` in [0, 1] and whether to keep the photo's colours. Strength and colours are
+    per image inside a batch, so they are not part of the batching key."""
 
     model: str
     image: np.ndarray
     styles: list
     masks: np.ndarray
+    strength: float = 1.0
+    preserve_colors: bool = False
     future: concurrent.futures.Future = dataclasses.field(default_factory=concurrent.futures.Future)
     t_submit: float = dataclasses.field(default_factory=time.perf_counter)
 
@@ -219,9 +224,11 @@ class Batcher:
         x = np.stack([pad_to(j.image, hw) for j in jobs])
         masks = np.stack([pad_to(j.masks, hw, (1, 2)) for j in jobs])
         styles = stack([stack(j.styles) for j in jobs])  # leaves (B, R, ...)
+        strength = np.asarray([j.strength for j in jobs], np.float32)  # (B,): each image its own
+        keep = np.asarray([j.preserve_colors for j in jobs], bool)
         if self.sharding is not None:
-            x, masks, styles = jax.device_put((x, masks, styles), self.sharding)
-        out = np.asarray(model.render_per_image(x, styles, masks))
+            x, masks, styles, strength = jax.device_put((x, masks, styles, strength), self.sharding)
+        out = np.asarray(model.render_per_image(x, styles, masks, strength, keep))
         return [out[i, : j.image.shape[0], : j.image.shape[1]] for i, j in enumerate(batch)]
 
 

@@ -102,28 +102,68 @@ class Renderer:
             return self.fuse(styles, spec["weights"])
         return styles[spec["names"][0]]
 
-    def render(self, x, spec: dict) -> dict:
+    # what the runner and the service call: strength and colour preservation in one place
+    def render(self, x, spec: dict, strength=None, preserve_colors=False) -> dict:
         """{tag: (B, H, W, 3)} for a spec: every style (`all`: one `vmap`ped call), or its one
-        style / fusion (`spec["style_params"]`)."""
+        style / fusion (`spec["style_params"]`); `strength` (None = 1, a scalar or (B,)) in the
+        model's own mode (`strength_mode`), then `preserve_colors` (`keep_colors`)."""
         if spec["mode"] == "all":
-            outs = self.lib.render_all(self.params, x, self.cfg, tuple(spec["names"]), clip=True)
-            return {t: outs[k] for k, t in enumerate(spec["names"])}
-        tag = "fusion" if spec["mode"] == "fusion" else spec["names"][0]
-        return {tag: self.stylize_with(x, spec["style_params"])}
+            outs = self.lib.render_all(self.params, x, self.cfg, tuple(spec["names"]), clip=True, strength=strength)
+            results = {t: outs[k] for k, t in enumerate(spec["names"])}
+        else:
+            tag = "fusion" if spec["mode"] == "fusion" else spec["names"][0]
+            results = {tag: self.stylize_with(x, spec["style_params"], strength)}
+        return {t: keep_colors(x, o, preserve_colors) for t, o in results.items()}
+
+    def render_regions(self, x, names: tuple, masks=None, k: int | None = None, strength=None,
+                       preserve_colors=False) -> jax.Array:
+        """Region fusion, one style per region: masks (B, R, H, W) at image resolution (or, where
+        the model has encoder features, K-means regions); `strength`, `preserve_colors` as `render`."""
+        return keep_colors(x, self.regions(x, names, masks, k, strength), preserve_colors)
+
+    def render_per_image(self, x, styles: dict, masks, strength=None, preserve_colors=None) -> jax.Array:
+        """x (B, H, W, 3), `styles` stacked (B, R, ...) (each image its own R regions' style
+        params, from `style_params`), masks (B, R, H, W), `strength` (B,) and `preserve_colors`
+        (B,) flags per image → clipped (B, H, W, 3). Compiled once, whatever the values."""
+        return keep_colors(x, self.per_image(x, styles, masks, strength), preserve_colors)
 
     # the model's own pieces
+    @property
+    def strength_mode(self) -> str:
+        """How `strength` acts on this model: "features", "gamma-beta" or "pixel" (`styljax.models.strength`)."""
+        raise NotImplementedError
+
     def fuse(self, styles: dict, weights: dict) -> dict:
         """The params of a weighted fusion of `styles`."""
         raise NotImplementedError
 
-    def stylize_with(self, x, style: dict) -> jax.Array:
-        """x (B, H, W, 3) through one style's params → clipped (B, H, W, 3)."""
+    def stylize_with(self, x, style: dict, strength=None) -> jax.Array:
+        """x (B, H, W, 3) through one style's params at `strength` → clipped (B, H, W, 3)."""
         raise NotImplementedError
 
-    def render_per_image(self, x, styles: dict, masks) -> jax.Array:
-        """x (B, H, W, 3), `styles` stacked (B, R, ...) (each image its own R regions' style
-        params, from `style_params`), masks (B, R, H, W) → clipped (B, H, W, 3)."""
+    def per_image(self, x, styles: dict, masks, strength=None) -> jax.Array:
+        """`render_per_image` without the colour step."""
         raise NotImplementedError
+
+    def regions(self, x, names: tuple, masks=None, k: int | None = None, strength=None) -> jax.Array:
+        """`render_regions` without the colour step."""
+        raise NotImplementedError
+
+
+def keep_colors(x, out, preserve):
+    """Colour preservation (`--preserve-colors`, `preserve_colors=true`): the output's luminance
+    with the photo's chrominance (`styljax.image.preserve_colors`, Gatys' own). `preserve` False/None
+    (as is), True (every image) or (B,) flags (each image its own)."""
+    from styljax import image
+
+    if preserve is None or preserve is False:
+        return out
+    if preserve is True:
+        return image.preserve_colors(x, out)
+    keep = np.asarray(preserve, bool)
+    if not keep.any():
+        return out
+    return image.preserve_colors_where(x, out, keep)
 
 
 class StyleBankRenderer(Renderer):
@@ -132,6 +172,7 @@ class StyleBankRenderer(Renderer):
 
     method = "stylebank"
     kmeans_regions = True  # --regions K: K-means of the encoder features (paper)
+    strength_mode = "features"  # D(s·(K ⊗ F) + (1 − s)·F): s = 0 is the auto-encoder path
 
     def __init__(self, path: Path):
         from styljax.models import stylebank as sb
@@ -144,13 +185,13 @@ class StyleBankRenderer(Renderer):
     def fuse(self, styles: dict, weights: dict) -> dict:
         return self.lib.fuse_linear(styles, weights)  # the banks' weighted sum, applied once
 
-    def stylize_with(self, x, style: dict) -> jax.Array:
-        return self.lib.stylize_bank(self.params, x, style, self.cfg, clip=True)
+    def stylize_with(self, x, style: dict, strength=None) -> jax.Array:
+        return self.lib.stylize_bank(self.params, x, style, self.cfg, clip=True, strength=strength)
 
-    def render_per_image(self, x, styles: dict, masks) -> jax.Array:
-        return self.lib.stylize_per_image(self.params, x, styles, masks, self.cfg, clip=True)
+    def per_image(self, x, styles: dict, masks, strength=None) -> jax.Array:
+        return self.lib.stylize_per_image(self.params, x, styles, masks, self.cfg, clip=True, strength=strength)
 
-    def render_regions(self, x, names: tuple, masks=None, k: int | None = None) -> jax.Array:
+    def regions(self, x, names: tuple, masks=None, k: int | None = None, strength=None) -> jax.Array:
         """Paper's region fusion; masks (B, R, H, W) at image resolution, or K-means regions."""
         sb = self.lib
         f = sb.encode(self.params, x, self.cfg)
@@ -158,7 +199,7 @@ class StyleBankRenderer(Renderer):
             masks = sb.region_masks_for(jnp.asarray(masks), self.cfg)
         else:
             masks = sb.kmeans_masks(f, k, jax.random.key(0))
-        g = sb.fuse_regions(self.params, f, masks, names, self.cfg)
+        g = sb.blend_features(sb.fuse_regions(self.params, f, masks, names, self.cfg), f, strength)
         return jnp.clip(sb.decode(self.params, g, self.cfg, x.shape[1:3]), 0, 1)
 
 
@@ -209,6 +250,9 @@ def run_feedforward(args: argparse.Namespace, model) -> int:
 
     if spec["mode"] != "all" and not regional:
         spec["style_params"] = model.style_params(spec)
+    strength, keep = getattr(args, "strength", None), getattr(args, "preserve_colors", False)
+    if strength is not None and strength < 1 and model.strength_mode == "pixel":
+        print("strength: pixel blend (no identity style in this model)")
     names = tuple(spec["names"])
     bar = common.progress(len(inputs), model.method, disable=args.quiet)
     sharding = parallel.local_batch_sharding()  # the batch split over this host's devices
@@ -231,9 +275,9 @@ def run_feedforward(args: argparse.Namespace, model) -> int:
             masks = None
             if args.mask:
                 masks = np.stack([mask_regions(args.mask, len(names), shape[:2]) for _ in range(len(x))])
-            results = {"regions": model.render_regions(x, names, masks, args.regions)}
+            results = {"regions": model.render_regions(x, names, masks, args.regions, strength, keep)}
         else:
-            results = model.render(x, spec)
+            results = model.render(x, spec, strength, keep)
         for tag, batch_out in results.items():
             for (p, img), o in zip(chunk, np.asarray(batch_out)):
                 save(targets[(p, tag)], img, o)
@@ -251,7 +295,11 @@ def run_feedforward(args: argparse.Namespace, model) -> int:
                 for p, img in items:
                     for tag in tags:
                         one = spec if spec["mode"] != "all" else single_spec(model, tag)
-                        o = tiling.map_tiles(lambda t: model.render(jnp.asarray(t), one)[tag], img, tile, overlap)[0]
+
+                        def render_tile(t, one=one, tag=tag):
+                            return model.render(jnp.asarray(t), one, strength, keep)[tag]
+
+                        o = tiling.map_tiles(render_tile, img, tile, overlap)[0]
                         save(targets[(p, tag)], img, o)
                     bar.update(1)
                 continue

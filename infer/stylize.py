@@ -2,8 +2,9 @@
 
     styljax stylize --method gatys --content A --style B [B2 ...] --size 512 --out x.png
     styljax stylize --method stylebank --model M --style NAME|all|a:0.7,b:0.3 [--mask F|--regions K] \
-        INPUT(S)|DIR --out PATH|DIR [--size] [--batch]
-    styljax stylize --method cin|johnson [--model M] --style NAME|all|a:0.5,b:0.5 [--mask F] INPUT(S)|DIR --out ...
+        INPUT(S)|DIR --out PATH|DIR [--size] [--batch] [--strength S] [--preserve-colors]
+    styljax stylize --method cin|johnson [--model M] --style NAME|all|a:0.5,b:0.5 [--mask F] INPUT(S)|DIR --out ... \
+        [--strength S] [--preserve-colors]
     styljax stylize --method photo --content A --style B [--content-mask MA --style-mask MB | --auto-masks K] --out x.png
 """
 
@@ -31,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output image (.png/.jpg), or a folder for several")
     p.add_argument("--size", type=int, default=None, help="output max side in px (gatys default 512; stylebank: input size)")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse inputs with more pixels")
+    p.add_argument("--preserve-colors", action="store_true",
+                   help="keep the photo's colours: gatys transfers luminance only; stylebank/cin/johnson keep "
+                        "the output's luminance with the photo's chrominance")
     common.add_weights_arg(p)
     g = p.add_argument_group("gatys")
     g.add_argument("--optimizer", default="lbfgs", help="lbfgs or adam")
@@ -39,7 +43,6 @@ def register(sub) -> None:
     g.add_argument("--init", default="content", help="content, style, noise or an image file")
     g.add_argument("--style-blend", default=None, help="weights of the style images, e.g. 0.7,0.3")
     g.add_argument("--style-scale", type=float, default=1.0, help="style size relative to --size")
-    g.add_argument("--preserve-colors", action="store_true", help="luminance-only transfer")
     g.add_argument("--content-weight", type=float, default=None)
     g.add_argument("--style-weight", type=float, default=None)
     g.add_argument("--tv-weight", type=float, default=None)
@@ -54,6 +57,10 @@ def register(sub) -> None:
     photo.add_args(p)
     b = p.add_argument_group("stylebank, cin, johnson")
     b.add_argument("--model", default=None, help="model directory (default: checkpoints/<method>)")
+    b.add_argument("--strength", default=None, metavar="S",
+                   help="style strength in [0, 1] (default 1): stylebank blends the bank's features with the "
+                        "photo's before decoding; cin/johnson interpolate γ/β toward an identity style, or fade "
+                        "pixels toward the photo when the model has none")
     b.add_argument("--mask", default=None, help="region mask image: grey levels split into one region per style")
     b.add_argument("--regions", type=int, default=None, help="K-means regions of the encoder features, one style each")
     b.add_argument("--batch", type=int, default=4, help="images per jitted call")
@@ -152,6 +159,9 @@ def run_gatys(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     method = common.check_choice(args.method, METHODS, "method")
+    args.strength = common.strength(args.strength)
+    if args.strength is not None and method not in ("stylebank", "cin", "johnson"):
+        raise StyljaxError(f"--strength: for --method stylebank, cin or johnson, not {method}")
     if method == "stylebank":
         from infer.stylebank import run_stylebank
 

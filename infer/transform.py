@@ -35,20 +35,31 @@ class TransformRenderer(Renderer):
                                f"{self.manifest.get('method')})")
         self.method = self.manifest.get("method", "cin")
 
+    @property
+    def strength_mode(self) -> str:
+        """"gamma-beta" toward the reserved `identity` style if the model has one, else "pixel"."""
+        return self.lib.strength_mode(self.styles)
+
     def fuse(self, styles: dict, weights: dict) -> dict:
         return self.lib.mix_styles(styles, weights)  # γ/β interpolation
 
-    def stylize_with(self, x, style: dict) -> jax.Array:
-        return self.lib.stylize_with(self.params, x, style, self.cfg, clip=True)
+    def _strength(self, strength) -> dict:
+        neutral = None if strength is None else self.lib.neutral_style(self.params)
+        return {"strength": strength, "neutral": neutral}
 
-    def render_per_image(self, x, styles: dict, masks) -> jax.Array:
+    def stylize_with(self, x, style: dict, strength=None) -> jax.Array:
+        return self.lib.stylize_with(self.params, x, style, self.cfg, clip=True, **self._strength(strength))
+
+    def per_image(self, x, styles: dict, masks, strength=None) -> jax.Array:
         """γ/β (B, R, C) mixed per pixel by the masks (B, R, H, W) in every norm."""
-        return self.lib.stylize_with(self.params, x, styles, self.cfg, masks=masks, clip=True)
+        return self.lib.stylize_with(self.params, x, styles, self.cfg, masks=masks, clip=True,
+                                     **self._strength(strength))
 
-    def render_regions(self, x, names: tuple, masks, k=None) -> jax.Array:
+    def regions(self, x, names: tuple, masks, k=None, strength=None) -> jax.Array:
         """γ/β mixed per pixel by the masks (B, R, H, W): γ(p) = Σ_r m_r(p) γ_r."""
         stacked = self.lib.stack_styles(self.params["styles"], names)
-        return self.lib.stylize_with(self.params, x, stacked, self.cfg, masks=jnp.asarray(masks), clip=True)
+        return self.lib.stylize_with(self.params, x, stacked, self.cfg, masks=jnp.asarray(masks), clip=True,
+                                     **self._strength(strength))
 
 
 def run_transform(args) -> int:

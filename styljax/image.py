@@ -46,6 +46,7 @@ __all__ = [
     "load_images",
     "match_luminance",
     "preserve_colors",
+    "preserve_colors_where",
     "resize",
     "rgb_to_yuv",
     "save_image",
@@ -502,6 +503,14 @@ def preserve_colors(content: Any, stylized: Any, *, clip: bool = True) -> jax.Ar
 
 match_luminance = preserve_colors
 """Alias of :func:`preserve_colors`."""
+
+
+def preserve_colors_where(content: Any, stylized: Any, keep: Any) -> jax.Array:
+    """:func:`preserve_colors` for the images of a batch (B, H, W, 3) whose flag ``keep`` (B,) is
+    true, ``stylized`` as is for the others (a served batch: each request its own choice)."""
+    stylized = jnp.asarray(stylized, dtype=jnp.float32)
+    keep = jnp.asarray(keep, dtype=bool).reshape((-1,) + (1,) * (stylized.ndim - 1))
+    return jnp.where(keep, preserve_colors(content, stylized), stylized)
 
 
 def resize(

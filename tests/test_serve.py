@@ -268,3 +268,101 @@ def test_serves_the_shipped_models_by_default():
         assert health["stylebank"]["styles"] >= 6 and health["cin"]["styles"] == 6 and health["johnson"]["method"] == "johnson"
         styles = {m["name"]: [s["name"] for s in m["styles"]] for m in c.get("/v1/styles").json()["models"]}
         assert "starry-night" in styles["cin"] and styles["johnson"] == ["starry-night"]
+
+
+# ---------------------------------------------------------------- strength, colours (issue #19)
+
+
+@pytest.mark.parametrize("model, mode", [("stylebank", "features"), ("cin", "pixel")])
+def test_strength_field(client, models, model, mode):
+    """`strength` 1 = the plain result, 0 = the content path (StyleBank's auto-encoder; CIN without
+    an identity style: the photo), the mode named in a header."""
+    import jax.numpy as jnp
+
+    m = models[model]
+    photo = png(64, 64)  # a whole bucket: exact up to 8-bit rounding
+    plain = post(client, "green", image=photo, model=model)
+    one = post(client, "green", image=photo, model=model, strength="1")
+    zero = post(client, "green", image=photo, model=model, strength="0")
+    half = post(client, "green", image=photo, model=model, strength="0.5")
+    assert all(r.status_code == 200 for r in (plain, one, zero, half))
+    assert {r.headers["X-Styljax-Strength-Mode"] for r in (plain, one, zero, half)} == {mode}
+    assert one.content == plain.content
+    x = serve.decode_upload(photo, "p", 10**6)
+    content = x if model == "cin" else np.asarray(m.lib.reconstruct(m.params, jnp.asarray(x[None]), m.cfg, clip=True)[0])
+    assert np.abs(decode(zero.content) - content).max() <= 0.5 / 255 + 1e-6
+    h = decode(half.content)
+    assert np.abs(h - decode(plain.content)).mean() > 0.005 and np.abs(h - content).mean() > 0.005
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "abc", "nan", "NaN", "inf", "-inf", "1e999", "0x1"])
+def test_bad_strength_is_400_json(client, value):
+    r = post(client, strength=value)
+    assert r.status_code == 400 and r.headers["content-type"] == "application/json"
+    assert r.json()["error"].startswith("strength:") and "between 0 and 1" in r.json()["error"]
+
+
+def test_preserve_colors_field(client):
+    from skimage.color import rgb2yiq
+
+    photo = png(64, 64)
+    x = rgb2yiq(serve.decode_upload(photo, "p", 10**6))
+    plain = rgb2yiq(decode(post(client, "green", image=photo).content))
+    kept = post(client, "green", image=photo, preserve_colors="true")
+    assert kept.status_code == 200
+    kept = rgb2yiq(decode(kept.content))
+    assert np.abs(kept[..., 1:] - x[..., 1:]).mean() < 0.01 < np.abs(plain[..., 1:] - x[..., 1:]).mean()
+    assert np.abs(kept[..., 0] - plain[..., 0]).mean() < 0.01
+    same = decode(post(client, "green", image=photo, preserve_colors="false").content)
+    assert np.array_equal(same, decode(post(client, "green", image=photo).content))
+    r = post(client, preserve_colors="maybe")
+    assert r.status_code == 400 and "preserve_colors" in r.json()["error"]
+
+
+def test_different_strengths_and_colours_batch_together(models):
+    """Strength and colours are per image: four requests with different values run as one batch,
+    each equal to its own direct render."""
+    import jax.numpy as jnp
+
+    calls = []
+    b = Batcher(models, ServeConfig(max_batch=4, max_wait_ms=300), Metrics())
+    real = b.run
+    b.run = lambda key, batch: calls.append(len(batch)) or real(key, batch)
+    m = models["stylebank"]
+    spec = {"mode": "single", "names": ["red"]}
+    params = [as_numpy_tree(m.style_params(spec))]
+    rng = np.random.default_rng(0)
+    imgs = [rng.uniform(size=(64, 64, 3)).astype(np.float32) for _ in range(4)]  # a whole bucket: no padding
+    choices = [(0.0, False), (0.5, True), (1.0, False), (0.25, False)]
+    jobs = [Job("stylebank", im, params, np.ones((1, 64, 64), np.float32), s, c) for im, (s, c) in zip(imgs, choices)]
+    outs = [f.result(timeout=120) for f in [b.submit(j) for j in jobs]]
+    b.close()
+    assert calls == [4]
+    for im, (s, c), out in zip(imgs, choices, outs):
+        want = m.render(jnp.asarray(im[None]), {**spec, "style_params": m.style_params(spec)}, s, c)["red"][0]
+        np.testing.assert_allclose(out, np.asarray(want), atol=1e-5)
+
+
+def test_identity_style_switches_to_gamma_beta(tiny_models):
+    """A CIN model with the reserved `identity` style: strength interpolates γ/β toward it."""
+    from fastapi.testclient import TestClient
+
+    from styljax.models import transform as tr
+
+    models = serve.load_models({"cin": tiny_models["cin"]})
+    m = models["cin"]
+    identity = jax_tree_numpy(tr.init_style(m.cfg))
+    m.params = {**m.params, "styles": {**m.params["styles"], "identity": identity}}
+    with TestClient(serve.create_app(models, ServeConfig(max_batch=2, max_wait_ms=5))) as c:
+        photo = png(64, 64)
+        zero = post(c, "green", image=photo, model="cin", strength="0")
+        assert zero.status_code == 200 and zero.headers["X-Styljax-Strength-Mode"] == "gamma-beta"
+        ident = post(c, "identity", image=photo, model="cin")
+        assert np.abs(decode(zero.content) - decode(ident.content)).max() <= 1 / 255 + 1e-6
+        assert post(c, "green", image=photo, model="cin", strength="1").content == post(c, "green", image=photo, model="cin").content
+
+
+def jax_tree_numpy(tree):
+    import jax
+
+    return jax.tree.map(np.asarray, tree)

@@ -1,5 +1,6 @@
 """The service's web page end to end: Playwright drives Debian's chromium against a live server
-(tiny random models), mixes two styles, paints a region, renders, switches model, hits an error."""
+(tiny random models), mixes two styles, sets the strength and colours, paints a region, renders,
+switches model, hits an error. (The page's controls are also checked without a browser.)"""
 
 from __future__ import annotations
 
@@ -53,8 +54,25 @@ def set_weight(page, style: str, value: int) -> None:
         "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }", str(value))
 
 
+def set_range(page, selector: str, value: int) -> None:
+    page.locator(selector).evaluate(
+        "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }", str(value))
+
+
 def style_rows(page) -> list[str]:
     return page.eval_on_selector_all("#styles [data-style]", "rows => rows.map(r => r.dataset.style)")
+
+
+def test_page_has_strength_and_colour_controls():
+    """Without a browser: the page has the strength slider (0-100 %) and the colour checkbox, and
+    its request sends them (`strength` as 0-1, `preserve_colors=true` when checked)."""
+    from infer.serve import STATIC
+
+    html = (STATIC / "index.html").read_text()
+    assert '<input id="strength" type="range" min="0" max="100" value="100"' in html
+    assert '<input id="preserve-colors" type="checkbox">' in html
+    assert 'form.append("strength", String(Number($("strength").value) / 100));' in html
+    assert 'if ($("preserve-colors").checked) form.append("preserve_colors", "true");' in html
 
 
 def test_web_page_mix_paint_render_switch_and_error(tiny_models, tmp_path):
@@ -105,6 +123,10 @@ def test_web_page_mix_paint_render_switch_and_error(tiny_models, tmp_path):
             page.mouse.up()
             page.select_option("#region-style", "blue")
             page.select_option("#size", "256")
+            assert page.input_value("#strength") == "100"  # full style by default
+            set_range(page, "#strength", 60)
+            assert page.text_content("#strength-value") == "60%"
+            page.check("#preserve-colors")
 
             with page.expect_response(lambda r: r.url.endswith("/v1/stylize")) as resp_info:
                 page.click("#go")
@@ -116,6 +138,8 @@ def test_web_page_mix_paint_render_switch_and_error(tiny_models, tmp_path):
             assert set(fields["style"].decode().split(",")) == {"red:0.5", "blue:0.5"}
             assert fields["mask_style"] == b"blue"
             assert fields["model"] == b"stylebank" and fields["size"] == b"256"
+            assert fields["strength"] == b"0.6" and fields["preserve_colors"] == b"true"
+            assert resp.headers["x-styljax-strength-mode"] == "features"
             assert "image" in fields  # (its bytes: Chromium reports no contents of disk-backed files)
             mask = np.asarray(Image.open(io.BytesIO(fields["mask"])).convert("L"))
             assert mask.max() == 255 and mask.min() == 0, "the mask is white where painted, black elsewhere"
@@ -141,6 +165,8 @@ def test_web_page_mix_paint_render_switch_and_error(tiny_models, tmp_path):
             for style, weight in {"red": 0, "green": 80, "blue": 0}.items():
                 set_weight(page, style, weight)
             page.select_option("#size", "384")
+            set_range(page, "#strength", 50)
+            page.uncheck("#preserve-colors")
             with page.expect_response(lambda r: r.url.endswith("/v1/stylize")) as resp_info:
                 page.click("#go")
             resp = resp_info.value
@@ -148,8 +174,11 @@ def test_web_page_mix_paint_render_switch_and_error(tiny_models, tmp_path):
             fields = form_parts(posted[-1])
             assert fields["style"] == b"green" and fields["model"] == b"cin"
             assert "mask" not in fields and "mask_style" not in fields
+            assert fields["strength"] == b"0.5" and "preserve_colors" not in fields
             page.wait_for_function(
                 "() => document.querySelector('#result').naturalWidth === 384", timeout=TIMEOUT_MS)
+            page.wait_for_function("() => document.querySelector('#status').textContent.includes('pixel blend')")
+            set_range(page, "#strength", 100)
 
             # an error: a text file posing as a PNG; the page shows the server's JSON message
             page.set_input_files("#photo", files=[{"name": "photo.png", "mimeType": "image/png",

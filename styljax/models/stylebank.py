@@ -36,7 +36,10 @@ Params are a plain nested dict::
     {"encoder": {...}, "decoder": {...}, "banks": {"<style>": {"conv1": {"kernel", "bias"}}, ...}}
 
 Everything below is a pure function of (params, inputs) with the config static; the entry points
-are jitted. Note that JAX sorts dict keys in pytrees, so "all styles" means `sorted(params["banks"])`.
+are jitted (or chains of jitted steps). Style strength s ∈ [0, 1] (`strength=` of `stylize`,
+`stylize_bank`, `render_all`, `stylize_per_image`; `blend_features`) decodes
+s·(K ⊗ F) + (1 − s)·F: s = 1 is the stylising branch bit for bit, s = 0 the auto-encoder branch.
+Note that JAX sorts dict keys in pytrees, so "all styles" means `sorted(params["banks"])`.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ import jax
 import jax.numpy as jnp
 
 from styljax.models.layers import ConvINReLU, ReflectConv, reflect_pad
+from styljax.models.strength import lerp
 
 DOWNSAMPLE = 4  # two stride-2 convs in the encoder
 
@@ -243,19 +247,56 @@ def _finish(out: jax.Array, clip: bool) -> jax.Array:
     return jnp.clip(out, 0.0, 1.0) if clip else out
 
 
-@functools.partial(jax.jit, static_argnames=("cfg", "clip"))
-def stylize_bank(
-    params: dict, images: jax.Array, bank: dict, cfg: StyleBankConfig, clip: bool = False
-) -> jax.Array:
-    """D(K ⊗ E(I)) for explicit bank params `bank` (e.g. a `fuse_linear` result); output H × W."""
+def blend_features(styled: jax.Array, features: jax.Array, strength=None) -> jax.Array:
+    """Style strength in feature space: F̃ = s·(K ⊗ F) + (1 − s)·F (decode F̃ with the same decoder).
+
+    `strength` None (= 1: `styled` as is), a scalar, or (B,) per image over the batch axis of
+    `features` (B, h, w, C) and `styled` (B, h, w, C). s = 1 gives `styled` exactly and s = 0 gives
+    F exactly (the auto-encoder path `reconstruct`).
+    """
+    if strength is None:
+        return styled
+    return lerp(styled, features, strength)
+
+
+# The strength blend runs as its own compiled step between "encoder + bank" and "decoder" (see
+# `styljax.models.strength`): at s = 1 the decoder program gets bit-identical features.
+_blend = jax.jit(blend_features)
+_blend_all = jax.jit(jax.vmap(blend_features, in_axes=(0, None, None)))  # (K, B, ...) styled
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "hw", "clip"))
+def _decode_finish(params, features, cfg, hw, clip):
+    return _finish(decode(params, features, cfg, hw), clip)
+
+
+def _decode_blended(params, styled, features, cfg, hw, clip, strength):
+    if strength is not None:
+        styled = _blend(styled, features, strength)
+    return _decode_finish(params, styled, cfg, hw, clip)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg",))
+def _encode_bank(params, images, bank, cfg):
     f = encode(params, images, cfg)
-    return _finish(decode(params, apply_bank(bank, f, cfg), cfg, images.shape[1:3]), clip)
+    return apply_bank(bank, f, cfg), f
 
 
-@functools.partial(jax.jit, static_argnames=("style", "cfg", "clip"))
-def stylize(params: dict, images: jax.Array, style: str, cfg: StyleBankConfig, clip: bool = False) -> jax.Array:
-    """O_i = D(K_i ⊗ E(I)) for the style named `style`; (B, H, W, 3) → (B, H, W, 3) float32."""
-    return stylize_bank(params, images, params["banks"][style], cfg, clip)
+def stylize_bank(
+    params: dict, images: jax.Array, bank: dict, cfg: StyleBankConfig, clip: bool = False, strength=None
+) -> jax.Array:
+    """D(K ⊗ E(I)) for explicit bank params `bank` (e.g. a `fuse_linear` result); output H × W.
+    With `strength` s (scalar or (B,)): D(s·(K ⊗ F) + (1 − s)·F), F = E(I) (`blend_features`)."""
+    styled, f = _encode_bank(params, images, bank, cfg)
+    return _decode_blended(params, styled, f, cfg, images.shape[1:3], clip, strength)
+
+
+def stylize(
+    params: dict, images: jax.Array, style: str, cfg: StyleBankConfig, clip: bool = False, strength=None
+) -> jax.Array:
+    """O_i = D(K_i ⊗ E(I)) for the style named `style`; (B, H, W, 3) → (B, H, W, 3) float32.
+    `strength` as `stylize_bank`."""
+    return stylize_bank(params, images, params["banks"][style], cfg, clip, strength)
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "clip"))
@@ -276,15 +317,11 @@ def stack_banks(banks: Mapping[str, dict], names: Sequence[str]) -> dict:
     return jax.tree.map(lambda *xs: jnp.stack(xs), *[banks[n] for n in names])
 
 
-@functools.partial(jax.jit, static_argnames=("cfg", "names", "clip"))
-def _render_all(params, images, cfg, names, clip):
-    b, h, w = images.shape[:3]
+@functools.partial(jax.jit, static_argnames=("cfg", "names"))
+def _encode_banks(params, images, cfg, names):
     f = encode(params, images, cfg)  # once
     stacked = stack_banks(params["banks"], names)
-    fk = jax.vmap(lambda bank: apply_bank(bank, f, cfg))(stacked)  # (K, B, h', w', C)
-    k = fk.shape[0]
-    out = decode(params, fk.reshape((k * b,) + fk.shape[2:]), cfg, (h, w))  # IN is per image
-    return _finish(out.reshape((k, b, h, w, 3)), clip)
+    return jax.vmap(lambda bank: apply_bank(bank, f, cfg))(stacked), f  # (K, B, h', w', C), F
 
 
 def render_all(
@@ -293,14 +330,21 @@ def render_all(
     cfg: StyleBankConfig,
     names: Sequence[str] | None = None,
     clip: bool = False,
+    strength=None,
 ) -> jax.Array:
     """Every style at once: (K, B, H, W, 3), K = len(names) (default: all, sorted by name).
 
     Encodes once, applies the K stacked banks with `jax.vmap`, and decodes all K·B feature maps as
-    one batch; equals `stylize` per style.
+    one batch (IN is per image); equals `stylize` per style (with the same `strength`, scalar or (B,)).
     """
     names = tuple(sorted(params["banks"])) if names is None else tuple(names)
-    return _render_all(params, images, cfg, names, clip)
+    b, h, w = images.shape[:3]
+    fk, f = _encode_banks(params, images, cfg, names)
+    if strength is not None:  # the same strength for every style
+        fk = _blend_all(fk, f, strength)
+    k = fk.shape[0]
+    out = _decode_finish(params, fk.reshape((k * b,) + fk.shape[2:]), cfg, (h, w), clip)
+    return out.reshape((k, b, h, w, 3))
 
 
 # ------------------------------------------------------------------------------------------ fusion
@@ -409,17 +453,8 @@ def apply_banks_per_image(banks: dict, features: jax.Array, cfg: StyleBankConfig
     return jax.vmap(lambda bank, x: apply_bank(bank, x[None], cfg)[0])(banks, features)
 
 
-@functools.partial(jax.jit, static_argnames=("cfg", "clip"))
-def stylize_per_image(
-    params: dict, images: jax.Array, banks: dict, masks: jax.Array, cfg: StyleBankConfig, clip: bool = False
-) -> jax.Array:
-    """Each image its own banks: images (B, H, W, 3), `banks` leaves with leading axes (B, R) (R
-    regions per image), masks (B, R, H, W) at image resolution → (B, H, W, 3).
-
-    F̃_b = Σ_r W_br ⊛ (M_br F_b) + M_br b_br (as `fuse_regions`); R = 1 with an all-ones mask is
-    `stylize_bank` with that image's bank. One compiled call serves a batch of requests that each
-    chose their own style, fusion or region split (the HTTP service's dynamic batches).
-    """
+@functools.partial(jax.jit, static_argnames=("cfg",))
+def _fused_per_image(params, images, banks, masks, cfg):
     f = encode(params, images, cfg)
     m = region_masks_for(masks, cfg)[..., None]  # (B, R, h, w, 1)
     ff = f.astype(jnp.float32)
@@ -437,7 +472,23 @@ def stylize_per_image(
                 out = out + one(bank_r, (m[:, r] * ff).astype(f.dtype)) - (1 - m[:, r]) * one(bank_r, jnp.zeros_like(f))
             else:
                 out = out + m[:, r] * one(bank_r, f)
-    return _finish(decode(params, out.astype(f.dtype), cfg, images.shape[1:3]), clip)
+    return out.astype(f.dtype), f
+
+
+def stylize_per_image(
+    params: dict, images: jax.Array, banks: dict, masks: jax.Array, cfg: StyleBankConfig, clip: bool = False,
+    strength=None,
+) -> jax.Array:
+    """Each image its own banks: images (B, H, W, 3), `banks` leaves with leading axes (B, R) (R
+    regions per image), masks (B, R, H, W) at image resolution → (B, H, W, 3).
+
+    F̃_b = Σ_r W_br ⊛ (M_br F_b) + M_br b_br (as `fuse_regions`); R = 1 with an all-ones mask is
+    `stylize_bank` with that image's bank. One compiled call serves a batch of requests that each
+    chose their own style, fusion or region split (the HTTP service's dynamic batches). `strength`
+    (B,) (or a scalar) gives each image its own strength: D(s_b·F̃_b + (1 − s_b)·F_b).
+    """
+    fused, f = _fused_per_image(params, images, banks, masks, cfg)
+    return _decode_blended(params, fused, f, cfg, images.shape[1:3], clip, strength)
 
 
 # ----------------------------------------------------------------------------------------- k-means
@@ -503,6 +554,7 @@ __all__ = [
     "StyleBankConfig",
     "apply_bank",
     "apply_banks_per_image",
+    "blend_features",
     "decode",
     "encode",
     "feature_hw",

@@ -28,6 +28,10 @@ style (`init_style`; 2·ΣC floats, 3,206 for the default CIN net ≈ 12.5 KiB):
   conv, output = caffe mean + 150/255 · tanh(·) (the repo's `-tanh_constant 150` in the caffe
   0-255 space, here on [0, 1] RGB). The net and its single γ/β train together.
 
+Style strength s ∈ [0, 1] (`strength=` of `stylize`, `stylize_with`, `render_all`): γ/β
+interpolated toward the model's reserved `identity` style when it has one (`toward`), else the
+output faded in pixels toward the photo (`styljax.models.strength`: why not toward γ = 1, β = 0).
+
 Differences from the references, on purpose: up-sampling is nearest ×2 + conv (Magenta; Johnson
 used fractionally-strided convs), and residual blocks pad like every other conv instead of
 Johnson's "reflect-start" padding with centre crops (pad + VALID convs are the XLA:CPU slow path,
@@ -48,6 +52,7 @@ import jax.numpy as jnp
 from styljax.models.layers import ReflectConv, instance_norm
 from styljax.models.stylebank import nbytes  # noqa: F401  (re-exported: bytes of a style's γ/β)
 from styljax.models.stylebank import pad_to_multiple  # two stride-2 convs: sides padded to multiples of 4
+from styljax.models.strength import IDENTITY_STYLE, MODE_GAMMA_BETA, MODE_PIXEL, lerp, pixel_blend
 
 CAFFE_MEAN_RGB = (123.68 / 255.0, 116.779 / 255.0, 103.939 / 255.0)
 OUTPUTS = ("sigmoid", "tanh150")
@@ -179,13 +184,36 @@ def init(key: jax.Array, cfg: TransformConfig, style_names: Sequence[str]) -> di
 # ---------------------------------------------------------------------------------------- forward
 
 
+def toward(style: dict, neutral: dict, strength, per_image_style: bool) -> dict:
+    """γ/β interpolation s·(γ, β) + (1 − s)·(γ₀, β₀) toward a `neutral` set ((C,) leaves).
+
+    `strength` a scalar, or (B,) per image: then a shared `style` ((C,) or (R, C) leaves) becomes
+    per image ((B, C) or (B, R, C)); with `per_image_style` its leaves already lead with B. Exact
+    at s = 1 (`style`) and s = 0 (`neutral`).
+    """
+
+    def one(a, n):
+        s = jnp.asarray(strength, jnp.float32)
+        if s.ndim == 1 and not per_image_style:
+            a = jnp.broadcast_to(a, s.shape + a.shape)
+        return lerp(a.astype(jnp.float32), jnp.broadcast_to(n.astype(jnp.float32), a.shape), s)
+
+    return jax.tree.map(one, style, neutral)
+
+
+def strength_mode(styles) -> str:
+    """The strength mode of a model with these style names (`styljax.models.strength`): γ/β toward
+    its reserved `identity` style when it has one, else pixel fading."""
+    return MODE_GAMMA_BETA if IDENTITY_STYLE in styles else MODE_PIXEL
+
+
+def neutral_style(params: dict) -> dict | None:
+    """The γ/β that strength 0 interpolates toward: the model's `identity` style, or None (pixel fading)."""
+    return params["styles"].get(IDENTITY_STYLE)
+
+
 @functools.partial(jax.jit, static_argnames=("cfg", "clip"))
-def stylize_with(
-    params: dict, images: jax.Array, style: dict, cfg: TransformConfig,
-    masks: jax.Array | None = None, clip: bool = False,
-) -> jax.Array:
-    """Stylise (B, H, W, 3) with explicit γ/β `style` ((C,) leaves, (B, C) per image, or (R, C)
-    with region `masks` (B, R, H, W)); output (B, H, W, 3) float32."""
+def _stylize(params, images, style, cfg, masks, clip):
     h, w = images.shape[1:3]
     if masks is not None:
         masks = jnp.moveaxis(pad_to_multiple(jnp.moveaxis(masks, 1, -1)), -1, 1)
@@ -194,9 +222,39 @@ def stylize_with(
     return jnp.clip(out, 0.0, 1.0) if clip else out
 
 
-def stylize(params: dict, images: jax.Array, style: str, cfg: TransformConfig, clip: bool = False) -> jax.Array:
-    """Stylise with the style named `style`."""
-    return stylize_with(params, images, params["styles"][style], cfg, clip=clip)
+# The strength blends run as their own compiled steps before / after the unchanged net (see
+# `styljax.models.strength`): at s = 1 the net gets bit-identical γ/β, or its output passes as is.
+_toward = jax.jit(toward, static_argnames=("per_image_style",))
+_pixel_blend = jax.jit(pixel_blend)
+
+
+def stylize_with(
+    params: dict, images: jax.Array, style: dict, cfg: TransformConfig,
+    masks: jax.Array | None = None, clip: bool = False, strength=None, neutral: dict | None = None,
+) -> jax.Array:
+    """Stylise (B, H, W, 3) with explicit γ/β `style` ((C,) leaves, (B, C) per image, or (R, C)
+    / (B, R, C) with region `masks` (B, R, H, W)); output (B, H, W, 3) float32.
+
+    `strength` s (None = 1, a scalar, or (B,) per image): with a `neutral` γ/β set (the model's
+    identity style, `neutral_style`) the γ/β are interpolated toward it (`toward`); without one
+    the output is faded in pixels, s·O + (1 − s)·I (after clipping when `clip`). Both are exact at
+    s = 1 (today's output) and s = 0 (the neutral style's output, or the input itself).
+    """
+    if strength is not None and neutral is not None:
+        leaf = jax.tree.leaves(style)[0]
+        style = _toward(style, neutral, strength, per_image_style=leaf.ndim == (2 if masks is None else 3))
+    out = _stylize(params, images, style, cfg, masks, clip)
+    if strength is not None and neutral is None:
+        out = _pixel_blend(out, images, strength)
+    return out
+
+
+def stylize(
+    params: dict, images: jax.Array, style: str, cfg: TransformConfig, clip: bool = False, strength=None
+) -> jax.Array:
+    """Stylise with the style named `style`; `strength` in the model's own mode (`strength_mode`)."""
+    return stylize_with(params, images, params["styles"][style], cfg, clip=clip, strength=strength,
+                        neutral=None if strength is None else neutral_style(params))
 
 
 def stack_styles(styles: Mapping[str, dict], names: Sequence[str]) -> dict:
@@ -221,18 +279,30 @@ def mix_styles(styles: Mapping[str, dict], weights: Mapping[str, float], normali
     return jax.tree.map(lambda x: jnp.tensordot(w, x, axes=1), stack_styles(styles, names))
 
 
-@functools.partial(jax.jit, static_argnames=("cfg", "names", "clip"))
-def _render_all(params, images, cfg, names, clip):
-    stacked = stack_styles(params["styles"], names)
-    return jax.vmap(lambda s: stylize_with(params, images, s, cfg, clip=clip))(stacked)
+@functools.partial(jax.jit, static_argnames=("cfg", "clip"))
+def _render_stacked(params, images, stacked, cfg, clip):
+    return jax.vmap(lambda s: _stylize(params, images, s, cfg, None, clip))(stacked)
+
+
+_toward_all = jax.jit(jax.vmap(lambda st, n, s: toward(st, n, s, False), in_axes=(0, None, None)))
+_pixel_blend_all = jax.jit(jax.vmap(pixel_blend, in_axes=(0, None, None)))
 
 
 def render_all(
-    params: dict, images: jax.Array, cfg: TransformConfig, names: Sequence[str] | None = None, clip: bool = False
+    params: dict, images: jax.Array, cfg: TransformConfig, names: Sequence[str] | None = None, clip: bool = False,
+    strength=None,
 ) -> jax.Array:
-    """Every style at once, (K, B, H, W, 3): `jax.vmap` over the stacked γ/β (default: all, sorted)."""
+    """Every style at once, (K, B, H, W, 3): `jax.vmap` over the stacked γ/β (default: all, sorted);
+    `strength` as `stylize` (the same for every style)."""
     names = tuple(sorted(params["styles"])) if names is None else tuple(names)
-    return _render_all(params, images, cfg, names, clip)
+    stacked = stack_styles(params["styles"], names)
+    neutral = None if strength is None else neutral_style(params)
+    if strength is not None and neutral is not None:
+        stacked = _toward_all(stacked, neutral, strength)
+    outs = _render_stacked(params, images, stacked, cfg, clip)
+    if strength is not None and neutral is None:
+        outs = _pixel_blend_all(outs, images, strength)
+    return outs
 
 
 __all__ = [
@@ -244,8 +314,11 @@ __all__ = [
     "init_style",
     "mix_styles",
     "nbytes",
+    "neutral_style",
     "render_all",
     "stack_styles",
+    "strength_mode",
     "stylize",
     "stylize_with",
+    "toward",
 ]

@@ -1,0 +1,105 @@
+"""Which strength mode for CIN/Johnson models without an `identity` style (issue #19)?
+
+    python -m bench.strength [--size 256] [--photos astronaut,chelsea,coffee] [--sigma 1.5] > bench/results/strength.jsonl
+    python -m bench.report strength bench/results/strength.jsonl
+
+A transform net has no content path of its own. Two candidates for strength s < 1:
+- gamma-beta: γ/β interpolated toward the "neutral" set γ = 1, β = 0 (plain IN), s = 0 renders
+  with that set, which the net never saw in training;
+- pixel: O = s·O_style + (1 − s)·I, s = 0 is the photo itself.
+One JSON line per (model, style, photo, s, mode): `structure`, the correlation of the Sobel edge
+maps of the blurred luminance of the output and of the photo (`styljax.models.strength.
+structure_correlation`: 1 = the photo's edges), and `l1_photo`, the mean |O − I|. The γ/β path is
+worth having only if its s = 0 end reproduces the photo's structure (it cannot beat pixel fading,
+whose s = 0 end *is* the photo, but it should come close, and be at least as faithful in between).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bench.common import emit, log
+from infer.demo import skimage_image
+from infer.transform import DEFAULT_MODELS
+from styljax import image
+from styljax.models import strength as st
+from styljax.models import transform as tr
+from styljax.models import transform_store
+
+STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--photos", default="astronaut,chelsea,coffee", help="scikit-image data names")
+    p.add_argument("--models", default="cin,johnson,stylebank")
+    p.add_argument("--sigma", type=float, default=1.5, help="blur before the edge maps, px")
+    args = p.parse_args(argv)
+    photos = {}
+    for n in args.photos.split(","):
+        img = skimage_image(n)
+        photos[n] = np.asarray(image.resize(img, image.fit_max_side(*img.shape[:2], args.size)))
+    for method in args.models.split(","):
+        if method == "stylebank":
+            stylebank_rows(photos, args.sigma)
+            continue
+        params, cfg, _ = transform_store.load_model(Path(DEFAULT_MODELS[method]))
+        neutral = tr.init_style(cfg)  # γ = 1, β = 0
+        for style in sorted(params["styles"]):
+            for pname, photo in photos.items():
+                x = jnp.asarray(photo)[None]
+                for s in STRENGTHS:
+                    for mode, nt in (("gamma-beta", neutral), ("pixel", None)):
+                        out = tr.stylize_with(params, x, params["styles"][style], cfg, clip=True,
+                                              strength=jnp.float32(s), neutral=nt)
+                        emit({"case": "strength", "model": method, "style": style, "photo": pname,
+                              "strength": s, "mode": mode, "sigma": args.sigma,
+                              "structure": float(st.structure_correlation(out[0], x[0], args.sigma)),
+                              "l1_photo": float(jnp.abs(out[0] - x[0]).mean())})
+                log(f"{method} {style} {pname}")
+    jax.effects_barrier()
+    return 0
+
+
+def stylebank_rows(photos: dict, sigma: float) -> None:
+    """The same measure for StyleBank's feature blend (its natural control), against pixel fading."""
+    from infer.stylebank import DEFAULT_MODEL
+    from styljax.models import stylebank as sb
+    from styljax.models import stylebank_store
+
+    params, cfg, _ = stylebank_store.load_model(DEFAULT_MODEL)
+    for style in sorted(params["banks"]):
+        for pname, photo in photos.items():
+            x = jnp.asarray(photo)[None]
+            full = sb.stylize(params, x, style, cfg, clip=True)
+            for s in STRENGTHS:
+                outs = {"features": sb.stylize(params, x, style, cfg, clip=True, strength=jnp.float32(s)),
+                        "pixel": st.pixel_blend(full, x, s)}
+                for mode, out in outs.items():
+                    emit({"case": "strength", "model": "stylebank", "style": style, "photo": pname,
+                          "strength": s, "mode": mode, "sigma": sigma,
+                          "structure": float(st.structure_correlation(out[0], x[0], sigma)),
+                          "l1_photo": float(jnp.abs(out[0] - x[0]).mean())})
+            log(f"stylebank {style} {pname}")
+
+
+def summary(rows: list[dict]) -> list[dict]:
+    """Mean structure and L1 per (model, mode, strength) over styles and photos."""
+    out: dict = {}
+    for r in rows:
+        if r.get("case") != "strength":
+            continue
+        out.setdefault((r["model"], r["mode"], r["strength"]), []).append((r["structure"], r["l1_photo"]))
+    return [{"model": m, "mode": mode, "strength": s, "structure": float(np.mean([v[0] for v in vals])),
+             "structure_min": float(np.min([v[0] for v in vals])), "l1_photo": float(np.mean([v[1] for v in vals])),
+             "n": len(vals)} for (m, mode, s), vals in sorted(out.items())]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
