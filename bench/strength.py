@@ -9,7 +9,7 @@ A transform net has no content path of its own. Two candidates for strength s < 
 - pixel: O = s·O_style + (1 − s)·I, s = 0 is the photo itself.
 One JSON line per (model, style, photo, s, mode): `structure`, the correlation of the Sobel edge
 maps of the blurred luminance of the output and of the photo (`styljax.models.strength.
-structure_correlation`: 1 = the photo's edges), and `l1_photo`, the mean |O − I|. The γ/β path is
+styljax.metrics.structure_kept`: 1 = the photo's edges), and `l1_photo`, the mean |O − I|. The γ/β path is
 worth having only if its s = 0 end reproduces the photo's structure (it cannot beat pixel fading,
 whose s = 0 end *is* the photo, but it should come close, and be at least as faithful in between).
 """
@@ -26,7 +26,7 @@ import numpy as np
 from bench.common import emit, log
 from infer.demo import skimage_image
 from infer.transform import DEFAULT_MODELS
-from styljax import image
+from styljax import image, metrics
 from styljax.models import strength as st
 from styljax.models import transform as tr
 from styljax.models import transform_store
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
                                               strength=jnp.float32(s), neutral=nt)
                         emit({"case": "strength", "model": method, "style": style, "photo": pname,
                               "strength": s, "mode": mode, "sigma": args.sigma,
-                              "structure": float(st.structure_correlation(out[0], x[0], args.sigma)),
+                              "structure": float(metrics.structure_kept(np.asarray(out[0]), np.asarray(x[0]), args.sigma)),
                               "l1_photo": float(jnp.abs(out[0] - x[0]).mean())})
                 log(f"{method} {style} {pname}")
     jax.effects_barrier()
@@ -84,7 +84,7 @@ def stylebank_rows(photos: dict, sigma: float) -> None:
                 for mode, out in outs.items():
                     emit({"case": "strength", "model": "stylebank", "style": style, "photo": pname,
                           "strength": s, "mode": mode, "sigma": sigma,
-                          "structure": float(st.structure_correlation(out[0], x[0], sigma)),
+                          "structure": float(metrics.structure_kept(np.asarray(out[0]), np.asarray(x[0]), sigma)),
                           "l1_photo": float(jnp.abs(out[0] - x[0]).mean())})
             log(f"stylebank {style} {pname}")
 

@@ -169,18 +169,6 @@ def test_check_strength(value, ok):
         assert st.check_strength(value) == ok
 
 
-def test_structure_correlation():
-    x = photos(1, 32, 32)[0]
-    y, xx = np.mgrid[0:32, 0:32] / 32.0
-    scene = jnp.asarray(np.stack([y, xx, (y > 0.5) * 1.0], -1), jnp.float32)
-    assert float(st.structure_correlation(scene, scene)) == pytest.approx(1.0, abs=1e-5)
-    assert float(st.structure_correlation(0.5 * scene + 0.2, scene)) == pytest.approx(1.0, abs=1e-4)  # contrast
-    assert float(st.structure_correlation(x, scene)) < 0.5
-
-
-# -------------------------------------------------------------------------------------- colours
-
-
 def test_preserve_colors_keeps_the_photos_chroma_and_the_outputs_luminance():
     photo = 0.3 + 0.4 * photos(2, 16, 16, seed=3)
     out = 0.3 + 0.4 * photos(2, 16, 16, seed=4)

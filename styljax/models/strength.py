@@ -10,7 +10,7 @@ content), as `s·a + (1 − s)·b`, which is exact at both ends in floating poin
   otherwise the output is faded in pixels toward the photo, O = s·O_style + (1 − s)·I
   (`MODE_PIXEL`). Without an identity style the net has no content path: at γ = 1, β = 0 (the
   "neutral" set, never seen in training) the shipped CIN net keeps no more of the photo's edges
-  than the full style (`structure_correlation` 0.13 vs 0.13 over 6 styles × 3 photos; Johnson
+  than the full style (`styljax.metrics.structure_kept` 0.13 vs 0.13 over 6 styles × 3 photos; Johnson
   0.03 vs 0.03), while a pixel blend goes from 1.0 at s = 0 to the style's at s = 1
   (`bench.strength`, BENCHMARKS.md). So pixel fading is the fallback.
 
@@ -70,48 +70,6 @@ def pixel_blend(stylized: jax.Array, images: jax.Array, strength) -> jax.Array:
     return lerp(stylized, images, strength)
 
 
-def _sobel_magnitude(x: jax.Array) -> jax.Array:
-    """|∇x| by 3×3 Sobel filters (edge-padded) of (..., H, W) maps."""
-    pad = [(0, 0)] * (x.ndim - 2) + [(1, 1), (1, 1)]
-    p = jnp.pad(x, pad, mode="edge")
-    h, w = x.shape[-2:]
-
-    def at(dy, dx):
-        return p[..., dy : dy + h, dx : dx + w]
-
-    gx = (at(0, 2) + 2 * at(1, 2) + at(2, 2)) - (at(0, 0) + 2 * at(1, 0) + at(2, 0))
-    gy = (at(2, 0) + 2 * at(2, 1) + at(2, 2)) - (at(0, 0) + 2 * at(0, 1) + at(0, 2))
-    return jnp.sqrt(gx * gx + gy * gy + 1e-12)
-
-
-def _blur(x: jax.Array, sigma: float) -> jax.Array:
-    """Separable Gaussian blur (edge-padded) of (..., H, W) maps."""
-    r = max(1, int(math.ceil(3 * sigma)))
-    k = jnp.exp(-0.5 * (jnp.arange(-r, r + 1, dtype=jnp.float32) / sigma) ** 2)
-    k = k / k.sum()
-    pad = [(0, 0)] * (x.ndim - 2)
-    p = jnp.pad(x, pad + [(r, r), (0, 0)], mode="edge")
-    x = sum(k[i] * p[..., i : i + x.shape[-2], :] for i in range(2 * r + 1))
-    p = jnp.pad(x, pad + [(0, 0), (r, r)], mode="edge")
-    return sum(k[i] * p[..., :, i : i + x.shape[-1]] for i in range(2 * r + 1))
-
-
-def structure_correlation(images: jax.Array, reference: jax.Array, sigma: float = 1.5) -> jax.Array:
-    """How well `images` keep `reference`'s structure: the Pearson correlation of the Sobel edge
-    magnitudes of their Gaussian-blurred (σ px) BT.601 luminance. (..., H, W, 3) → (...); 1 =
-    the same edges (up to contrast), ~0 = unrelated. Used to pick the CIN/Johnson strength mode."""
-    weights = jnp.asarray([0.299, 0.587, 0.114], jnp.float32)
-
-    def edges(x):
-        return _sobel_magnitude(_blur(jnp.asarray(x, jnp.float32) @ weights, sigma))
-
-    a, b = edges(images), edges(reference)
-    a = a - a.mean(axis=(-2, -1), keepdims=True)
-    b = b - b.mean(axis=(-2, -1), keepdims=True)
-    num = (a * b).sum(axis=(-2, -1))
-    return num / jnp.sqrt((a * a).sum(axis=(-2, -1)) * (b * b).sum(axis=(-2, -1)) + 1e-20)
-
-
 __all__ = [
     "IDENTITY_STYLE",
     "MODES",
@@ -122,5 +80,4 @@ __all__ = [
     "lerp",
     "per_image",
     "pixel_blend",
-    "structure_correlation",
 ]
