@@ -1,7 +1,7 @@
 """Markdown tables from benchmark JSON lines: `python -m bench.report KIND FILE.jsonl`.
 
 KIND: vgg, gatys, stylebank, stylebank_quality, patchmatch, conv_loop, video, baselines, serve_load,
-quality, strength.
+quality, strength, profile_step.
 
 BENCHMARKS.md quotes these tables; the JSON lines themselves are committed under `bench/results/`.
 """
@@ -296,9 +296,25 @@ def strength(path: str) -> str:
     return "\n".join(out)
 
 
+def profile_step(path: str) -> str:
+    """ms per step per bucket of ops, one column per (label or method, crop) run in the file."""
+    rows = _rows(path)
+    runs = list(dict.fromkeys((r.get("label", r["method"]), r["crop"]) for r in rows))
+    buckets = list(dict.fromkeys(r["bucket"] for r in rows if r["kind"] == "bucket"))
+    cell = {(r.get("label", r["method"]), r["crop"], r["bucket"]): r["ms"] for r in rows if r["kind"] == "bucket"}
+    tot = {(r.get("label", r["method"]), r["crop"]): r for r in rows if r["kind"] == "total"}
+    out = ["| ops | " + " | ".join(f"{m} {c} px ms" for m, c in runs) + " |", "|---|" + "---|" * len(runs)]
+    for b in buckets:
+        out.append(f"| {b} | " + " | ".join(_fmt(cell.get((m, c, b)), 1) for m, c in runs) + " |")
+    out.append("| **sum of op times** | " + " | ".join(_fmt(tot[k]["ops_ms"], 0) for k in runs) + " |")
+    out.append("| step wall time | " + " | ".join(_fmt(tot[k]["wall_ms"], 0) for k in runs) + " |")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
     kind, path = sys.argv[1], sys.argv[2]
     kinds = {"vgg": vgg, "gatys": gatys, "stylebank": stylebank, "stylebank_quality": stylebank_quality,
              "patchmatch": patchmatch, "conv_loop": conv_loop, "video": video, "baselines": baselines, "serve_load": serve_load,
-             "quality": quality, "strength": strength}
+             "quality": quality, "strength": strength,
+             "profile_step": profile_step}
     print(kinds[kind](path))
