@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup weights browser demo test bench clean
+.PHONY: setup weights browser demo test test-slow bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 test: setup browser
-	$(BIN)/python -m pytest -q -n 2 --durations=15
+	$(BIN)/python -m pytest -q -n 2 --durations=15 -m "not slow"
+
+# The tests marked slow (minutes each); CI runs them as its second step.
+test-slow: setup
+	$(BIN)/python -m pytest -q -n 2 --durations=5 -m slow
 
 bench: setup
 	$(BIN)/python -m pip install -q -e '.[bench]'

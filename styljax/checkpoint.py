@@ -41,12 +41,3 @@ def restore(mngr: ocp.CheckpointManager, like: Any, step: int | None = None) -> 
         step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
     )
     return out["state"], dict(out["meta"] or {})
-
-
-def read_meta(directory: str | Path) -> dict | None:
-    """The JSON meta of the latest checkpoint under `directory`, or None."""
-    mngr = manager(directory)
-    step = mngr.latest_step()
-    if step is None:
-        return None
-    return dict(mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"])

@@ -13,7 +13,7 @@ Sources:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +192,9 @@ def crop_batches(
     return ds.batch(batch_size, drop_remainder=True)
 
 
-def prefetch(ds: grain.MapDataset, start: int, threads: int = 2, buffer: int = 4):
-    """An iterator over `ds[start:]` decoded by background threads."""
-    return iter(ds[start:].to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=buffer)))
+def prefetch(ds: Any, start: int, stop: int, threads: int = 2, buffer: int = 4) -> Iterator:
+    """An iterator over `ds[start]`, ..., `ds[stop - 1]`: read ahead by background threads when `ds`
+    is a grain MapDataset (decoding and cropping overlap the device's work), else indexed in turn."""
+    if isinstance(ds, grain.MapDataset):
+        return iter(ds[start:stop].to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=buffer)))
+    return (ds[i] for i in range(start, stop))

@@ -198,7 +198,7 @@ PHOTOREAL_EPS = 1e-4
 
 def _inverse_sym3(s: jax.Array) -> jax.Array:
     """Inverses of symmetric positive-definite 3×3 matrices (..., 3, 3) by cofactors: elementwise
-    and vectorised (15x faster than a batched `jnp.linalg.solve` on CPU); for well-conditioned
+    and vectorised (much faster than a batched `jnp.linalg.solve` on CPU); for well-conditioned
     matrices (the guided filter's ε ≥ 1e-6), not for the matting Laplacian's ε/|w| ≈ 1e-8."""
     a, b, c = s[..., 0, 0], s[..., 0, 1], s[..., 0, 2]
     d, e, f = s[..., 1, 1], s[..., 1, 2], s[..., 2, 2]

@@ -11,8 +11,8 @@ The loop owns everything else, once for all methods:
   step returns the previous state unchanged, and so does every later step (a device-side flag);
   the loop reads the flag at log and checkpoint steps only (no host sync per step), then writes
   that last good state as a checkpoint and stops with an error naming the first bad step;
-- data by step index (`ds[step]`, see `styljax.data`), so resume continues exactly, read and
-  placed on the devices by a background thread a few steps ahead;
+- data by step index (`ds[step]`, see `styljax.data`), so resume continues exactly, read a few
+  steps ahead by grain's threads (`data.prefetch`);
 - a tqdm bar, metrics as JSON lines (`metrics.jsonl`) and TensorBoard events (`tb/`), a sample
   contact sheet every N steps (`samples/`);
 - orbax checkpoints every N steps, at the end, and on SIGINT/SIGTERM (then it stops cleanly);
@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import queue
 import signal
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from styljax import checkpoint, image, parallel
+from styljax import checkpoint, data, image, parallel
 from styljax.errors import StyljaxError
 
 
@@ -115,44 +113,6 @@ def compiled_step(task: Task, mesh: jax.sharding.Mesh) -> Callable:
         cache[mesh] = jax.jit(guarded(task.train_step), donate_argnums=0, static_argnums=3,
                               in_shardings=(whole, split, whole, whole), out_shardings=whole)
     return cache[mesh]
-
-
-class _Prefetch:
-    """`batches[step]` for step in [start, stop), read and placed on the mesh `depth` steps ahead
-    by a background thread, so that decoding and cropping overlap the device's work."""
-
-    def __init__(self, batches: Any, start: int, stop: int, mesh: jax.sharding.Mesh, depth: int = 2):
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(batches, start, stop, mesh), daemon=True)
-        self._thread.start()
-
-    def _run(self, batches, start, stop, mesh):
-        for step in range(start, stop):
-            try:
-                batch = batches[step]
-                item = (batch, parallel.shard_batch(batch, mesh), None)
-            except BaseException as e:  # noqa: BLE001 - re-raised in the consumer's thread
-                item = (None, None, e)
-            while not self._stop.is_set():
-                try:
-                    self._queue.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if item[2] is not None or self._stop.is_set():
-                return
-
-    def next(self) -> tuple[Any, Any]:
-        """(host batch, sharded batch) of the next step."""
-        batch, sharded, error = self._queue.get()
-        if error is not None:
-            raise error
-        return batch, sharded
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
 
 class _StopFlag:
@@ -254,13 +214,13 @@ def train(
 
     logs = _Logs(workdir) if main else None
     bar = tqdm(total=cfg.steps, initial=start, desc=task.name, dynamic_ncols=True, disable=not (cfg.progress and main))
-    prefetch = _Prefetch(batches, start, cfg.steps, mesh)
+    stream = data.prefetch(batches, start, cfg.steps)
     t0, last_saved = time.perf_counter(), start
     try:
         with _StopFlag() as stop:
             for step in range(start, cfg.steps):
-                batch, sharded = prefetch.next()
-                state, metrics, healthy = step_fn(state, sharded, consts, task.phase(step), healthy)
+                batch = next(stream)
+                state, metrics, healthy = step_fn(state, parallel.shard_batch(batch, mesh), consts, task.phase(step), healthy)
                 done = step + 1
                 pending.append((done, metrics["finite"]))
                 bar.update(1)
@@ -288,7 +248,6 @@ def train(
             checkpoint.save(mngr, int(state.step), state, meta)
         raise StyljaxError(f"interrupted at step {int(state.step)}; checkpoint saved, rerun the same command to resume") from None
     finally:
-        prefetch.close()
         bar.close()
         if logs:
             logs.close()

@@ -36,7 +36,7 @@ def conv3x3(x: jax.Array, kernel: jax.Array) -> jax.Array:
 
     Same values as autodiff. Why: inside a `lax.while_loop` (L-BFGS, Gatys, the Deep Image
     Analogy deconvolution) XLA:CPU folds autodiff's kernel transpose into the convolution
-    (`dim_labels=..._01oi`), which misses its fast path: a VGG input gradient ran 2.3-3x slower
+    (`dim_labels=..._01oi`), which misses its fast path: a VGG input gradient ran several times slower
     in a loop than outside one. The transposed kernel is materialised behind an
     `optimization_barrier` so the input-gradient conv stays `_01io`. The kernel gradient is the
     autodiff one (dropped by XLA when unused, as for the frozen loss network).

@@ -20,6 +20,18 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")
+def real_vgg():
+    """The real VGG-16 weights (`styljax weights fetch`); skips only when the file is absent, so a
+    broken file or loader fails the test instead of hiding behind a skip."""
+    from styljax import weights
+
+    path = weights.default_path()
+    if not path.exists():
+        pytest.skip(f"VGG-16 weights not fetched ({path}); run `styljax weights fetch`")
+    return weights.load_default()
+
+
+@pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict:
     """{"stylebank": dir, "cin": dir}: tiny random models (styles red, green, blue) in the shipped layout."""
     from styljax.models import stylebank as sb

@@ -59,6 +59,7 @@ def test_analogy_of_an_image_with_itself_is_the_identity(w16):
     assert set(res.seconds) == {"vgg", "patchmatch", "deconv", "vote"} and "VGG-16" in res.network
 
 
+@pytest.mark.slow
 def test_different_sizes_ratio_and_outputs_in_range(w16):
     a, bp = _image(88, 96, seed=2), _image(96, 88, seed=4)  # × ratio 0.75: 66×72 and 72×66
     res = analogy.analogy(w16, a, bp, analogy.AnalogyConfig(iters=2, deconv_iters=2, ratio=0.75, blend_level=2))

@@ -102,7 +102,7 @@ def test_console_script_no_traceback(files):
     proc = subprocess.run(
         [sys.executable, "-m", "infer", "stylize", "--content", str(files / "nope.jpg"),
          "--style", str(files / "style.png"), "--out", str(files / "x.png")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=900,  # a hang guard only
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

@@ -110,11 +110,8 @@ def test_config_validation():
 
 
 @pytest.mark.weights
-def test_real_weights_gatys_style_falls_content_bounded():
-    try:
-        real = weights.load_default()
-    except Exception as e:  # noqa: BLE001 - not fetched: skip, CI fetches it first
-        pytest.skip(str(e))
+def test_real_weights_gatys_style_falls_content_bounded(real_vgg):
+    real = real_vgg
     import skimage.data
 
     content = np.asarray(image.resize(skimage.data.astronaut() / 255.0, (96, 96)), np.float32)

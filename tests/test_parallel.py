@@ -28,7 +28,9 @@ def _run(*args) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _wait(proc: subprocess.Popen, timeout: float = 400) -> None:
+# A hang guard, not a speed check: alone this test's workers finish in ~2 min, but on a busy machine
+# (CI shares its cores) they were seen to need several times that.
+def _wait(proc: subprocess.Popen, timeout: float = 3600) -> None:
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -37,6 +39,7 @@ def _wait(proc: subprocess.Popen, timeout: float = 400) -> None:
     assert proc.returncode == 0, out[-3000:]
 
 
+@pytest.mark.slow
 def test_every_trainer_on_8_devices_matches_1_device(tmp_path):
     out = tmp_path / "devices.json"
     _wait(_run("devices", out))
@@ -57,6 +60,7 @@ def test_every_trainer_on_8_devices_matches_1_device(tmp_path):
     assert res["stylize"]["max_diff"] <= 1 / 255
 
 
+@pytest.mark.slow
 def test_two_processes_train_as_one(tmp_path):
     port = free_port()
     procs = [_run("host", pid, port, tmp_path / f"host{pid}.json") for pid in (0, 1)]

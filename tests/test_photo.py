@@ -319,11 +319,8 @@ def test_cli_photo_bad_input_one_line_exit_2(files, capsys, extra, needle):
 
 
 @pytest.mark.weights
-def test_real_weights_dpst_transfers_colour_and_stays_photorealistic():
-    try:
-        real = weights.load_default()
-    except Exception as e:  # noqa: BLE001 - not fetched: skip, CI fetches it first
-        pytest.skip(str(e))
+def test_real_weights_dpst_transfers_colour_and_stays_photorealistic(real_vgg):
+    real = real_vgg
     import skimage.data
 
     content = np.asarray(image.resize(skimage.data.coffee() / 255.0, (48, 72)), np.float32)

@@ -540,11 +540,8 @@ def test_load_default_missing(tmp_path):
 
 
 @pytest.mark.weights
-def test_real_default_weights():
-    try:
-        w = weights.load_default()
-    except StyljaxError as e:
-        pytest.skip(str(e))
+def test_real_default_weights(real_vgg):
+    w = real_vgg
     assert (w.depth, w.convention, len(w.params)) == (16, CAFFE_HED, 13)
     rng = np.random.default_rng(0)
     coarse = rng.uniform(0.0, 1.0, (1, 8, 8, 3)).astype(np.float32)

@@ -8,8 +8,7 @@ Reflection-padded convolution, and why it is not written as pad + VALID
 -----------------------------------------------------------------------
 The reference definition is ``conv_VALID(jnp.pad(x, k//2, "reflect"), w, stride)``. On XLA:CPU (jax 0.10)
 a ``VALID`` convolution can run far slower than a ``SAME`` one of the same size (`bench/layers.py`,
-2-core EPYC: 9x9 32->3 at 256 px 413 ms vs 21 ms, at 512 px 1.85 s vs 97 ms; 3x3 convs 1.2-4x),
-so this module computes the same numbers as ``crop(conv_SAME(zero_pad(reflect_pad(x, k//2)), w, stride))``: the SAME conv adds a
+BENCHMARKS.md), so this module computes the same numbers as ``crop(conv_SAME(zero_pad(reflect_pad(x, k//2)), w, stride))``: the SAME conv adds a
 zero border whose outputs are cropped away. With N the padded length (made a multiple of s), SAME
 pads ``lo = max(k - s, 0) // 2`` zeros in front; output j of the SAME conv then reads padded input
 from ``s·j − lo − a`` where `a` extra zero rows were put in front, so choosing
@@ -64,8 +63,8 @@ def lecun_normal_chunked(key: jax.Array, shape, dtype=jnp.float32) -> jax.Array:
     """Same distribution as `nn.initializers.lecun_normal()` (normal truncated at ±2σ, variance
     1/fan_in, fan_in = prod(shape[:-1])), drawn in fixed 65,536-value chunks.
 
-    Why: XLA:CPU compiles a separate threefry kernel for every distinct shape drawn, ~2–4 s each on
-    this machine, so a stock init of a net with ten kernel shapes spent ~18 s compiling. Fixed-size
+    Why: XLA:CPU compiles a separate threefry kernel for every distinct shape drawn, so a stock
+    init of a net with ten kernel shapes spends most of its time compiling. Fixed-size
     chunks compile once per process. A different random stream than flax's; jit-able.
     """
     n = math.prod(shape)
@@ -87,7 +86,7 @@ def reflect_pad(x: jax.Array, pad: int) -> jax.Array:
     """Reflection-pad the two spatial axes of NHWC `x` by `pad` (edge not repeated, like torch).
 
     Same values as ``jnp.pad(x, ..., mode="reflect")`` but as one gather with constant indices:
-    jnp.pad's reflect mode is two concatenations, i.e. two full copies, ~1.7x slower on XLA:CPU at
+    jnp.pad's reflect mode is two concatenations, i.e. two full copies, slower on XLA:CPU at
     512 px (the backward passes cost the same).
     """
     if pad == 0:
@@ -292,25 +291,6 @@ def upsample_nearest_2x(x: jax.Array) -> jax.Array:
     b, h, w, c = x.shape
     x = jnp.broadcast_to(x[:, :, None, :, None, :], (b, h, 2, w, 2, c))
     return x.reshape(b, 2 * h, 2 * w, c)
-
-
-class Upsample2x(nn.Module):
-    """Nearest ×2 upsample then ReflectConv(features, kernel, stride 1).
-
-    Stands in for the papers' fractionally-strided (transposed) 3×3 convs: the faithful ports
-    (SamuelQZQ, yujiachen; also Johnson-style reimplementations) use upsample + conv, which avoids
-    the checkerboard artefacts of transposed convs. Output is exactly 2H × 2W.
-    """
-
-    features: int
-    kernel: int = 3
-    use_bias: bool = True
-    dtype: Any = jnp.float32
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x = upsample_nearest_2x(x)
-        return ReflectConv(self.features, self.kernel, 1, self.use_bias, self.dtype, name="conv")(x)
 
 
 class ConvINReLU(nn.Module):

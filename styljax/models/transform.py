@@ -52,6 +52,7 @@ import jax.numpy as jnp
 from styljax.models.layers import ReflectConv, instance_norm
 from styljax.models.stylebank import nbytes  # noqa: F401  (re-exported: bytes of a style's γ/β)
 from styljax.models.stylebank import pad_to_multiple  # two stride-2 convs: sides padded to multiples of 4
+from styljax.models.stylebank import stack_banks as stack_styles  # the styles `names` stacked on a new axis
 from styljax.models.strength import IDENTITY_STYLE, MODE_GAMMA_BETA, MODE_PIXEL, lerp, pixel_blend
 
 CAFFE_MEAN_RGB = (123.68 / 255.0, 116.779 / 255.0, 103.939 / 255.0)
@@ -255,14 +256,6 @@ def stylize(
     """Stylise with the style named `style`; `strength` in the model's own mode (`strength_mode`)."""
     return stylize_with(params, images, params["styles"][style], cfg, clip=clip, strength=strength,
                         neutral=None if strength is None else neutral_style(params))
-
-
-def stack_styles(styles: Mapping[str, dict], names: Sequence[str]) -> dict:
-    """The styles `names` stacked: every γ/β leaf gets a leading axis K = len(names)."""
-    missing = [n for n in names if n not in styles]
-    if missing:
-        raise KeyError(f"unknown styles {missing}; known: {sorted(styles)}")
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *[styles[n] for n in names])
 
 
 def mix_styles(styles: Mapping[str, dict], weights: Mapping[str, float], normalize: bool = True) -> dict:
