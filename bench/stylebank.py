@@ -529,9 +529,10 @@ def jax_grad_norms(opt_state: Any) -> dict:
     """Global L2 norms of the gradient of the first step, from Adam's first moment after it
     (μ₁ = (1 − b1)·∂L): {group: norm} plus "all". Groups: "net", "styles" (transform tasks,
     the trainable tree's keys), "ae", "banks" (StyleBank: one Adam per group)."""
-    if isinstance(opt_state, dict):  # StyleBankTask: {"banks": adam, "ae": adam}
-        groups = {k: _adam_mu(v) for k, v in opt_state.items()}
-    else:
+    inner = getattr(opt_state, "inner_states", {})  # an optax.partition state
+    if "ae" in inner:  # StyleBankTask: an Adam for "ae" and one for "banks"
+        groups = {k: _adam_mu(inner[k]) for k in ("ae", "banks")}
+    else:  # TransformTask: one Adam over the trainable leaves (the frozen ones are MaskedNodes)
         groups = dict(_adam_mu(opt_state))
     out = {k: float(optax.tree.norm(v)) / (1.0 - ADAM_B1) for k, v in groups.items()}
     out["all"] = float(np.sqrt(sum(v * v for v in out.values())))

@@ -12,10 +12,10 @@ and the banks with ∂L_K, then one auto-encoder step updates E and D only with 
 Batches pair content crops with styles: image j of step s gets style (s·B + j) mod K, so with
 B ≥ K every bank trains at every stylising step, and always within ⌈K/B⌉ steps.
 
-Freezing: the optimizer only ever sees the trainable subtree. `trainable_banks` names the banks
-that train; `train_autoencoder=False` freezes E and D (incremental learning of a new style:
-`add_style_task`). Frozen params are closed over as constants of the step, never updated, and
-have no optimizer state, so they stay bit-identical.
+Freezing: one `optax.partition` over the whole params tree (`labels`): an Adam for E and D, one
+for the banks that train, and `optax.set_to_zero` for everything frozen, which therefore has no
+optimizer state and stays bit-identical. `trainable_banks` names the banks that train;
+`train_autoencoder=False` freezes E and D (incremental learning of a new style: `add_style_task`).
 """
 
 from __future__ import annotations
@@ -85,25 +85,23 @@ class StyleBankTask:
         if unknown:
             raise ValueError(f"trainable banks {sorted(unknown)} have no style image")
         self.extract = vgg.extractor(cfg.loss.layers)
-        self.ae_opt = optax.adam(_schedule(cfg))
-        self.bank_opt = optax.adam(_schedule(cfg))
+        # One optimizer over the whole params tree: an Adam for the auto-encoder and one for the
+        # banks that train (the T+1 schedule updates them at different steps), `set_to_zero` with
+        # no state for everything frozen.
+        self.opt = optax.partition(
+            {"ae": optax.adam(_schedule(cfg)), "banks": optax.adam(_schedule(cfg)), "frozen": optax.set_to_zero()},
+            self.labels,
+        )
 
-    # ----------------------------------------------------------------------------- partitioning
-    def split(self, params: dict) -> tuple[dict, dict]:
-        """(trainable, frozen) subtrees of the full params."""
-        ae = {k: params[k] for k in ("encoder", "decoder")}
-        train = {"banks": {n: params["banks"][n] for n in self.trainable_banks}}
-        frozen = {"banks": {n: b for n, b in params["banks"].items() if n not in self.trainable_banks}}
-        if self.train_autoencoder:
-            train["ae"] = ae
-        else:
-            frozen["ae"] = ae
-        return train, frozen
-
-    @staticmethod
-    def merge(train: dict, frozen: dict) -> dict:
-        ae = train.get("ae", frozen.get("ae"))
-        return {**ae, "banks": {**frozen["banks"], **train["banks"]}}
+    def labels(self, params: dict) -> dict:
+        """The optimizer partition of every leaf: "ae", "banks" (the banks that train) or "frozen"."""
+        ae = "ae" if self.train_autoencoder else "frozen"
+        return {
+            "encoder": jax.tree.map(lambda _: ae, params["encoder"]),
+            "decoder": jax.tree.map(lambda _: ae, params["decoder"]),
+            "banks": {n: jax.tree.map(lambda _, n=n: "banks" if n in self.trainable_banks else "frozen", b)
+                      for n, b in params["banks"].items()},
+        }
 
     # --------------------------------------------------------------------------------- the task
     def init_state(self, key: jax.Array) -> TrainState:
@@ -116,11 +114,7 @@ class StyleBankTask:
                     params["banks"][n] = sb.init_bank(sub, self.cfg.model)
         else:
             params = sb.init(key, self.cfg.model, self.style_names)
-        train, _ = self.split(params)
-        opt_state = {"banks": self.bank_opt.init(train["banks"])}
-        if self.train_autoencoder:
-            opt_state["ae"] = self.ae_opt.init(train["ae"])
-        return TrainState(jnp.int32(0), params, opt_state, {"gk_norm": jnp.float32(1.0)})
+        return TrainState(jnp.int32(0), params, self.opt.init(params), {"gk_norm": jnp.float32(1.0)})
 
     def constants(self) -> dict:
         """VGG params and the style Gram targets {layer: (K, C, C)} in `style_names` order."""
@@ -155,35 +149,27 @@ class StyleBankTask:
         self, state: TrainState, batch: dict, consts: dict, phase: int = 0
     ) -> tuple[TrainState, dict]:
         images = jnp.asarray(batch["image"], jnp.float32)
-        ids = self.style_ids(state.step, images.shape[0])
-        train, frozen = self.split(state.params)
-
-        def stylise(_):
-            def loss_fn(t):
-                return self.stylise_loss(self.merge(t, frozen), images, ids, consts)
-
-            (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(train)
-            new_train, opt_state = dict(train), dict(state.opt_state)
-            upd, opt_state["banks"] = self.bank_opt.update(grads["banks"], state.opt_state["banks"], train["banks"])
-            new_train["banks"] = optax.apply_updates(train["banks"], upd)
-            gk = state.extra["gk_norm"]
-            if self.train_autoencoder:
-                upd, opt_state["ae"] = self.ae_opt.update(grads["ae"], state.opt_state["ae"], train["ae"])
-                new_train["ae"] = optax.apply_updates(train["ae"], upd)
-                gk = global_norm(grads["ae"])
+        params = state.params
+        if phase == 0:  # stylising branch: E, D and the banks that train, on L_K
+            ids = self.style_ids(state.step, images.shape[0])
+            (loss, parts), grads = jax.value_and_grad(
+                lambda p: self.stylise_loss(p, images, ids, consts), has_aux=True)(params)
+            updates, opt_state = self.opt.update(grads, state.opt_state, params)
+            extra = {"gk_norm": global_norm([grads["encoder"], grads["decoder"]])} if self.train_autoencoder else state.extra
             metrics = {"loss": loss, **parts, "branch": jnp.int32(0)}
-            return new_train, opt_state, {"gk_norm": gk}, metrics
-
-        def autoencode(_):
-            loss, g = jax.value_and_grad(lambda ae: self.identity_loss({**ae, "banks": {}}, images))(train["ae"])
+        else:  # auto-encoder branch: E, D only, on L_I rescaled to the last stylising gradient's norm
+            ae = {"encoder": params["encoder"], "decoder": params["decoder"]}
+            loss, g = jax.value_and_grad(lambda a: self.identity_loss({**a, "banks": {}}, images))(ae)
             g = jax.tree.map(lambda x: x * (self.cfg.lam * state.extra["gk_norm"] / (global_norm(g) + 1e-12)), g)
-            upd, ae_state = self.ae_opt.update(g, state.opt_state["ae"], train["ae"])
-            new_train = {**train, "ae": optax.apply_updates(train["ae"], upd)}
+            grads = {**g, "banks": jax.tree.map(jnp.zeros_like, params["banks"])}
+            updates, opt_state = self.opt.update(grads, state.opt_state, params)
+            # the banks sit this step out: no update, and their Adam state stays as it was
+            updates = {**updates, "banks": jax.tree.map(jnp.zeros_like, updates["banks"])}
+            opt_state = opt_state._replace(
+                inner_states={**opt_state.inner_states, "banks": state.opt_state.inner_states["banks"]})
+            extra = state.extra
             metrics = {"loss": loss, "identity": loss, "branch": jnp.int32(1)}
-            return new_train, {**state.opt_state, "ae": ae_state}, state.extra, metrics
-
-        new_train, opt_state, extra, metrics = (autoencode if phase == 1 else stylise)(None)
-        params = self.merge(new_train, frozen)
+        params = optax.apply_updates(params, updates)
         return TrainState(state.step + 1, params, opt_state, extra), metrics
 
     def sample(self, params: dict, batch: dict, consts: dict) -> np.ndarray:

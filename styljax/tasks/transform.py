@@ -4,9 +4,9 @@
 
 over the convolutions θ and every style's γ/β (CIN: N styles, image j of a batch gets style
 (step·B + j) mod N; Johnson: one style). A new style (`train_net=False`, `trainable_styles=[new]`)
-trains only its own γ/β: the optimizer is built on that subtree alone, the convolutions and the
-other styles are constants of the step, so they stay bit-identical and have no optimizer state
-(Dumoulin et al.'s fine-tuning, Magenta's `image_stylization_finetune.py`).
+trains only its own γ/β: an `optax.partition` gives the convolutions and the other styles
+`set_to_zero`, so they have no optimizer state and stay bit-identical (Dumoulin et al.'s
+fine-tuning, Magenta's `image_stylization_finetune.py`).
 """
 
 from __future__ import annotations
@@ -62,19 +62,18 @@ class TransformTask:
         if unknown:
             raise ValueError(f"trainable styles {sorted(unknown)} have no style image")
         self.extract = vgg.extractor(cfg.loss.layers)
-        self.opt = optax.adam(optax.exponential_decay(cfg.learning_rate, cfg.decay_every, cfg.decay_rate, staircase=True))
+        adam = optax.adam(optax.exponential_decay(cfg.learning_rate, cfg.decay_every, cfg.decay_rate, staircase=True))
+        # frozen leaves: `set_to_zero`, no optimizer state, bit-identical
+        self.opt = optax.partition({"train": adam, "frozen": optax.set_to_zero()}, self.labels)
 
-    def split(self, params: dict) -> tuple[dict, dict]:
-        """(trainable, frozen) subtrees of the full params."""
-        styles = params["styles"]
-        train = {"styles": {n: styles[n] for n in self.trainable_styles}}
-        frozen = {"styles": {n: s for n, s in styles.items() if n not in self.trainable_styles}}
-        (train if self.train_net else frozen)["net"] = params["net"]
-        return train, frozen
-
-    @staticmethod
-    def merge(train: dict, frozen: dict) -> dict:
-        return {"net": train.get("net", frozen.get("net")), "styles": {**frozen["styles"], **train["styles"]}}
+    def labels(self, params: dict) -> dict:
+        """The optimizer partition of every leaf: "train" or "frozen"."""
+        net = "train" if self.train_net else "frozen"
+        return {
+            "net": jax.tree.map(lambda _: net, params["net"]),
+            "styles": {n: jax.tree.map(lambda _, n=n: "train" if n in self.trainable_styles else "frozen", st)
+                       for n, st in params["styles"].items()},
+        }
 
     def init_state(self, key: jax.Array) -> TrainState:
         if self.init_params is None:
@@ -86,8 +85,7 @@ class TransformTask:
                 if n not in params["styles"]:
                     params["styles"][n] = (tr.mix_styles(known, {k: 1.0 for k in known}) if known
                                            else tr.init_style(self.cfg.model))
-        train, _ = self.split(params)
-        return TrainState(jnp.int32(0), params, self.opt.init(train), None)
+        return TrainState(jnp.int32(0), params, self.opt.init(params), None)
 
     def constants(self) -> dict:
         return perceptual.style_targets(self.vgg, self.cfg.loss, self.style_images)
@@ -108,11 +106,10 @@ class TransformTask:
     def train_step(self, state: TrainState, batch: dict, consts: dict, phase: int = 0) -> tuple[TrainState, dict]:
         images = jnp.asarray(batch["image"], jnp.float32)
         ids = self.style_ids(state.step, images.shape[0])
-        train, frozen = self.split(state.params)
         (loss, parts), grads = jax.value_and_grad(
-            lambda t: self.loss(self.merge(t, frozen), images, ids, consts), has_aux=True)(train)
-        updates, opt_state = self.opt.update(grads, state.opt_state, train)
-        params = self.merge(optax.apply_updates(train, updates), frozen)
+            lambda p: self.loss(p, images, ids, consts), has_aux=True)(state.params)
+        updates, opt_state = self.opt.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
         return TrainState(state.step + 1, params, opt_state, state.extra), {"loss": loss, **parts}
 
     def sample(self, params: dict, batch: dict, consts: dict) -> np.ndarray:
