@@ -2,6 +2,11 @@
 
 Every verb is a module with `register(subparsers)` that sets `func` on its parser. Errors meant for
 the user (`StyljaxError`) print as one line on stderr and exit with status 2; Ctrl-C exits 130.
+
+Start-up: building the parsers imports no JAX, Flax, Optax or Orbax (verb modules import them
+inside the functions that run), so `styljax --help` and `styljax VERB --help` answer at once;
+`tests/test_cli_startup.py` holds every verb to it. A verb that runs turns on JAX's persistent
+compilation cache first (`styljax.compile_cache`), so a second run of a command compiles nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import sys
 from styljax import __version__
 from styljax.errors import StyljaxError
 
-# verb modules, imported lazily so `styljax --help` stays fast
+# verb modules: each keeps its heavy imports inside its functions so `styljax --help` stays fast
 VERBS = ("infer.demo", "infer.stylize", "infer.video", "infer.analogy", "train.cli", "infer.styles", "infer.weights", "infer.serve")
 
 
@@ -32,11 +37,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv  # recorded in provenance
     try:
-        if hasattr(args, "distributed"):  # before anything touches a device
-            from styljax import parallel
+        try:
+            from styljax import compile_cache
 
-            parallel.initialize(args)
-        return int(args.func(args) or 0)
+            compile_cache.enable()  # before anything compiles
+            if hasattr(args, "distributed"):  # before anything touches a device
+                from styljax import parallel
+
+                parallel.initialize(args)
+            return int(args.func(args) or 0)
+        finally:
+            from infer.common import close_bars
+
+            close_bars()  # a message printed next gets a line of its own, and no bar is redrawn at exit
     except StyljaxError as e:
         print(f"styljax: {e}", file=sys.stderr)
         return e.exit_code

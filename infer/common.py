@@ -1,13 +1,20 @@
-"""Helpers shared by the programs: argument parsing, progress bars, loading the loss network."""
+"""Helpers shared by the programs: argument parsing, progress bars, loading the loss network.
+
+Imported while the parsers are built (`styljax --help`), so it imports nothing heavy at module
+level: no JAX, no NumPy, no tqdm.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-
-from tqdm.auto import tqdm
+from pathlib import Path
 
 from styljax.errors import StyljaxError
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+# the shipped models each verb uses when --model is not given
+DEFAULT_MODELS = {m: CHECKPOINTS / m for m in ("stylebank", "cin", "johnson", "video")}
 
 
 def floats(text: str, name: str = "value") -> tuple[float, ...]:
@@ -38,6 +45,17 @@ def strength(value, name: str = "--strength") -> float | None:
         raise StyljaxError(f"{name}: {e}") from None
 
 
+def load_limits(args: argparse.Namespace) -> dict:
+    """`styljax.image.load_image` keywords for the photos a command reads: `--max-pixels` when
+    given, and the minimum side (`styljax.image.MIN_SIDE`)."""
+    from styljax.image import MIN_SIDE
+
+    kw = {"min_side": MIN_SIDE}
+    if getattr(args, "max_pixels", None) is not None:
+        kw["max_pixels"] = args.max_pixels
+    return kw
+
+
 def layer_weights(text: str, name: str) -> tuple[tuple[str, float], ...]:
     """'relu1_2,relu2_2:0.5' -> (('relu1_2', 1.0), ('relu2_2', 0.5))."""
     out = []
@@ -66,9 +84,33 @@ def objective_overrides(args: argparse.Namespace, **extra_flags: str) -> dict:
     return out
 
 
-def progress(total: int, desc: str, disable: bool = False) -> tqdm:
-    """The progress bar every program uses (stderr, dynamic width)."""
+def progress(total: int, desc: str, disable: bool = False):
+    """The progress bar every program uses (a tqdm on stderr, dynamic width)."""
+    from tqdm.auto import tqdm
+
     return tqdm(total=total, desc=desc, dynamic_ncols=True, disable=disable, leave=True)
+
+
+def close_bars() -> None:
+    """Close every progress bar still open (the programs' and the training loop's), so that a
+    message printed next starts on a line of its own and no bar is redrawn at exit."""
+    import sys
+
+    tqdm = getattr(sys.modules.get("tqdm"), "tqdm", None)  # no bar without tqdm imported
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
+def add_distributed_args(parser: argparse.ArgumentParser) -> None:
+    """`--distributed` and its coordinator flags (`train`, `stylebank` inference); `styljax.parallel.initialize`
+    reads them."""
+    g = parser.add_argument_group("multi-host (jax.distributed)")
+    g.add_argument("--distributed", action="store_true",
+                   help="join a multi-process run (TPU pods / SLURM / Kubernetes are auto-detected; "
+                        "elsewhere give the three flags below)")
+    g.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="process 0's address")
+    g.add_argument("--num-processes", type=int, default=None, help="how many processes take part")
+    g.add_argument("--process-id", type=int, default=None, help="this process's index, 0 .. N-1")
 
 
 def add_weights_arg(parser: argparse.ArgumentParser) -> None:

@@ -18,16 +18,18 @@ from infer import common
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="stylise a scikit-image photo (embedded defaults)", description=__doc__)
+    p = sub.add_parser("demo", help="stylise a scikit-image photo (embedded defaults)", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--method", default="stylebank", help="stylebank (default, seconds) or gatys (minutes)")
-    p.add_argument("--out-dir", default="out/demo")
-    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--out-dir", default="out/demo", help="where the images and the contact sheet go (default out/demo)")
+    p.add_argument("--size", type=int, default=512, help="longer side of the results, px (default 512)")
     p.add_argument("--content", default="astronaut", help="a scikit-image data name")
     p.add_argument("--style", default="immunohistochemistry", help="gatys: a scikit-image data name")
     p.add_argument("--model", default=None, help="stylebank: model directory (default: the shipped one)")
     p.add_argument("--steps", default=None, help="steps per scale (default: the Gatys default)")
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--cache-dir", default=None,
+                   help="gatys: weights cache (default: $STYLJAX_CACHE or ~/.cache/styljax)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 

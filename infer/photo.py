@@ -102,7 +102,7 @@ def run_photo(args: argparse.Namespace) -> int:
     if size < 16:
         raise StyljaxError(f"--size must be at least 16, got {size}")
     cfg = photo_config(args, size)
-    kw = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
+    kw = common.load_limits(args)
     content = image.load_image(args.content, max_side=size, **kw)
     style = image.load_image(args.style[0], max_side=size, **kw)
     if min(content.shape[:2]) < 2 * cfg.matting_radius + 1:

@@ -246,7 +246,8 @@ def create_app(models: dict, cfg=None, sharding=None):
             thumbs[(model, style)] = encode_image(await render(job), "jpeg")
         return Response(thumbs[(model, style)], media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
-    @app.post("/v1/stylize")
+    @app.post("/v1/stylize", response_class=Response, responses={
+        200: {"description": "the stylised image", "content": {"image/png": {}, "image/jpeg": {}}}})
     async def stylize(
         image: UploadFile = File(..., description="the photo"),
         style: str = Form(..., description="NAME or a fusion a:0.7,b:0.3"),

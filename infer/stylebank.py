@@ -21,7 +21,7 @@ from infer import common
 from styljax import parallel
 from styljax.errors import StyljaxError
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "checkpoints" / "stylebank"
+DEFAULT_MODEL = common.DEFAULT_MODELS["stylebank"]
 
 
 def parse_style_spec(spec: str, known: list[str]) -> dict:
@@ -260,7 +260,7 @@ def run_feedforward(args: argparse.Namespace, model) -> int:
     if sharding is not None:
         per_call = -(-per_call // sharding.mesh.size) * sharding.mesh.size
     t0 = time.perf_counter()
-    kw = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
+    kw = common.load_limits(args)
     written = []
 
     def save(path: Path, content: np.ndarray, result) -> None:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from infer.common import DEFAULT_MODELS
+
+READ_ONLY = ("list", "export")  # the actions that take the default model; the others change it
+POSITIONALS = {"old": "the style's current name", "new": "its new name", "name": "the style's name",
+               "out": "the file to write (.npz)", "bank": "a file written by `styljax styles export`"}
+
 
 def register(sub) -> None:
-    p = sub.add_parser("styles", help="list, rename, remove, export or import a model's styles")
+    p = sub.add_parser("styles", help="list, rename, remove, export or import a model's styles", description=__doc__)
     verbs = p.add_subparsers(dest="styles_verb", metavar="ACTION", required=True)
     for name, helptext, extra in (
         ("list", "list the styles", ()),
@@ -15,12 +21,17 @@ def register(sub) -> None:
         ("export", "write one style (a bank, or CIN γ/β) as its own file", ("name", "out")),
         ("import", "add an exported style", ("bank",)),
     ):
-        v = verbs.add_parser(name, help=helptext)
-        v.add_argument("--model", required=True)
+        v = verbs.add_parser(name, help=helptext, description=helptext)
+        if name in READ_ONLY:
+            v.add_argument("--model", default=None,
+                           help=f"model directory (default: the shipped StyleBank model, as `styljax stylize "
+                                f"--method stylebank`: {DEFAULT_MODELS['stylebank']})")
+        else:  # changes the model: never the shipped one by default
+            v.add_argument("--model", required=True, help="model directory (changed in place)")
         for a in extra:
-            v.add_argument(a)
+            v.add_argument(a, help=POSITIONALS[a])
         if name == "import":
-            v.add_argument("--name", default=None)
+            v.add_argument("--name", default=None, help="name the style (default: the name it was exported with)")
             v.add_argument("--force", action="store_true", help="accept a style trained with another body (auto-encoder / transform net)")
         v.set_defaults(func=run)
 
@@ -29,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from styljax.models import stylebank as sb
     from styljax.models.style_store import open_store
 
+    args.model = str(args.model or DEFAULT_MODELS["stylebank"])
     st = open_store(args.model)
     verb = args.styles_verb
     if verb == "list":

@@ -1,11 +1,18 @@
-"""`styljax stylize --method gatys|stylebank ...`: stylise images with any of the project's methods.
+"""`styljax stylize`: stylise images with any of the project's methods (--method, default gatys).
 
-    styljax stylize --method gatys --content A --style B [B2 ...] --size 512 --out x.png
-    styljax stylize --method stylebank --model M --style NAME|all|a:0.7,b:0.3 [--mask F|--regions K] \
-        INPUT(S)|DIR --out PATH|DIR [--size] [--batch] [--strength S] [--preserve-colors]
-    styljax stylize --method cin|johnson [--model M] --style NAME|all|a:0.5,b:0.5 [--mask F] INPUT(S)|DIR --out ... \
-        [--strength S] [--preserve-colors]
-    styljax stylize --method photo --content A --style B [--content-mask MA --style-mask MB | --auto-masks K] --out x.png
+examples:
+  styljax stylize --content photo.jpg --style painting.jpg --size 512 --out x.png    # gatys, the default
+  styljax stylize --method gatys --content A --style B [B2 ...] --size 512 --out x.png
+  styljax stylize --method stylebank --style wave photo.jpg --out x.png
+  styljax stylize --method stylebank [--model M] --style NAME|all|a:0.7,b:0.3 [--mask F|--regions K]
+      INPUT(S)|DIR --out PATH|DIR [--size PX] [--batch N] [--strength S] [--preserve-colors]
+  styljax stylize --method cin|johnson [--model M] --style NAME|all|a:0.5,b:0.5 [--mask F]
+      INPUT(S)|DIR --out PATH|DIR [--strength S] [--preserve-colors]
+  styljax stylize --method photo --content A --style B [--content-mask MA --style-mask MB | --auto-masks K]
+      --out x.png
+
+gatys and photo optimise one image against style image files; stylebank, cin and johnson run a
+trained model (default: checkpoints/<method>) whose styles are named (`styljax styles list`).
 """
 
 from __future__ import annotations
@@ -16,22 +23,26 @@ import time
 from pathlib import Path
 
 from infer import common, photo
-from styljax import parallel
 from styljax.errors import StyljaxError
 
 METHODS = ("gatys", "stylebank", "cin", "johnson", "photo")
+FEEDFORWARD = ("stylebank", "cin", "johnson")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("stylize", help="stylise an image", description=__doc__)
-    p.add_argument("--method", default="gatys", help=f"one of: {', '.join(METHODS)}")
+    p = sub.add_parser("stylize", help="stylise an image", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--method", default=None,
+                   help="gatys (the default: optimisation against style image files), photo (Deep Photo Style "
+                        "Transfer), or a trained model with named styles: stylebank, cin, johnson")
     p.add_argument("inputs", nargs="*", help="content image(s) or a folder (or use --content)")
     p.add_argument("--content", default=None, help="content image")
     p.add_argument("--style", required=True, nargs="+",
                    help="gatys: style image(s); stylebank/cin/johnson: NAME, all, or a fusion a:0.7,b:0.3")
     p.add_argument("--out", required=True, help="output image (.png/.jpg), or a folder for several")
     p.add_argument("--size", type=int, default=None, help="output max side in px (gatys default 512; stylebank: input size)")
-    p.add_argument("--max-pixels", type=int, default=None, help="refuse inputs with more pixels")
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="refuse inputs with more pixels (default: $STYLJAX_MAX_PIXELS or 64 MP)")
     p.add_argument("--preserve-colors", action="store_true",
                    help="keep the photo's colours: gatys transfers luminance only; stylebank/cin/johnson keep "
                         "the output's luminance with the photo's chrominance")
@@ -43,15 +54,17 @@ def register(sub) -> None:
     g.add_argument("--init", default="content", help="content, style, noise or an image file")
     g.add_argument("--style-blend", default=None, help="weights of the style images, e.g. 0.7,0.3")
     g.add_argument("--style-scale", type=float, default=1.0, help="style size relative to --size")
-    g.add_argument("--content-weight", type=float, default=None)
-    g.add_argument("--style-weight", type=float, default=None)
-    g.add_argument("--tv-weight", type=float, default=None)
+    g.add_argument("--content-weight", type=float, default=None, help="weight of the content loss (default 5)")
+    g.add_argument("--style-weight", type=float, default=None, help="weight of the style (Gram) loss (default 100)")
+    g.add_argument("--tv-weight", type=float, default=None,
+                   help="weight of the total-variation smoothness loss (default 100; 0 turns it off)")
     g.add_argument("--content-layers", default=None, help="e.g. relu3_3 or relu4_2:1")
     g.add_argument("--style-layers", default=None, help="e.g. relu1_2,relu2_2,relu3_3,relu4_3")
     g.add_argument("--gram-norm", default=None, help="chw, hw or gatys (see styljax.losses)")
     g.add_argument("--pooling", default=None, help="max or avg")
-    g.add_argument("--lr", type=float, default=None, help="Adam learning rate")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--lr", type=float, default=None,
+                   help="learning rate of --optimizer adam, on [0, 1] pixels (default 0.02)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (--init noise, photo's --auto-masks; default 0)")
     g.add_argument("--snapshot-every", type=int, default=0, help="write OUT_stepNNNNN.png every N steps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     photo.add_args(p)
@@ -70,7 +83,7 @@ def register(sub) -> None:
     b.add_argument("--tile-overlap", type=int, default=None, help="min overlap between tiles, px (default: min(64, TILE/4))")
     b.add_argument("--overwrite", action="store_true",
                    help="redo outputs that exist (by default a folder run skips inputs already done: resumable)")
-    parallel.add_args(p)
+    common.add_distributed_args(p)
     p.set_defaults(func=run)
 
 
@@ -116,7 +129,7 @@ def run_gatys(args: argparse.Namespace) -> int:
         args.content = args.inputs[0]
     args.size = 512 if args.size is None else args.size
     cfg = gatys_config(args)
-    kw = {} if args.max_pixels is None else {"max_pixels": args.max_pixels}
+    kw = common.load_limits(args)
     content = image.load_image(args.content, max_side=args.size, **kw)
     styles = [image.load_image(s, max_side=round(args.size * args.style_scale), **kw) for s in args.style]
     if cfg.style_blend is not None and len(cfg.style_blend) != len(styles):
@@ -157,10 +170,25 @@ def run_gatys(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_method_given(args: argparse.Namespace) -> None:
+    """Without --method, stylize runs gatys, which takes a content photo and style image *files*.
+    A command meant for a trained model (`--style wave photo.jpg`: argparse hands the photo to
+    --style too) would fail later with a message about gatys; name --method instead."""
+    no_content = args.content is None and len(args.inputs) != 1
+    not_files = [s for s in args.style if not Path(s).is_file()]
+    if no_content or not_files:
+        what = f"{not_files[0]!r} is not an image file" if not_files else "no --content PHOTO was given"
+        raise StyljaxError(f"no --method given, so gatys (the default), which takes --content PHOTO and style image "
+                           f"files, and {what}; for a trained model's style give --method stylebank|cin|johnson")
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.method is None:
+        check_method_given(args)
+        args.method = "gatys"
     method = common.check_choice(args.method, METHODS, "method")
     args.strength = common.strength(args.strength)
-    if args.strength is not None and method not in ("stylebank", "cin", "johnson"):
+    if args.strength is not None and method not in FEEDFORWARD:
         raise StyljaxError(f"--strength: for --method stylebank, cin or johnson, not {method}")
     if method == "stylebank":
         from infer.stylebank import run_stylebank

@@ -11,11 +11,12 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
+from infer import common
 from infer.stylebank import Renderer
 from styljax.errors import StyljaxError
 
-CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-DEFAULT_MODELS = {"cin": CHECKPOINTS / "cin", "johnson": CHECKPOINTS / "johnson"}
+CHECKPOINTS = common.CHECKPOINTS
+DEFAULT_MODELS = {m: common.DEFAULT_MODELS[m] for m in ("cin", "johnson")}
 
 
 class TransformRenderer(Renderer):

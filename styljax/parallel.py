@@ -93,19 +93,9 @@ def process_share(items: Sequence, index: int | None = None, count: int | None =
 # ------------------------------------------------------------------------------------ multi-host
 
 
-def add_args(parser: argparse.ArgumentParser) -> None:
-    """`--distributed` and its coordinator flags (shared by `train` and `stylize`)."""
-    g = parser.add_argument_group("multi-host (jax.distributed)")
-    g.add_argument("--distributed", action="store_true",
-                   help="join a multi-process run (TPU pods / SLURM / Kubernetes are auto-detected; "
-                        "elsewhere give the three flags below)")
-    g.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="process 0's address")
-    g.add_argument("--num-processes", type=int, default=None)
-    g.add_argument("--process-id", type=int, default=None)
-
-
 def initialize(args: argparse.Namespace) -> None:
-    """`jax.distributed.initialize` if `--distributed`; must run before anything touches a device."""
+    """`jax.distributed.initialize` if `--distributed` (the flags `infer.common.add_distributed_args`
+    defines); must run before anything touches a device."""
     if not getattr(args, "distributed", False):
         if args.coordinator or args.num_processes is not None or args.process_id is not None:
             raise StyljaxError("--coordinator/--num-processes/--process-id need --distributed")

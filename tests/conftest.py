@@ -15,6 +15,31 @@ import time
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
 
+
+def _private_cache() -> None:
+    """Point $STYLJAX_CACHE at a temporary directory for this test process (and the subprocesses it
+    starts), so nothing the suite runs writes into the user's cache: the `styljax` verbs keep JAX's
+    compilation cache there (`styljax.compile_cache`). The real VGG-16 weights, when fetched, are
+    symlinked in (only ever read) so the `weights`-marked tests still find them."""
+    import atexit
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from styljax.weights import DEFAULT_FILENAME, cache_dir
+
+    real = cache_dir() / DEFAULT_FILENAME
+    tmp = Path(tempfile.mkdtemp(prefix="styljax-test-cache-"))
+    if real.is_file():
+        (tmp / DEFAULT_FILENAME).symlink_to(real.resolve())
+    os.environ["STYLJAX_CACHE"] = str(tmp)
+    if os.environ.get("STYLJAX_COMPILE_CACHE", "").strip().lower() not in ("0", "off", "false", "no"):
+        os.environ.pop("STYLJAX_COMPILE_CACHE", None)  # the compilation cache goes under it too (or stays off)
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+
+
+_private_cache()
+
 import jax  # noqa: E402
 import pytest  # noqa: E402
 

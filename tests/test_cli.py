@@ -107,3 +107,57 @@ def test_console_script_no_traceback(files):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and "nope.jpg" in proc.stderr
+
+
+# ------------------------------------------------------------------------ rough edges (issue #21)
+
+
+def _feedforward(tiny_models, *inputs, out, style="red", quiet=True, extra=()):
+    return ["stylize", "--method", "stylebank", "--model", str(tiny_models["stylebank"]), "--style", style,
+            *map(str, inputs), "--out", str(out), *(["--quiet"] if quiet else []), *extra]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--style", "wave", "content.png"], "'wave' is not an image file"),  # a model's style, no --method
+    (["--style", "style.png", "content.png"], "no --content PHOTO"),  # argparse gave the photo to --style
+])
+def test_stylize_without_method_names_it(files, tmp_path, capsys, argv, needle):
+    argv = [str(files / a) if a.endswith(".png") else a for a in argv]
+    assert main(["stylize", *argv, "--out", str(tmp_path / "x.png")]) == 2
+    line = _err_line(capsys)
+    assert "no --method given, so gatys" in line and "--method stylebank|cin|johnson" in line and needle in line
+
+
+@pytest.mark.parametrize("hw, size, needle", [
+    ((1, 1), "256", "is 1x1; at least 16 px on each side"),
+    ((8, 40), None, "is 40x8; at least 16 px on each side"),
+    ((20, 400), "64", "resized to 64x3 has a side under 16 px"),
+])
+def test_tiny_input_refused(tiny_models, tmp_path, capsys, hw, size, needle):
+    image.save_image(tmp_path / "tiny.png", np.full(hw + (3,), 0.5))
+    extra = ["--size", size] if size else []
+    assert main(_feedforward(tiny_models, tmp_path / "tiny.png", out=tmp_path / "x.png", extra=extra)) == 2
+    assert needle in _err_line(capsys) and not (tmp_path / "x.png").exists()
+
+
+def test_error_after_progress_bar_has_its_own_line(tiny_models, files, tmp_path, capsys):
+    """A folder with a truncated image: the bar is closed before the message, which starts its
+    own line, and no second bar is drawn after it."""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "a_good.png").write_bytes((files / "content.png").read_bytes())
+    (d / "b_truncated.png").write_bytes((files / "truncated.png").read_bytes())
+    assert main(_feedforward(tiny_models, d, out=tmp_path / "out", quiet=False)) == 2
+    err = capsys.readouterr().err
+    assert "stylebank" in err and "0/2" in err  # the bar was drawn
+    errors = [line for line in err.split("\n") if "styljax:" in line]
+    assert len(errors) == 1 and errors[0].startswith("styljax: ") and "b_truncated.png" in errors[0], err
+    assert err.endswith(errors[0] + "\n"), err  # nothing after the message
+
+
+def test_styles_list_defaults_to_the_shipped_model(capsys):
+    from infer.common import DEFAULT_MODELS
+
+    assert main(["styles", "list"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(str(DEFAULT_MODELS["stylebank"])) and "  wave  (" in out

@@ -578,6 +578,20 @@ def test_load_with_max_side_and_size(tmp_path: Path, astro: np.ndarray) -> None:
         load_image(path, size=(0, 10))
 
 
+def test_load_min_side(tmp_path: Path) -> None:
+    """Opt-in floor on both sides, as read (checked on the header) and as resized."""
+    one = save_image(tmp_path / "one.png", np.full((1, 1, 3), 0.5))
+    thin = save_image(tmp_path / "thin.png", np.full((20, 400, 3), 0.5))
+    assert load_image(one).shape == (1, 1, 3)  # no floor unless asked
+    with pytest.raises(StyljaxError, match=r"one.png: image is 1x1; at least 16 px on each side"):
+        load_image(one, min_side=sim.MIN_SIDE, max_side=256)
+    assert load_image(thin, min_side=16).shape == (20, 400, 3)
+    with pytest.raises(StyljaxError, match=r"400x20 resized to 64x3 has a side under 16 px"):
+        load_image(thin, min_side=16, max_side=64)
+    with pytest.raises(StyljaxError, match=r"resized to 10x8"):
+        load_image(thin, min_side=16, size=(8, 10))
+
+
 def test_resize_keeps_float_precision_and_range(tmp_path: Path) -> None:
     # A flat 16-bit value that is not a multiple of 1/255 must survive resizing.
     flat = _png16(tmp_path / "flat.png", np.full((40, 40), 257, np.uint16))

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.extend.core import Literal
 
 from styljax.models import stylebank as sb
 from styljax.models.layers import reflect_conv
@@ -229,7 +230,8 @@ def test_sigmoid_output_is_sigmoid_of_linear_output(params):
     assert float(lin.min()) < 0.0 or float(lin.max()) > 1.0  # the perturbed linear output leaves [0, 1]
 
 
-@pytest.mark.parametrize("cfg", [SMALL, sb.StyleBankConfig(channels=(4, 8, 8), bank_layers=2, bank_norm_relu=True)])
+@pytest.mark.parametrize("cfg", [SMALL, sb.StyleBankConfig(channels=(4, 8, 8), bank_layers=2, bank_norm_relu=True),
+                                 sb.StyleBankConfig(channels=(4, 8, 8), bank_layers=2)])
 def test_stylize_per_image_is_each_images_own_fusion(params, cfg):
     """A bank (or R banks + masks) per image in one call = each image through `fuse_regions`."""
     p = params if cfg is SMALL else sb.init(jax.random.key(2), cfg, NAMES)
@@ -267,3 +269,47 @@ def test_apply_banks_per_image_equals_each_bank_and_its_gradient(params, cfg):
     want = jax.grad(lambda b: jnp.sum(jnp.sin(each(b))))(per_image)
     for a, r in zip(jax.tree.leaves(g), jax.tree.leaves(want)):
         np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4)
+
+
+def _constant_gathers(jaxpr, const_in) -> tuple[list, list]:
+    """Sizes of the gathers in `jaxpr` whose every input is a compile-time constant (XLA evaluates
+    those while compiling), following nested jitted calls; `const_in` flags the invars that are."""
+    const = {v for v, c in zip(jaxpr.invars, const_in) if c} | set(jaxpr.constvars)
+
+    def is_const(x):
+        return isinstance(x, Literal) or x in const
+
+    found = []
+    for eqn in jaxpr.eqns:
+        ins = [is_const(x) for x in eqn.invars]
+        inner = eqn.params.get("jaxpr")
+        if inner is not None and hasattr(inner, "jaxpr"):  # a jitted call: look inside
+            outs, sub = _constant_gathers(inner.jaxpr, ins)
+            found += sub
+        else:
+            outs = [all(ins)] * len(eqn.outvars)
+            if eqn.primitive.name == "gather" and all(ins):
+                found.append(eqn.outvars[0].aval.size)
+        const.update(v for v, c in zip(eqn.outvars, outs) if c)
+    return [is_const(v) for v in jaxpr.outvars], found
+
+
+@pytest.mark.parametrize("cfg", [SMALL, sb.StyleBankConfig(channels=(4, 8, 16), bank_layers=2)])
+def test_region_fusion_folds_no_feature_sized_constant(cfg):
+    """K(0), the bias each region's mask carries, is computed on a few positions: on a zero map the
+    size of F it was a compile-time constant that XLA folded through the reflection-padding gather
+    (seconds of compilation and `slow_operation_alarm` log blocks at 1536 px). Same for the
+    service's per-image fusion with multi-layer affine banks."""
+    p = sb.init(jax.random.key(0), cfg, NAMES)
+    h = w = 48
+
+    def gathers(fn, *args):
+        closed = jax.make_jaxpr(fn)(*args)
+        return _constant_gathers(closed.jaxpr, [False] * len(closed.jaxpr.invars))[1]
+
+    f = jnp.zeros((1, h, w, cfg.features))
+    masks = jnp.full((1, 2, h, w), 0.5)
+    assert max(gathers(lambda p, f, m: sb.fuse_regions(p, f, m, ("a", "b"), cfg), p, f, masks), default=0) < h * w
+    banks = jax.tree.map(lambda a: a[None], sb.stack_banks(p["banks"], ["a", "b"]))  # (B=1, R=2, ...)
+    x, masks = jnp.zeros((1, 4 * h, 4 * w, 3)), jnp.full((1, 2, 4 * h, 4 * w), 0.5)
+    assert max(gathers(lambda p, x, b, m: sb.stylize_per_image(p, x, b, m, cfg), p, x, banks, masks), default=0) < h * w

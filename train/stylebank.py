@@ -15,18 +15,24 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from infer import common
-from styljax import parallel
 from styljax.errors import StyljaxError
-from train import configs
+from train import config_names
+
+if TYPE_CHECKING:
+    from train import configs
 
 SKIMAGE_CONTENT = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field")  # colour photos in the wheel
 
 
 def register_train(methods) -> None:
-    p = methods.add_parser("stylebank", help="train a StyleBank model (auto-encoder + one bank per style)")
-    p.add_argument("--config", default="kodak", help=f"experiment: {', '.join(configs.EXPERIMENTS)}")
+    p = methods.add_parser("stylebank", help="train a StyleBank model (auto-encoder + one bank per style)",
+                           description="train a StyleBank model (auto-encoder + one bank per style) with the "
+                                       "paper's T+1 schedule; rerunning the command resumes")
+    p.add_argument("--config", default="kodak",
+                   help=f"experiment recipe from train/configs.py: {', '.join(config_names.STYLEBANK)} (default kodak)")
     content_flags(p)
     p.add_argument("--styles", required=True, nargs="+", help="style images or a folder of them; names = file stems")
     p.add_argument("--out", required=True, help="model directory to write")
@@ -36,14 +42,27 @@ def register_train(methods) -> None:
 
 
 def register_add_style(sub) -> None:
-    p = sub.add_parser("add-style", help="add a style to a StyleBank or CIN model (only the new bank / γ/β trains)")
+    p = sub.add_parser(
+        "add-style", help="add a style to a StyleBank or CIN model (only the new bank / γ/β trains)",
+        description="Train one new style into an existing StyleBank or CIN model: a new bank (StyleBank) or a\n"
+                    "new γ/β set (CIN) learns the style image while everything else stays frozen, so the model's\n"
+                    "other styles do not change. --refine trains an existing style further. Rerunning the same\n"
+                    "command resumes from its run directory.",
+        epilog="examples:\n"
+               "  styljax add-style --model my_model --style new_painting.jpg --name new_style\n"
+               "  styljax add-style --model my_model --style painting.jpg --name wave --refine\n"
+               "  styljax add-style --model checkpoints/cin --style painting.jpg --out my_cin",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="model directory (updated in place unless --out)")
     p.add_argument("--style", required=True, help="style image")
     p.add_argument("--name", default=None, help="style name (default: the file stem)")
     p.add_argument("--refine", action="store_true",
                    help="NAME exists: train its bank further (from its current weights), everything else frozen")
     content_flags(p)
-    p.add_argument("--config", default="add-style")
+    p.add_argument("--config", default="add-style",
+                   help=f"experiment recipe (steps, batch, crop, learning rate) from train/configs.py; StyleBank: "
+                        f"{', '.join(config_names.STYLEBANK)}; CIN: {', '.join(config_names.CIN)} (default add-style; "
+                        f"the loss is always the model's own)")
     p.add_argument("--out", default=None, help="write the result here instead of updating --model")
     _common_flags(p)
     p.set_defaults(func=run_add_style)
@@ -87,18 +106,23 @@ def _common_flags(p: argparse.ArgumentParser) -> None:
 def loop_flags(p: argparse.ArgumentParser) -> None:
     """Run directory, the experiment overrides and the multi-host flags every training verb takes."""
     p.add_argument("--workdir", default=None, help="checkpoints, logs, samples (default: OUT.run)")
-    p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--crop", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--quiet", action="store_true")
-    parallel.add_args(p)
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: per --config)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="content crops per step (default: per --config; a multiple of the device count)")
+    p.add_argument("--crop", type=int, default=None,
+                   help="side of the random content crops, px, >= 16 (default: per --config)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: per --config)")
+    p.add_argument("--seed", type=int, default=None, help="random seed of crops and init (default: per --config)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    common.add_distributed_args(p)
 
 
-def experiment(args: argparse.Namespace, lookup=configs.get) -> configs.Experiment:
-    """The `--config` experiment (found with `lookup`) with the command-line overrides applied."""
-    exp = lookup(args.config)
+def experiment(args: argparse.Namespace, lookup=None) -> configs.Experiment:
+    """The `--config` experiment (found with `lookup`, default StyleBank's `configs.get`) with the
+    command-line overrides applied."""
+    from train import configs
+
+    exp = (lookup or configs.get)(args.config)
     over = {k: v for k, v in {
         "steps": args.steps, "batch_size": args.batch_size, "crop": args.crop, "seed": args.seed,
     }.items() if v is not None}
@@ -209,7 +233,7 @@ def provenance(args, exp, workdir: Path, wall_s: float, extra: dict) -> dict:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from styljax import data
+    from styljax import data, parallel
     from styljax.models import stylebank_store
     from styljax.tasks.stylebank import StyleBankTask
 
@@ -231,10 +255,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_add_style(args: argparse.Namespace) -> int:
     """A new style (or `--refine` of one) on a frozen model: a StyleBank bank or CIN γ/β."""
-    from styljax import data, image
+    from styljax import data, image, parallel
     from styljax.models import stylebank_store
     from styljax.models.style_store import check_style_name, open_store
     from styljax.tasks.perceptual import PerceptualLoss
+    from train import configs
 
     st = open_store(args.model)
     params, model_cfg, manifest = st.load_model(args.model)

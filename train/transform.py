@@ -11,21 +11,24 @@ import argparse
 from pathlib import Path
 
 from infer import common
-from styljax import parallel
 from styljax.errors import StyljaxError
-from train import configs
+from train import config_names
 from train.stylebank import content_flags, content_of, experiment, fit, init_flag, init_params, loop_flags, provenance, style_images
-
-LOOKUP = {"cin": configs.get_cin, "johnson": configs.get_johnson}
 
 
 def register_train(methods) -> None:
-    p = methods.add_parser("cin", help="train a conditional-instance-norm net (one net, γ/β per style)")
-    p.add_argument("--config", default="kodak", help=f"experiment: {', '.join(configs.CIN_EXPERIMENTS)}")
+    p = methods.add_parser("cin", help="train a conditional-instance-norm net (one net, γ/β per style)",
+                           description="train a conditional-instance-norm net (one net, γ/β per style); "
+                                       "rerunning the command resumes")
+    p.add_argument("--config", default="kodak",
+                   help=f"experiment recipe from train/configs.py: {', '.join(config_names.CIN)} (default kodak)")
     p.add_argument("--styles", required=True, nargs="+", help="style images or a folder of them; names = file stems")
     _flags(p)
-    p = methods.add_parser("johnson", help="train a Johnson et al. transform net for one style")
-    p.add_argument("--config", default="kodak", help=f"experiment: {', '.join(configs.JOHNSON_EXPERIMENTS)}")
+    p = methods.add_parser("johnson", help="train a Johnson et al. transform net for one style",
+                           description="train a Johnson et al. transform net for one style; rerunning the "
+                                       "command resumes")
+    p.add_argument("--config", default="kodak",
+                   help=f"experiment recipe from train/configs.py: {', '.join(config_names.JOHNSON)} (default kodak)")
     p.add_argument("--style", required=True, help="the style image")
     p.add_argument("--name", default=None, help="style name (default: the file stem)")
     _flags(p)
@@ -41,13 +44,14 @@ def _flags(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from styljax import data
+    from styljax import data, parallel
     from styljax.models import transform_store
     from styljax.models.style_store import check_style_name
     from styljax.tasks.transform import TransformTask
+    from train import configs
 
     method = args.method
-    exp = experiment(args, LOOKUP[method])
+    exp = experiment(args, {"cin": configs.get_cin, "johnson": configs.get_johnson}[method])
     if method == "johnson":
         styles = style_images([args.style])
         if len(styles) != 1:

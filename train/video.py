@@ -12,17 +12,19 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from infer.stylebank import DEFAULT_MODEL
-from styljax import parallel
+from infer.common import DEFAULT_MODELS
 from styljax.errors import StyljaxError
-from train import configs
+from train import config_names
 from train.stylebank import content_flags, content_of, experiment, fit, loop_flags, provenance
 
 
 def register_train(methods) -> None:
-    p = methods.add_parser("video", help="train the video flow and mask nets (Net1) on a frozen StyleBank model")
-    p.add_argument("--config", default="video", help=f"experiment: {', '.join(configs.VIDEO_EXPERIMENTS)}")
-    p.add_argument("--model", default=None, help=f"StyleBank model directory (default: {DEFAULT_MODEL})")
+    p = methods.add_parser("video", help="train the video flow and mask nets (Net1) on a frozen StyleBank model",
+                           description="train the video flow and mask nets (Net1) on a frozen StyleBank model, on "
+                                       "synthetic clips with exact flow; rerunning the command resumes")
+    p.add_argument("--config", default="video",
+                   help=f"experiment recipe from train/configs.py: {', '.join(config_names.VIDEO)} (default video)")
+    p.add_argument("--model", default=None, help=f"StyleBank model directory (default: {DEFAULT_MODELS['stylebank']})")
     p.add_argument("--style", required=True, help="the bank Net1 trains with (any other bank can use it later)")
     p.add_argument("--frames", type=int, default=None, help="clip length T >= 2 (default: per config)")
     content_flags(p)
@@ -34,14 +36,16 @@ def register_train(methods) -> None:
 def run_train_video(args: argparse.Namespace) -> int:
     from styljax import synthetic
     from styljax.models import stylebank_store, video_store
+    from styljax import parallel
     from styljax.tasks.video import VideoTask
+    from train import configs
 
     exp = experiment(args, configs.get_video)
     if args.frames is not None:
         exp = dataclasses.replace(exp, frames=args.frames)
     if exp.frames < 2:
         raise StyljaxError(f"--frames must be >= 2, got {exp.frames}")
-    model = Path(args.model) if args.model else DEFAULT_MODEL
+    model = Path(args.model) if args.model else DEFAULT_MODELS["stylebank"]
     params, sb_cfg, manifest = stylebank_store.load_model(model)
     if args.style not in params["banks"]:
         raise StyljaxError(f"--style: {model} has no style {args.style!r}; styles: {', '.join(sorted(params['banks']))}")

@@ -372,6 +372,17 @@ def fuse_linear(banks: Mapping[str, dict], weights: Mapping[str, float]) -> dict
     return jax.tree.map(lambda x: jnp.tensordot(w, x.astype(jnp.float32), axes=1).astype(x.dtype), stacked)
 
 
+def bank_at_zero(bank: dict, cfg: StyleBankConfig, dtype=jnp.float32) -> jax.Array:
+    """K(0) of an affine bank (`cfg.bank_is_affine`), float32 (1, 1, C): spatially constant (the
+    bias, or for stacked layers the biases carried through), so it is computed on a few positions,
+    not a zero feature map the size of F. A full-size zero input is a compile-time constant that
+    XLA constant-folds through the reflection-padding gather: seconds of compilation (and
+    `slow_operation_alarm` log blocks) for large images."""
+    side = max(2, cfg.bank_kernel // 2 + 1)  # the smallest map reflection padding accepts
+    zero = jnp.zeros((1, side, side, cfg.features), dtype)
+    return apply_bank(bank, zero, cfg)[0, :1, :1].astype(jnp.float32)
+
+
 @functools.partial(jax.jit, static_argnames=("names", "cfg"))
 def _fuse_regions(params, features, masks, names, cfg):
     stacked = stack_banks(params["banks"], names)
@@ -380,9 +391,8 @@ def _fuse_regions(params, features, masks, names, cfg):
     bank = jax.vmap(lambda p, x: apply_bank(p, x, cfg))
     if cfg.bank_is_affine:
         out = bank(stacked, (m * f).astype(features.dtype)).astype(jnp.float32)  # W ⊛ (M F) + b
-        zero = jnp.zeros((len(names), 1) + features.shape[1:], features.dtype)
-        const = bank(stacked, zero).astype(jnp.float32)  # K(0) = b (spatially constant)
-        out = out - (1.0 - m) * const  # W ⊛ (M F) + M b
+        const = jax.vmap(lambda p: bank_at_zero(p, cfg, features.dtype))(stacked)  # K(0) = b, (R, 1, 1, C)
+        out = out - (1.0 - m) * const[:, None]  # W ⊛ (M F) + M b
     else:
         fr = jnp.broadcast_to(features, (len(names),) + features.shape)
         out = m * bank(stacked, fr).astype(jnp.float32)
@@ -469,7 +479,8 @@ def _fused_per_image(params, images, banks, masks, cfg):
         for r in range(m.shape[1]):
             bank_r = jax.tree.map(lambda a: a[:, r], banks)
             if cfg.bank_is_affine:
-                out = out + one(bank_r, (m[:, r] * ff).astype(f.dtype)) - (1 - m[:, r]) * one(bank_r, jnp.zeros_like(f))
+                zero = jax.vmap(lambda k: bank_at_zero(k, cfg, f.dtype))(bank_r)  # (B, 1, 1, C)
+                out = out + one(bank_r, (m[:, r] * ff).astype(f.dtype)) - (1 - m[:, r]) * zero
             else:
                 out = out + m[:, r] * one(bank_r, f)
     return out.astype(f.dtype), f
@@ -554,6 +565,7 @@ __all__ = [
     "StyleBankConfig",
     "apply_bank",
     "apply_banks_per_image",
+    "bank_at_zero",
     "blend_features",
     "decode",
     "encode",
