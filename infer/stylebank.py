@@ -10,6 +10,7 @@ mask's grey levels (darkest = first style).
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from styljax import parallel
 from styljax.errors import StyljaxError
 
 DEFAULT_MODEL = common.DEFAULT_MODELS["stylebank"]
+MAX_FUSION_WEIGHT = 1e3  # |weight|, raw and normalised: beyond it float32 params overflow or cancel
 
 
 def parse_style_spec(spec: str, known: list[str]) -> dict:
@@ -37,6 +39,9 @@ def parse_style_spec(spec: str, known: list[str]) -> dict:
             weights.append(float(w) if w else 1.0)
         except ValueError:
             raise StyljaxError(f"--style: bad weight in {it!r}") from None
+        if not math.isfinite(weights[-1]) or abs(weights[-1]) > MAX_FUSION_WEIGHT:
+            raise StyljaxError(f"--style: weight in {it!r} must be a finite number of at most "
+                               f"{MAX_FUSION_WEIGHT:g} in magnitude")
     unknown = [n for n in names if n not in known]
     if unknown:
         raise StyljaxError(f"--style: unknown styles {unknown}; this model has: {', '.join(known)}")
@@ -46,6 +51,9 @@ def parse_style_spec(spec: str, known: list[str]) -> dict:
         return {"mode": "single", "names": names, "weights": None}
     if sum(weights) <= 0:
         raise StyljaxError(f"--style: fusion weights must sum to > 0, got {spec!r}")
+    if max(abs(w) for w in weights) > MAX_FUSION_WEIGHT * sum(weights):
+        raise StyljaxError(f"--style: fusion weights nearly cancel out (a normalised weight over "
+                           f"{MAX_FUSION_WEIGHT:g}), got {spec!r}")
     return {"mode": "fusion", "names": names, "weights": dict(zip(names, weights))}
 
 
@@ -95,6 +103,12 @@ class Renderer:
         self.params = {**self.params, self.styles_key: {**self.params[self.styles_key], name: style}}
         return name
 
+    def remove_style(self, name: str) -> None:
+        """Drop a style from memory (the files on disk stay)."""
+        if name not in self.params[self.styles_key]:
+            raise StyljaxError(f"the {self.method} model has no style {name!r}")
+        self.params = {**self.params, self.styles_key: {k: v for k, v in self.params[self.styles_key].items() if k != name}}
+
     def style_params(self, spec: dict) -> dict:
         """One style's params, or a fusion spec's weighted params (computed once, reused for every batch)."""
         styles = self.params[self.styles_key]
@@ -126,6 +140,19 @@ class Renderer:
         params, from `style_params`), masks (B, R, H, W), `strength` (B,) and `preserve_colors`
         (B,) flags per image → clipped (B, H, W, 3). Compiled once, whatever the values."""
         return keep_colors(x, self.per_image(x, styles, masks, strength), preserve_colors)
+
+    # the HTTP service's one program per (size, batch, regions): a pure function of its arguments
+    reserved_styles: tuple = ()  # names that change how the model renders (never added/removed while serving)
+
+    def serving_args(self) -> tuple:
+        """What `serve_batch` reads besides the batch: (the params without the styles, the neutral
+        style or None). Fixed while serving, so adding a style never changes a compiled program."""
+        return {k: v for k, v in self.params.items() if k != self.styles_key}, None
+
+    def serve_batch(self, body, neutral, x, styles, masks, strength, keep) -> jax.Array:
+        """`render_per_image` as one jit-able function of arrays only (`serving_args` first): x (B, H,
+        W, 3), styles stacked (B, R, ...), masks (B, R, H, W), strength (B,), keep (B,) → (B, H, W, 3)."""
+        raise NotImplementedError
 
     # the model's own pieces
     @property
@@ -190,6 +217,12 @@ class StyleBankRenderer(Renderer):
 
     def per_image(self, x, styles: dict, masks, strength=None) -> jax.Array:
         return self.lib.stylize_per_image(self.params, x, styles, masks, self.cfg, clip=True, strength=strength)
+
+    def serve_batch(self, body, neutral, x, styles, masks, strength, keep) -> jax.Array:
+        from styljax import image
+
+        out = self.lib.stylize_per_image(body, x, styles, masks, self.cfg, clip=True, strength=strength)
+        return image.preserve_colors_where(x, out, keep)
 
     def regions(self, x, names: tuple, masks=None, k: int | None = None, strength=None) -> jax.Array:
         """Paper's region fusion; masks (B, R, H, W) at image resolution, or K-means regions."""

@@ -56,6 +56,21 @@ class TransformRenderer(Renderer):
         return self.lib.stylize_with(self.params, x, styles, self.cfg, masks=masks, clip=True,
                                      **self._strength(strength))
 
+    @property
+    def reserved_styles(self) -> tuple:
+        return (self.lib.IDENTITY_STYLE,)  # adding or removing it switches the strength mode
+
+    def serving_args(self) -> tuple:
+        body, _ = super().serving_args()
+        return body, self.lib.neutral_style(self.params)
+
+    def serve_batch(self, body, neutral, x, styles, masks, strength, keep) -> jax.Array:
+        from styljax import image
+
+        out = self.lib.stylize_with(body, x, styles, self.cfg, masks=masks, clip=True, strength=strength,
+                                    neutral=neutral)
+        return image.preserve_colors_where(x, out, keep)
+
     def regions(self, x, names: tuple, masks, k=None, strength=None) -> jax.Array:
         """γ/β mixed per pixel by the masks (B, R, H, W): γ(p) = Σ_r m_r(p) γ_r."""
         stacked = self.lib.stack_styles(self.params["styles"], names)

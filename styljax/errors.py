@@ -12,3 +12,8 @@ class StyljaxError(Exception):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))
+
+
+class TooLarge(StyljaxError):
+    """An input over a size limit, refused before it was decoded or read (HTTP 413): an image's
+    header declaring too many pixels or a decompression bomb, an archive member larger than allowed."""

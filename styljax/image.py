@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import math
 import os
 import re
@@ -30,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image, ImageDraw, ImageFile, ImageFont, ImageOps, UnidentifiedImageError
 
-from styljax.errors import StyljaxError
+from styljax.errors import StyljaxError, TooLarge
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -40,6 +41,7 @@ __all__ = [
     "atomic_path",
     "atomic_write",
     "contact_sheet",
+    "decode_bounded",
     "default_max_pixels",
     "fit_max_side",
     "list_images",
@@ -251,13 +253,13 @@ def _read_pixels(path: Path, max_pixels: int, min_side: int | None = None) -> np
         except UnidentifiedImageError as e:
             raise StyljaxError(f"{path}: not an image (or an unsupported format)") from e
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise StyljaxError(f"{path}: refused by PIL's decompression-bomb guard: {e}") from e
+            raise TooLarge(f"{path}: refused by PIL's decompression-bomb guard: {e}") from e
         except _DECODE_ERRORS as e:
             raise StyljaxError(f"{path}: cannot read image: {e}") from e
         with img:
             w, h = img.size
             if w * h > max_pixels:
-                raise StyljaxError(
+                raise TooLarge(
                     f"{path}: image is {w}x{h} ({w * h} pixels), over the limit of "
                     f"{max_pixels} pixels (pass max_pixels or set {MAX_PIXELS_ENV} to raise it)"
                 )
@@ -269,10 +271,106 @@ def _read_pixels(path: Path, max_pixels: int, min_side: int | None = None) -> np
             try:
                 img.load()
             except Image.DecompressionBombWarning as e:
-                raise StyljaxError(f"{path}: refused by PIL's decompression-bomb guard: {e}") from e
+                raise TooLarge(f"{path}: refused by PIL's decompression-bomb guard: {e}") from e
             except _DECODE_ERRORS as e:
                 raise StyljaxError(f"{path}: corrupt or truncated image: {e}") from e
             return _to_float_rgb(_apply_exif_orientation(img), path)
+
+
+_ORIENT = {  # EXIF orientation -> the transposition that shows the image upright (as ImageOps.exif_transpose)
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_REDUCIBLE_MODES = frozenset({"L", "LA", "La", "RGB", "RGBA", "RGBa", "RGBX", "I", "F", "CMYK", "YCbCr"})
+
+
+def decode_bounded(
+    source: Any,
+    *,
+    what: str = "image",
+    max_pixels: int | None = None,
+    max_side: int | None = None,
+    limit_side: int | None = None,
+    size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Decode an untrusted image (a binary file object or bytes) as float32 RGB (H, W, 3) in [0, 1]
+    with bounded memory (the HTTP service's uploads).
+
+    * The header's pixel count is checked against ``max_pixels`` before anything is decoded, and
+      PIL's decompression-bomb guard is caught: both raise :class:`~styljax.errors.TooLarge`.
+    * ``max_side`` scales so the longer side equals it, ``limit_side`` only shrinks to it,
+      ``size=(h, w)`` resizes exactly (as :func:`load_image`, EXIF orientation applied).
+    * Memory: a JPEG is decoded at a reduced DCT scale (1/2 .. 1/8) when ≥ 2× the result remains;
+      any image is then box-reduced by an integer factor in its own 8/16-bit mode while ≥ 2× the
+      result remains, and only that is converted to float and LANCZOS-resized (as
+      :func:`load_image`). The float arrays are thus at most ~16× the result, never the upload's
+      full size (a 24 MP upload costs its 8-bit pixels once, not 12 bytes a pixel).
+    Errors are one-line ``StyljaxError``s naming ``what``.
+    """
+    cap = default_max_pixels() if max_pixels is None else max_pixels
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(source)
+    try:
+        img = Image.open(source)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise TooLarge(f"{what}: refused as a decompression bomb ({e})") from None
+    except (UnidentifiedImageError,) + _DECODE_ERRORS:
+        raise StyljaxError(f"{what}: not a readable image") from None
+    with img:
+        w, h = img.size
+        if w < 1 or h < 1:
+            raise StyljaxError(f"{what}: image size must be positive, got {w}x{h}")
+        if w * h > cap:
+            raise TooLarge(f"{what}: image is {w}x{h} ({w * h} pixels), over the limit of {cap} pixels")
+        orientation = _exif_orientation(img)
+        swap = orientation in (5, 6, 7, 8)  # a quarter turn: the stored image is W×H as shown
+        shown = (w, h) if swap else (h, w)
+        if size is not None:
+            target = _check_size(size, what)
+        elif max_side is not None:
+            target = fit_max_side(*shown, max_side)
+        elif limit_side is not None and max(shown) > limit_side:
+            target = fit_max_side(*shown, limit_side)
+        else:
+            target = shown
+        stored = (target[1], target[0]) if swap else target  # (h, w) of the stored image at the result's scale
+        if img.format == "JPEG" and stored != (h, w):
+            img.draft(img.mode, (2 * stored[1], 2 * stored[0]))  # libjpeg's DCT scaling, ≥ 2× the result
+        try:
+            img.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise TooLarge(f"{what}: refused as a decompression bomb ({e})") from None
+        except _DECODE_ERRORS as e:
+            raise StyljaxError(f"{what}: corrupt or truncated image ({e})") from None
+        k = min(img.size[0] // (2 * stored[1]), img.size[1] // (2 * stored[0]))
+        small = _reducible(img).reduce(k) if k >= 2 else img
+        if orientation in _ORIENT:
+            small = small.transpose(_ORIENT[orientation])
+        array = _to_float_rgb(small, Path(what))
+        if small is not img:
+            small.close()
+    return _resize_float(array, target)
+
+
+def _exif_orientation(img: Image.Image) -> int:
+    try:
+        return int(img.getexif().get(0x0112, 1))
+    except _DECODE_ERRORS + (KeyError, AttributeError):
+        return 1
+
+
+def _reducible(img: Image.Image) -> Image.Image:
+    """`img` in a mode `Image.reduce` averages correctly (palette → RGB(A), bilevel → L, 16-bit → I)."""
+    mode = img.mode
+    if mode in _REDUCIBLE_MODES:
+        return img
+    if mode == "1":
+        return img.convert("L")
+    if mode in _SIXTEEN_BIT_MODES:
+        return img.convert("I")
+    alpha = mode in _ALPHA_MODES or "transparency" in img.info
+    return _convert(img, "RGBA" if alpha else "RGB")
 
 
 def _apply_exif_orientation(img: Image.Image) -> Image.Image:

@@ -16,6 +16,11 @@ from infer import serve
 from infer.serving import Batcher, Job, Metrics, ServeConfig, as_numpy_tree, batch_bucket, bucket_hw, pad_to
 
 
+SMALL_BUCKETS = ((64, 64), (128, 128), (256, 256))  # tiny models, small photos: fewer, smaller programs
+TOKEN = "test-admin-token-0123456789"
+ADMIN = {"Authorization": f"Bearer {TOKEN}"}
+
+
 def png(h: int, w: int, seed: int = 0) -> bytes:
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w] / 8.0
@@ -45,7 +50,8 @@ def client(models):
     from fastapi.testclient import TestClient
 
     app = serve.create_app(models, ServeConfig(max_batch=4, max_wait_ms=5, max_upload_bytes=200_000,
-                                               max_pixels=300 * 300, max_side=256))
+                                               max_pixels=300 * 300, max_side=256, buckets=SMALL_BUCKETS,
+                                               admin_token=TOKEN))
     with TestClient(app) as c:
         yield c
 
@@ -58,7 +64,10 @@ def post(client, style="red", image=None, **form):
 
 
 def test_buckets_and_padding():
-    assert bucket_hw(40, 56, 64) == (64, 64) and bucket_hw(65, 128, 64) == (128, 128)
+    assert bucket_hw(40, 56, SMALL_BUCKETS) == (64, 64) and bucket_hw(65, 128, SMALL_BUCKETS) == (128, 128)
+    assert bucket_hw(16, 1024, ((1024, 1024), (512, 1024), (256, 256))) == (512, 1024)  # the smallest that holds it
+    with pytest.raises(ValueError):
+        bucket_hw(300, 40, SMALL_BUCKETS)
     assert [batch_bucket(n, 8) for n in (1, 2, 3, 5, 8)] == [1, 2, 4, 8, 8]
     assert batch_bucket(5, 6) == 6
     x = np.arange(2 * 3 * 3, dtype=np.float32).reshape(2, 3, 3)
@@ -158,29 +167,35 @@ def test_upload_exported_style_without_restart(client, tiny_models, tmp_path):
 
     exported = transform_store.STORE.export_style(tiny_models["cin"], "red", tmp_path / "red.npz")
     data = exported.read_bytes()
-    r = client.post("/v1/models/cin/styles", files={"file": ("red.npz", data)}, data={"name": "red-copy"})
+    r = client.post("/v1/models/cin/styles", files={"file": ("red.npz", data)}, data={"name": "red-copy"}, headers=ADMIN)
     assert r.status_code == 201 and "red-copy" in r.json()["styles"]
-    again = client.post("/v1/models/cin/styles", files={"file": ("red.npz", data)})  # as "red": taken
+    again = client.post("/v1/models/cin/styles", files={"file": ("red.npz", data)}, headers=ADMIN)  # as "red": taken
     assert again.status_code == 409 and "already has" in again.json()["error"]
     same = decode(post(client, "red-copy", model="cin").content)
     assert np.array_equal(same, decode(post(client, "red", model="cin").content))
     for name, want in (("../evil", "bad style name"), ("x/y", "bad style name")):
-        r = client.post("/v1/models/cin/styles", files={"file": ("s.npz", data)}, data={"name": name})
+        r = client.post("/v1/models/cin/styles", files={"file": ("s.npz", data)}, data={"name": name}, headers=ADMIN)
         assert r.status_code == 400 and want in r.json()["error"]
     # a StyleBank bank is not a CIN style; garbage is not a style at all
     from styljax.models import stylebank_store
 
     bank = stylebank_store.STORE.export_style(tiny_models["stylebank"], "red", tmp_path / "bank.npz").read_bytes()
-    r = client.post("/v1/models/cin/styles", files={"file": ("bank.npz", bank)})
+    r = client.post("/v1/models/cin/styles", files={"file": ("bank.npz", bank)}, headers=ADMIN)
     assert r.status_code == 400 and "not an exported style" in r.json()["error"]
-    r = client.post("/v1/models/cin/styles", files={"file": ("x.npz", b"junk")})
+    r = client.post("/v1/models/cin/styles", files={"file": ("x.npz", b"junk")}, headers=ADMIN)
     assert r.status_code == 400
+    # an admin may remove a style (in memory): it is no longer served
+    assert client.delete("/v1/models/cin/styles/red-copy").status_code == 401
+    gone = client.delete("/v1/models/cin/styles/red-copy", headers=ADMIN)
+    assert gone.status_code == 200 and "red-copy" not in gone.json()["styles"]
+    assert post(client, "red-copy", model="cin").status_code == 400
 
 
 def test_dynamic_batching_groups_same_bucket(models):
     """Jobs of one key arriving together run as one batch; other keys wait for their own."""
     calls = []
-    b = Batcher(models, ServeConfig(max_batch=4, max_wait_ms=300), Metrics())
+    b = Batcher(models, ServeConfig(max_batch=4, max_wait_ms=300, max_side=128, buckets=SMALL_BUCKETS[:2]), Metrics())
+    b.precompile(b.plan(regions=[1]), wait=True)  # programs ready: the batches form as the jobs queue
     real = b.run
     b.run = lambda key, batch: calls.append((key, len(batch))) or real(key, batch)
     m = models["cin"]
@@ -202,7 +217,9 @@ def test_full_queue_answers_503_and_slow_batch_504(models):
     from fastapi.testclient import TestClient
 
     gate = threading.Event()
-    app = serve.create_app(models, ServeConfig(max_batch=1, max_wait_ms=0, queue_size=2, timeout_s=1.5))
+    app = serve.create_app(models, ServeConfig(max_batch=1, max_wait_ms=0, queue_size=2, timeout_s=1.5, max_side=64,
+                                               buckets=((64, 64),)))
+    app.state.batcher.precompile(app.state.batcher.plan(regions=[1]), wait=True)
     real = app.state.batcher.run
     app.state.batcher.run = lambda key, batch: (gate.wait(20), real(key, batch))[1]
     with TestClient(app) as c, concurrent.futures.ThreadPoolExecutor(6) as pool:
@@ -226,7 +243,9 @@ def test_bounded_load_every_request_answered(tiny_models):
     """A short concurrent burst over real HTTP: every request gets 200 or 503, none lost or hung."""
     import httpx
 
-    app = serve.create_app(serve.load_models(tiny_models), ServeConfig(max_batch=4, max_wait_ms=10, queue_size=6))
+    app = serve.create_app(serve.load_models(tiny_models), ServeConfig(max_batch=4, max_wait_ms=10, queue_size=6,
+                                                                       max_side=64, buckets=((64, 64),)))
+    app.state.batcher.precompile(app.state.batcher.plan(regions=[1]), wait=True)  # as `--warmup start`
     with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as http:
         def one(i):
             files = {"image": ("p.png", png(32, 32 + 8 * (i % 3), i), "image/png")}
@@ -325,7 +344,8 @@ def test_different_strengths_and_colours_batch_together(models):
     import jax.numpy as jnp
 
     calls = []
-    b = Batcher(models, ServeConfig(max_batch=4, max_wait_ms=300), Metrics())
+    b = Batcher(models, ServeConfig(max_batch=4, max_wait_ms=300, max_side=64, buckets=((64, 64),)), Metrics())
+    b.precompile(b.plan(regions=[1]), wait=True)
     real = b.run
     b.run = lambda key, batch: calls.append(len(batch)) or real(key, batch)
     m = models["stylebank"]
@@ -353,7 +373,8 @@ def test_identity_style_switches_to_gamma_beta(tiny_models):
     m = models["cin"]
     identity = jax_tree_numpy(tr.init_style(m.cfg))
     m.params = {**m.params, "styles": {**m.params["styles"], "identity": identity}}
-    with TestClient(serve.create_app(models, ServeConfig(max_batch=2, max_wait_ms=5))) as c:
+    with TestClient(serve.create_app(models, ServeConfig(max_batch=2, max_wait_ms=5, max_side=64,
+                                                         buckets=((64, 64),)))) as c:
         photo = png(64, 64)
         zero = post(c, "green", image=photo, model="cin", strength="0")
         assert zero.status_code == 200 and zero.headers["X-Styljax-Strength-Mode"] == "gamma-beta"
