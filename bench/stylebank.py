@@ -98,7 +98,7 @@ from styljax.models import stylebank as sb
 from styljax.models.style_store import config_to_dict
 from styljax.tasks.perceptual import jsonable
 
-CASES = ("render_all", "throughput", "bytes", "train_step", "memory")
+CASES = ("render_all", "throughput", "bytes", "train_step", "forward", "memory")
 DEFAULT_MODEL = "checkpoints/stylebank"
 N_STYLES = 7
 PAPER_BANK_KERNEL_BYTES = 3 * 3 * 128 * 128 * 4  # 589,824 B = 0.5625 MiB (paper, fp32)
@@ -713,6 +713,65 @@ def train_step_row(task, model_info: dict, crop: int, args, timing, threads, roo
     return rec
 
 
+def case_forward(params, cfg, model_info, args, timing, threads):
+    """Inference, batch 1, one style: JAX (`stylize`, jitted) vs the PyTorch twin of the same net
+    (`torch.inference_mode`), per method and size, plus each method's time per pixel relative to
+    StyleBank's at that size (issue #21)."""
+    from styljax.models import transform as tr
+
+    torch = None if args.no_torch else torch_or_none()
+    rng = np.random.default_rng(args.seed)
+    sb_per_px: dict[int, float] = {}
+    for method in ("stylebank", "cin", "johnson"):
+        if method == "stylebank":
+            p, mcfg, names = params, cfg, sorted(params["banks"])
+        else:
+            p, mcfg, _ = load_transform_model(method, getattr(args, f"{method}_model"), args.seed)
+            names = sorted(p["styles"])
+        style = names[0]
+        for size in args.forward_sizes:
+            x_np = rng.random((1, size, size, 3), dtype=np.float32)
+            x = jnp.asarray(x_np)
+            if method == "stylebank":
+                def jax_fn():
+                    return jax.block_until_ready(sb.stylize(p, x, style, mcfg))
+            else:
+                def jax_fn():
+                    return jax.block_until_ready(tr.stylize(p, x, style, mcfg))
+            progress(f"forward {method} {size}px: JAX ...")
+            first, warm = warm_call(jax_fn)
+            js = timeit_clean(jax_fn, **bounded(timing, warm, args.case_budget))
+            rec = dict(kind="case", case="forward", bench="stylebank", method=method, style=style, size=size, batch=1,
+                       threads=threads, dtype="float32", **timing_fields("jax", js), jax_compile_s=max(0.0, first - warm),
+                       jax_img_s=1.0 / js["median_s"])
+            if method == "stylebank":
+                sb_per_px[size] = js["median_s"]
+            elif size in sb_per_px:
+                rec["per_pixel_over_stylebank"] = js["median_s"] / sb_per_px[size]
+            if torch is not None:
+                if method == "stylebank":
+                    from bench.torch_stylebank import TorchStyleBank
+
+                    net = TorchStyleBank(mcfg, p, names).eval()
+                else:
+                    from bench.torch_transform import TorchTransformNet
+
+                    net = TorchTransformNet(mcfg, p, names).eval()
+                xt = torch.from_numpy(np.ascontiguousarray(x_np.transpose(0, 3, 1, 2)))
+
+                def torch_fn():
+                    with torch.inference_mode():
+                        return net(xt, [0])
+
+                out_t = torch_fn().numpy().transpose(0, 2, 3, 1)
+                rec["max_abs_diff_vs_torch"] = float(np.abs(np.asarray(jax_fn()) - out_t).max())
+                progress(f"forward {method} {size}px: torch ...")
+                ts = timeit_clean(torch_fn, **bounded(timing, warm_call(torch_fn)[1], args.case_budget))
+                rec.update(**timing_fields("torch", ts), torch_img_s=1.0 / ts["median_s"],
+                           speedup_jax_over_torch=ts["median_s"] / js["median_s"])
+            emit(rec)
+
+
 def case_train_step(params, cfg, model_info, args, timing, threads, roof):
     torch = None if args.no_torch else torch_or_none()
     vggw, vgg_source = load_train_vgg()
@@ -842,7 +901,8 @@ def main(argv: list[str] | None = None) -> None:
                     help=f"StyleBank model dir (default {DEFAULT_MODEL} if it holds one, else random 7 styles)")
     ap.add_argument("--quick", action="store_true", help="throughput at 256 px batch 1 only, fewer reps")
     ap.add_argument("--cases", default=",".join(CASES), help=f"comma list from {CASES}")
-    ap.add_argument("--no-torch", action="store_true", help="train_step: JAX only")
+    ap.add_argument("--no-torch", action="store_true", help="train_step, forward: JAX only")
+    ap.add_argument("--forward-sizes", default="256,512", help="forward: image sides, batch 1")
     ap.add_argument("--train-crops", default=None,
                     help="train_step: comma list of crop sizes (default 128,256; e.g. 32 with --quick for a "
                          "fast JAX-vs-torch correctness check)")
@@ -898,6 +958,7 @@ def main(argv: list[str] | None = None) -> None:
         args.sizes_throughput = [256] if q else [256, 512, 1024]
         args.size_mem, args.size_tiled, args.tile, args.overlap = 1024, 4096, 1024, 64
     args.batches = parse_list(args.batches, int) if args.batches else ([1] if q else [1, 8])
+    args.forward_sizes = parse_list(args.forward_sizes, int)
     args.train_crops = parse_list(args.train_crops or "128,256", int)
     if any(c < 16 for c in args.train_crops):
         ap.error("--train-crops: every crop must be >= 16 px")
@@ -949,6 +1010,8 @@ def main(argv: list[str] | None = None) -> None:
             case_bytes(params, cfg, model_info, args)
         elif c == "train_step":
             case_train_step(params, cfg, model_info, args, timing, threads, roof_gflops)
+        elif c == "forward":
+            case_forward(params, cfg, model_info, args, timing, threads)
         elif c == "memory":
             case_memory(model_info, args, threads)
     progress("done")
