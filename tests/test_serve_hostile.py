@@ -237,7 +237,8 @@ def test_npz_bomb_is_refused_from_its_headers(client, cin_style):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert r.status_code == 413 and "declares 1073741824 bytes" in r.json()["error"], r.text
-    assert dt < 5 and peak < 32 << 20, (dt, peak)  # nothing of the GiB was allocated or inflated
+    # nothing of the GiB was allocated or inflated (the time bound is a hang guard only)
+    assert dt < 60 and peak < 32 << 20, (dt, peak)
 
 
 def test_style_checks_run_off_the_event_loop(client, cin_style, tmp_path, monkeypatch):
@@ -247,7 +248,7 @@ def test_style_checks_run_off_the_event_loop(client, cin_style, tmp_path, monkey
 
     def slowed(real):
         def slow(*a, **kw):
-            time.sleep(1.5)
+            time.sleep(5.0)
             return real(*a, **kw)
         return slow
 
@@ -257,10 +258,9 @@ def test_style_checks_run_off_the_event_loop(client, cin_style, tmp_path, monkey
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         fut = pool.submit(upload, client, data, "slow-one")
         time.sleep(0.3)
-        t = time.perf_counter()
         assert client.get("/healthz").status_code == 200
-        assert time.perf_counter() - t < 0.5
-        assert fut.result(timeout=30).status_code == 201
+        assert not fut.done()  # /healthz answered while the check was still running: no wall clock needed
+        assert fut.result(timeout=60).status_code == 201
     remove(client, "slow-one")
 
 
@@ -522,9 +522,7 @@ def test_a_cold_bucket_compiles_while_warm_requests_are_served(models):
 
         cold = b.submit(job(100))
         for _ in range(3):
-            t = time.perf_counter()
-            b.submit(job(40)).result(timeout=30)
-            assert time.perf_counter() - t < 2.0
+            b.submit(job(40)).result(timeout=30)  # served although the cold bucket's compile is held
         assert not cold.done()
         gate.set()
         assert cold.result(timeout=60).shape == (100, 100, 3)
@@ -598,11 +596,13 @@ def test_admin_token_sources(tmp_path, monkeypatch):
 
 def test_slow_headers_are_cut_off(live_port):
     """Connecting and sending nothing, or headers a byte at a time: closed after --header-timeout (1 s)."""
-    with socket.create_connection(("127.0.0.1", live_port), timeout=5) as s:
+    # Bounds: the server cuts off at 1 s; ours are 20× that, generous for a busy machine, and still
+    # far below what a server without timeouts would take (it never answers: our 30 s read limit).
+    with socket.create_connection(("127.0.0.1", live_port), timeout=30) as s:
         t = time.perf_counter()
-        answer = read_answer(s, 5)
-        assert time.perf_counter() - t < 3 and (not answer or answer.startswith(b"HTTP/1.1 408"))
-    with socket.create_connection(("127.0.0.1", live_port), timeout=5) as s:
+        answer = read_answer(s, 30)
+        assert time.perf_counter() - t < 20 and (not answer or answer.startswith(b"HTTP/1.1 408"))
+    with socket.create_connection(("127.0.0.1", live_port), timeout=30) as s:
         t, closed = time.perf_counter(), False
         for byte in b"POST /v1/stylize HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 40:
             try:
@@ -611,18 +611,18 @@ def test_slow_headers_are_cut_off(live_port):
                 closed = True
                 break
             time.sleep(0.1)
-            if time.perf_counter() - t > 3:
+            if time.perf_counter() - t > 20:
                 break
-        answer = b"" if closed else read_answer(s, 2)
-        assert time.perf_counter() - t < 4.5
+        answer = b"" if closed else read_answer(s, 10)
+        assert time.perf_counter() - t < 20
         assert closed or not answer or (answer.startswith(b"HTTP/1.1 408") and b'"error"' in answer), answer[:200]
 
 
 def test_slow_body_is_408(live_port):
-    with socket.create_connection(("127.0.0.1", live_port), timeout=5) as s:
+    with socket.create_connection(("127.0.0.1", live_port), timeout=30) as s:
         s.sendall(b"POST /v1/stylize HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n"
                   b"Content-Length: 10000\r\n\r\n--B\r\n")
         t = time.perf_counter()
-        answer = read_answer(s, 5)
-    assert time.perf_counter() - t < 3
+        answer = read_answer(s, 30)
+    assert time.perf_counter() - t < 20  # the body timeout is 1 s; see test_slow_headers_are_cut_off
     assert answer.startswith(b"HTTP/1.1 408") and b'"error"' in answer, answer[:200]
