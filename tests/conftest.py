@@ -84,12 +84,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(app):
-    """Run `app` with uvicorn on 127.0.0.1 in a thread; yields its base URL, stops it after."""
+def live_server(app, config=None):
+    """Run `app` with uvicorn on 127.0.0.1 in a thread; yields its base URL, stops it after.
+    `config(app, port)` makes the `uvicorn.Config` (default: uvicorn's own settings)."""
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    if config is None:
+        cfg = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    else:
+        cfg = config(app, port)
+    server = uvicorn.Server(cfg)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     t0 = time.time()

@@ -10,18 +10,17 @@ import contextlib
 import io
 import json
 import socket
-import struct
 import threading
 import time
 import tracemalloc
 import zipfile
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import free_port
+from bench.serve_hostile import gif_header, png_header  # the crafted headers, one definition
+from conftest import live_server
 from infer import serve
 from infer.serving import Batcher, Job, Metrics, as_numpy_tree
 from styljax import store
@@ -331,27 +330,10 @@ def test_admin_endpoints_read_no_body_without_the_token(app):
 
 @contextlib.contextmanager
 def live(app, cfg):
-    """The app under uvicorn with the service's own settings (`serve.uvicorn_config`) on 127.0.0.1."""
-    import uvicorn
-
-    port = free_port()
-    if hasattr(serve, "uvicorn_config"):
-        config = serve.uvicorn_config(app, cfg, "127.0.0.1", port)
-    else:  # before issue #23: uvicorn's defaults
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    t0 = time.time()
-    while not server.started:
-        if time.time() - t0 > 30 or not thread.is_alive():
-            raise RuntimeError("server did not start")
-        time.sleep(0.05)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    """The app under uvicorn with the service's own settings (`serve.uvicorn_config`) on 127.0.0.1;
+    yields its port."""
+    with live_server(app, lambda app, port: serve.uvicorn_config(app, cfg, "127.0.0.1", port)) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 def read_answer(sock, limit_s: float) -> bytes:
@@ -389,24 +371,6 @@ def test_chunked_upload_over_http_stops_at_the_cap(live_port):
 
 
 # ------------------------------------------------------------ 4. decoding costs, 5. bombs as 500s
-
-
-def png_header(w: int, h: int) -> bytes:
-    def chunk(t, d):
-        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
-
-
-def gif_header(w: int, h: int) -> bytes:
-    buf = io.BytesIO()
-    Image.new("P", (1, 1)).save(buf, "GIF")
-    g = bytearray(buf.getvalue())
-    i = g.index(b"\x2c", 13)  # the image descriptor
-    g[6:10] = struct.pack("<HH", w, h)
-    g[i + 5: i + 9] = struct.pack("<HH", w, h)
-    return bytes(g)
 
 
 @pytest.mark.parametrize("name, data", [("png30000", png_header(30000, 30000)), ("gif65535", gif_header(65535, 65535)),

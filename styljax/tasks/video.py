@@ -16,7 +16,6 @@ bank are constants of the step (`constants()`), so they have no optimizer state 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import jax
 import jax.numpy as jnp
