@@ -193,7 +193,7 @@ def case_memory(args, models) -> None:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cases", default=",".join(CASES))
-    p.add_argument("--model", default=str(REPO / "checkpoints" / "stylebank"))
+    p.add_argument("--model", default=str(REPO / "checkpoints" / "video" / "stylebank"), help="the StyleBank the Net1 was trained with")
     p.add_argument("--net1", default=str(REPO / "checkpoints" / "video"))
     p.add_argument("--eval-dir", default=str(REPO.parent / "shared" / "data" / "content" / "kodak"))
     p.add_argument("--video-dir", default=str(REPO.parent / "shared" / "data" / "video"))

@@ -17,8 +17,11 @@ from pathlib import Path
 from infer import common
 from styljax.errors import StyljaxError
 
-DEFAULT_MODEL = common.DEFAULT_MODELS["stylebank"]
 DEFAULT_NET1 = common.DEFAULT_MODELS["video"]
+# Net₁ works on the features of the StyleBank it was trained with, so the shipped Net₁ carries that
+# model (checkpoints/video/stylebank); a Net₁ trained on the current checkpoints/stylebank can
+# use it with --model.
+DEFAULT_MODEL = DEFAULT_NET1 / "stylebank"
 
 
 def register(sub) -> None:
