@@ -152,7 +152,9 @@ class Renderer:
     def serve_batch(self, body, neutral, x, styles, masks, strength, keep) -> jax.Array:
         """`render_per_image` as one jit-able function of arrays only (`serving_args` first): x (B, H,
         W, 3), styles stacked (B, R, ...), masks (B, R, H, W), strength (B,), keep (B,) → (B, H, W, 3)."""
-        raise NotImplementedError
+        from styljax import image
+
+        return image.preserve_colors_where(x, self.per_image_with(body, neutral, x, styles, masks, strength), keep)
 
     # the model's own pieces
     @property
@@ -170,6 +172,11 @@ class Renderer:
 
     def per_image(self, x, styles: dict, masks, strength=None) -> jax.Array:
         """`render_per_image` without the colour step."""
+        body, neutral = self.serving_args()
+        return self.per_image_with(body, None if strength is None else neutral, x, styles, masks, strength)
+
+    def per_image_with(self, body, neutral, x, styles: dict, masks, strength) -> jax.Array:
+        """`per_image` given `serving_args` (the params without the styles, the neutral style)."""
         raise NotImplementedError
 
     def regions(self, x, names: tuple, masks=None, k: int | None = None, strength=None) -> jax.Array:
@@ -215,14 +222,8 @@ class StyleBankRenderer(Renderer):
     def stylize_with(self, x, style: dict, strength=None) -> jax.Array:
         return self.lib.stylize_bank(self.params, x, style, self.cfg, clip=True, strength=strength)
 
-    def per_image(self, x, styles: dict, masks, strength=None) -> jax.Array:
-        return self.lib.stylize_per_image(self.params, x, styles, masks, self.cfg, clip=True, strength=strength)
-
-    def serve_batch(self, body, neutral, x, styles, masks, strength, keep) -> jax.Array:
-        from styljax import image
-
-        out = self.lib.stylize_per_image(body, x, styles, masks, self.cfg, clip=True, strength=strength)
-        return image.preserve_colors_where(x, out, keep)
+    def per_image_with(self, body, neutral, x, styles: dict, masks, strength) -> jax.Array:
+        return self.lib.stylize_per_image(body, x, styles, masks, self.cfg, clip=True, strength=strength)
 
     def regions(self, x, names: tuple, masks=None, k: int | None = None, strength=None) -> jax.Array:
         """Paper's region fusion; masks (B, R, H, W) at image resolution, or K-means regions."""

@@ -51,10 +51,10 @@ class TransformRenderer(Renderer):
     def stylize_with(self, x, style: dict, strength=None) -> jax.Array:
         return self.lib.stylize_with(self.params, x, style, self.cfg, clip=True, **self._strength(strength))
 
-    def per_image(self, x, styles: dict, masks, strength=None) -> jax.Array:
+    def per_image_with(self, body, neutral, x, styles: dict, masks, strength) -> jax.Array:
         """γ/β (B, R, C) mixed per pixel by the masks (B, R, H, W) in every norm."""
-        return self.lib.stylize_with(self.params, x, styles, self.cfg, masks=masks, clip=True,
-                                     **self._strength(strength))
+        return self.lib.stylize_with(body, x, styles, self.cfg, masks=masks, clip=True, strength=strength,
+                                     neutral=neutral)
 
     @property
     def reserved_styles(self) -> tuple:
@@ -63,13 +63,6 @@ class TransformRenderer(Renderer):
     def serving_args(self) -> tuple:
         body, _ = super().serving_args()
         return body, self.lib.neutral_style(self.params)
-
-    def serve_batch(self, body, neutral, x, styles, masks, strength, keep) -> jax.Array:
-        from styljax import image
-
-        out = self.lib.stylize_with(body, x, styles, self.cfg, masks=masks, clip=True, strength=strength,
-                                    neutral=neutral)
-        return image.preserve_colors_where(x, out, keep)
 
     def regions(self, x, names: tuple, masks, k=None, strength=None) -> jax.Array:
         """γ/β mixed per pixel by the masks (B, R, H, W): γ(p) = Σ_r m_r(p) γ_r."""
