@@ -2,7 +2,7 @@
 JAX or Flax (`train.configs` builds model configs, which imports them). A test checks that these
 match the tables in `train.configs`."""
 
-STYLEBANK = ("kodak", "kodak-wiki", "paper", "add-style", "tiny")
+STYLEBANK = ("kodak", "kodak-wiki", "kodak-wiki-render", "paper", "add-style", "tiny")
 CIN = ("kodak", "add-style", "tiny")
 JOHNSON = ("kodak", "tiny")
 VIDEO = ("video", "video-tiny")

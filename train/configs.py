@@ -97,6 +97,28 @@ EXPERIMENTS: dict[str, Experiment] = {
         sample_every=500,
         checkpoint_every=100,
     ),
+    # The second held-out-quality stage (issue #19), fine-tuned from the kodak-wiki model (--init),
+    # the same command with --config kodak-wiki-render. Why each change: bench.quality renders at
+    # 512 px on the longer side (≈340 px short side), so photos are resized to that scale and
+    # cropped at 256 px, where strokes and edges have the size they will have when rendered; the
+    # style weight halves (3 -> 1.5) because at the end of kodak-wiki the style term was still about
+    # twice the content term and held-out structure (0.46) was the target it missed, while its
+    # style distance (0.79) was below the peer's (0.83).
+    "kodak-wiki-render": Experiment(
+        train=StyleBankTrainConfig(
+            model=StyleBankConfig(output="sigmoid"),
+            loss=dataclasses.replace(KODAK_LOSS, content_layers=(("relu2_2", 0.2), ("relu3_3", 1.0)), style_weight=1.5),
+            learning_rate=5e-4, decay_every=1000,
+        ),
+        steps=3000,
+        batch_size=4,
+        crop=256,
+        short_side=352,
+        exclude=HELD_OUT,
+        log_every=20,
+        sample_every=250,
+        checkpoint_every=50,
+    ),
     # Paper scale (GPU/TPU): 512 crops, batch 4, lr 1e-3 decayed ×0.8 every 30k, 300k steps.
     "paper": Experiment(
         train=StyleBankTrainConfig(learning_rate=1e-3, decay_every=30_000, decay_rate=0.8),
