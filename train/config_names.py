@@ -3,6 +3,6 @@ JAX or Flax (`train.configs` builds model configs, which imports them). A test c
 match the tables in `train.configs`."""
 
 STYLEBANK = ("kodak", "kodak-wiki", "kodak-wiki-render", "paper", "add-style", "tiny")
-CIN = ("kodak", "add-style", "tiny")
+CIN = ("kodak", "kodak-wiki-render", "add-style", "tiny")
 JOHNSON = ("kodak", "tiny")
 VIDEO = ("video", "video-tiny")
