@@ -1,6 +1,8 @@
 """Deep Image Analogy: correspondence accuracy (PCK, EPE) and end-to-end time / memory per stage.
 
     python -m bench.analogy [--cases pck,timing] [--sizes 224,448] [--pck-size 256]
+    python -m bench.analogy --cases mrf-sheet [--sheet-size 256] [--sheet-out docs/mrf_comparison.jpg] \
+        > bench/results/mrf_sheet.jsonl
 
 Cases (one JSON line each; progress on stderr)
 -----
@@ -19,11 +21,18 @@ timing  `styljax analogy` end to end (A = astronaut, B′ = chelsea restyled by 
         `--sizes` (square inputs), each in a fresh process: seconds per stage from its
         summary.json (vgg, patchmatch, deconv, vote; first-call compilation included in each
         stage), wall time, peak resident memory of the process (ru_maxrss of the child).
+mrf-sheet  the paper's comparison: neural style (Gatys, Gram loss) | MRF (Li & Wand, `--style-loss
+        mrf`) | DIA A′, each with its library defaults, on one Kodak photo against two paintings
+        (`SHEET_PAIRS`) at `--sheet-size` max side; one line per (pair, method) with its seconds
+        (first-call compilation included, as a user meets it), and the sheet
+        photo | painting | Gatys | MRF | DIA A′ per pair at `--sheet-out`. Results are cached in
+        `--workdir`/mrf_sheet (PNG + JSON per result); `--sheet-methods` runs a subset.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import subprocess
@@ -38,7 +47,7 @@ import numpy as np
 from bench.common import emit, log, machine_info
 from styljax import analogy, image, patchmatch, weights
 
-CASES = ("pck", "timing")
+CASES = ("pck", "timing")  # mrf-sheet runs only when named
 ALPHAS = (0.05, 0.1)
 
 
@@ -164,6 +173,57 @@ def case_timing(args) -> None:
               "network": summary["network"], "outputs": str(out)})
 
 
+SHEET_PAIRS = (("kodak/kodim23", "starry_night"), ("kodak/kodim23", "the_scream"))
+SHEET_METHODS = ("gatys", "mrf", "dia")
+
+
+def _sheet_result(vgg, method: str, photo: np.ndarray, painting: np.ndarray, size: int) -> np.ndarray:
+    """One method's result, each at its library defaults for a `size` px output."""
+    if method == "dia":
+        return analogy.analogy(vgg, photo, painting, analogy.AnalogyConfig()).a_prime
+    from styljax import gatys
+
+    sizes = (size // 2, size)
+    cfg = gatys.GatysConfig(sizes=sizes, steps=gatys.default_steps(len(sizes)))
+    if method == "mrf":
+        cfg = gatys.GatysConfig(**{**dataclasses.asdict(cfg), **gatys.MRF_DEFAULTS, "sizes": gatys.mrf_sizes(size)})
+    return gatys.stylize(vgg, photo, [painting], cfg)
+
+
+def case_mrf_sheet(vgg, args) -> None:
+    """Gatys | MRF | DIA A′ on `SHEET_PAIRS`: a JSON line per result and the sheet."""
+    cache = Path(args.workdir) / "mrf_sheet"
+    cache.mkdir(parents=True, exist_ok=True)
+    methods = args.sheet_methods.split(",")
+    tiles, labels = [], []
+    for photo_name, painting_name in SHEET_PAIRS:
+        photo = image.load_image(Path(args.data) / "content" / f"{photo_name}.png", max_side=args.sheet_size)
+        painting = image.load_image(Path(args.data) / "styles" / f"{painting_name}.jpg", max_side=args.sheet_size)
+        row, row_labels = [photo, painting], ["photo", painting_name]
+        for method in SHEET_METHODS:
+            stem = cache / f"{Path(photo_name).name}_{painting_name}_{args.sheet_size}_{method}"
+            if method in methods and not stem.with_suffix(".json").exists():
+                log(f"mrf-sheet {stem.name} ...")
+                t0 = time.perf_counter()
+                out = np.asarray(_sheet_result(vgg, method, photo, painting, args.sheet_size), np.float32)
+                seconds = time.perf_counter() - t0
+                image.save_image(stem.with_suffix(".png"), out)
+                record = {"case": "mrf-sheet", "photo": photo_name, "painting": painting_name, "method": method,
+                          "size": list(out.shape[:2]), "seconds": seconds}
+                stem.with_suffix(".json").write_text(json.dumps(record))
+            if stem.with_suffix(".json").exists():
+                emit(json.loads(stem.with_suffix(".json").read_text()))
+                seconds = json.loads(stem.with_suffix(".json").read_text())["seconds"]
+                row.append(image.load_image(stem.with_suffix(".png")))
+                row_labels.append(f"{method} {seconds:.0f} s")
+        tiles += row
+        labels += row_labels
+    if len(labels) == len(SHEET_PAIRS) * (2 + len(SHEET_METHODS)):
+        sheet = image.contact_sheet(tiles, 2 + len(SHEET_METHODS), labels)
+        image.save_image(args.sheet_out, sheet, quality=90)
+        log(f"wrote {args.sheet_out}")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cases", default=",".join(CASES))
@@ -173,6 +233,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--style", default="starry-night")
     p.add_argument("--weights", default=None)
     p.add_argument("--workdir", default="/tmp/bench_analogy", help="inputs and outputs of the timing runs")
+    p.add_argument("--sheet-size", type=int, default=256, help="mrf-sheet: max side of every image, px")
+    p.add_argument("--sheet-methods", default=",".join(SHEET_METHODS), help="mrf-sheet: methods to (re)compute")
+    p.add_argument("--data", default="../shared/data", help="mrf-sheet: the shared data folder")
+    p.add_argument("--sheet-out", default="docs/mrf_comparison.jpg")
     args = p.parse_args(argv)
     emit({"bench": "analogy", "kind": "header", **machine_info()})
     cases = args.cases.split(",")
@@ -180,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
         case_pck(weights.resolve(args.weights), args)
     if "timing" in cases:
         case_timing(args)
+    if "mrf-sheet" in cases:
+        case_mrf_sheet(weights.resolve(args.weights), args)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ level: no JAX, no NumPy, no tqdm.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -82,6 +83,12 @@ def objective_overrides(args: argparse.Namespace, **extra_flags: str) -> dict:
     if args.style_layers:
         out["style_layers"] = layer_weights(args.style_layers, "style-layers")
     return out
+
+
+def log_every(snapshot_every: int) -> int:
+    """Optimiser steps between progress updates: 10, or fewer so that every snapshot step is one.
+    The optimiser runs on the device between them without waiting for the host."""
+    return math.gcd(10, snapshot_every) if snapshot_every else 10
 
 
 def progress(total: int, desc: str, disable: bool = False):

@@ -36,16 +36,16 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_photoreal(args: argparse.Namespace, content, result):
-    """`result` refit on `content` by `styljax.photo.photoreal` when --photoreal is set, else as is."""
+    """`result` refit on `content` by `styljax.guided.photoreal` when --photoreal is set, else as is."""
     if not getattr(args, "photoreal", False):
         return result
-    from styljax import photo
+    from styljax import guided
 
-    radius = photo.PHOTOREAL_RADIUS if args.photoreal_radius is None else args.photoreal_radius
-    eps = photo.PHOTOREAL_EPS if args.photoreal_eps is None else args.photoreal_eps
+    radius = guided.PHOTOREAL_RADIUS if args.photoreal_radius is None else args.photoreal_radius
+    eps = guided.PHOTOREAL_EPS if args.photoreal_eps is None else args.photoreal_eps
     if radius < 1 or not eps > 0:
         raise StyljaxError(f"--photoreal-radius must be >= 1 and --photoreal-eps > 0, got {radius}, {eps}")
-    return photo.photoreal(content, result, radius, eps)
+    return guided.photoreal(content, result, radius, eps)
 
 
 def photo_config(args: argparse.Namespace, size: int):
@@ -70,7 +70,7 @@ def photo_config(args: argparse.Namespace, size: int):
 def load_masks(args: argparse.Namespace, content, style):
     """Paired (content, style) region masks from --content-mask/--style-mask or --auto-masks, or
     (None, None) for the plain style loss."""
-    from styljax import photo
+    from styljax import region_masks
 
     files = (args.content_mask, args.style_mask)
     if args.auto_masks is not None:
@@ -78,14 +78,14 @@ def load_masks(args: argparse.Namespace, content, style):
             raise StyljaxError("--auto-masks replaces --content-mask/--style-mask: give one or the other")
         if args.auto_masks < 1:
             raise StyljaxError(f"--auto-masks must be >= 1, got {args.auto_masks}")
-        return photo.auto_masks(content, style, args.auto_masks, seed=args.seed)
+        return region_masks.auto_masks(content, style, args.auto_masks, seed=args.seed)
     if not any(files):
         return None, None
     if not all(files):
         raise StyljaxError("--content-mask and --style-mask go together")
-    return photo.pair_masks(
-        photo.load_color_masks(args.content_mask, content.shape[:2]),
-        photo.load_color_masks(args.style_mask, style.shape[:2]),
+    return region_masks.pair_masks(
+        region_masks.load_color_masks(args.content_mask, content.shape[:2]),
+        region_masks.load_color_masks(args.style_mask, style.shape[:2]),
     )
 
 
@@ -115,12 +115,10 @@ def run_photo(args: argparse.Namespace) -> int:
     bar = common.progress(sum(cfg.steps), "photo", disable=args.quiet)
     t0 = time.perf_counter()
     last = None
-    for last in photo.iterate(vgg, content, style, cfg, content_masks, style_masks):
-        bar.update(1)
-        if last.step % 10 == 0 or last.step == cfg.steps[last.stage] - 1:
-            parts = last.parts()
-            bar.set_postfix(stage=last.stage + 1, loss=f"{last.loss:.4g}",
-                            **{k: f"{v:.3g}" for k, v in parts.items()})
+    for last in photo.iterate(vgg, content, style, cfg, content_masks, style_masks, every=common.log_every(args.snapshot_every)):
+        bar.update(last.global_step - bar.n)
+        parts = last.parts()
+        bar.set_postfix(stage=last.stage + 1, loss=f"{last.loss:.4g}", **{k: f"{v:.3g}" for k, v in parts.items()})
         if args.snapshot_every and last.global_step % args.snapshot_every == 0:
             snap = out.with_name(f"{out.stem}_step{last.global_step:05d}{out.suffix}")
             image.save_image(snap, photo.finish(last.image))

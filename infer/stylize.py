@@ -50,7 +50,11 @@ def register(sub) -> None:
     g = p.add_argument_group("gatys")
     g.add_argument("--optimizer", default="lbfgs", help="lbfgs or adam")
     g.add_argument("--steps", default=None, help="steps per scale, e.g. 200,100; photo: stage 1,2 steps (default: per config)")
-    g.add_argument("--scales", type=int, default=2, help="coarse-to-fine scales, halving from --size")
+    g.add_argument("--scales", type=int, default=None,
+                   help="coarse-to-fine scales, halving from --size (default 2; 3 with --style-loss mrf)")
+    g.add_argument("--style-loss", default="gram",
+                   help="gram (Gatys et al., the default) or mrf (Li & Wand's patch matching at relu3_1, relu4_1; "
+                        "content relu4_2; 100 steps per scale)")
     g.add_argument("--init", default="content", help="content, style, noise or an image file")
     g.add_argument("--style-blend", default=None, help="weights of the style images, e.g. 0.7,0.3")
     g.add_argument("--style-scale", type=float, default=1.0, help="style size relative to --size")
@@ -89,15 +93,14 @@ def register(sub) -> None:
 
 def gatys_config(args: argparse.Namespace):
     """The GatysConfig for the flags given, defaults from `GatysConfig`."""
-    from styljax.gatys import GatysConfig, default_steps
+    from styljax.gatys import MRF_DEFAULTS, STYLE_LOSSES, GatysConfig, default_steps, halving_sizes
 
     if args.size < 16:
         raise StyljaxError(f"--size must be at least 16, got {args.size}")
-    n = max(1, args.scales)
-    sizes = tuple(max(16, args.size // 2**k) for k in reversed(range(n)))
-    sizes = tuple(dict.fromkeys(sizes))  # tiny sizes collapse
-    default = GatysConfig()
-    steps = common.ints(args.steps, "steps") if args.steps else default_steps(len(sizes))
+    style_loss = common.check_choice(args.style_loss, STYLE_LOSSES, "style-loss")
+    default = GatysConfig() if style_loss == "gram" else dataclasses.replace(GatysConfig(), **MRF_DEFAULTS)
+    sizes = halving_sizes(args.size, args.scales or (3 if style_loss == "mrf" else 2))
+    steps = common.ints(args.steps, "steps") if args.steps else default_steps(len(sizes), style_loss)
     if len(steps) == 1:
         steps = steps * len(sizes)
     if len(steps) != len(sizes):
@@ -142,17 +145,16 @@ def run_gatys(args: argparse.Namespace) -> int:
     vgg = common.load_vgg(args, cfg.layers)
 
     total = sum(cfg.steps_per_scale())
-    bar = common.progress(total, f"gatys {cfg.optimizer}", disable=args.quiet)
+    bar = common.progress(total, f"gatys {cfg.style_loss} {cfg.optimizer}", disable=args.quiet)
     t0 = time.perf_counter()
     last = None
-    for last in gatys.iterate(vgg, content, styles, cfg, init_image=init_image):
-        bar.update(1)
-        if last.step % 10 == 0 or last.step == cfg.steps_per_scale()[last.scale] - 1:
-            parts = last.parts()
-            bar.set_postfix(
-                size=max(last.image.shape[:2]), loss=f"{last.loss:.4g}",
-                content=f"{parts['content']:.3g}", style=f"{parts['style']:.3g}", tv=f"{parts['tv']:.3g}",
-            )
+    for last in gatys.iterate(vgg, content, styles, cfg, init_image=init_image, every=common.log_every(args.snapshot_every)):
+        bar.update(last.global_step - bar.n)
+        parts = last.parts()
+        bar.set_postfix(
+            size=max(last.image.shape[:2]), loss=f"{last.loss:.4g}",
+            content=f"{parts['content']:.3g}", style=f"{parts['style']:.3g}", tv=f"{parts['tv']:.3g}",
+        )
         if args.snapshot_every and last.global_step % args.snapshot_every == 0:
             snap = out.with_name(f"{out.stem}_step{last.global_step:05d}{out.suffix}")
             image.save_image(snap, gatys.finish(last.image, content, cfg))

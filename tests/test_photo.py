@@ -1,4 +1,4 @@
-"""styljax.photo: matting Laplacian, guided filter, masks, the DPST objective and `--method photo`."""
+"""DPST and its parts: matting Laplacian (styljax.matting), guided filter (styljax.guided), region masks, the objective and `--method photo`."""
 
 import dataclasses
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from infer.cli import main
-from styljax import gatys, image, photo, vgg, weights
+from styljax import gatys, guided, image, matting, photo, region_masks, vgg, weights, windows
 from styljax.errors import StyljaxError
 
 TINY = photo.PhotoConfig(
@@ -67,10 +67,10 @@ def test_matrix_free_laplacian_equals_dense(eps, radius):
     lap = _dense_laplacian(guide, eps, radius)
     want = np.stack([lap @ v[..., c].ravel() for c in range(3)], axis=-1).reshape(6, 7, 3)
     with jax.enable_x64(True):
-        got = photo.matting_laplacian_apply(jnp.asarray(guide), jnp.asarray(v), eps, radius)
+        got = matting.matting_laplacian_apply(jnp.asarray(guide), jnp.asarray(v), eps, radius)
         assert got.dtype == jnp.float64
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
-    got32 = photo.matting_laplacian_apply(jnp.asarray(guide, jnp.float32), jnp.asarray(v, jnp.float32), eps, radius)
+    got32 = matting.matting_laplacian_apply(jnp.asarray(guide, jnp.float32), jnp.asarray(v, jnp.float32), eps, radius)
     assert np.abs(np.asarray(got32) - want).max() < 1e-5 * np.abs(want).max()
 
 
@@ -80,7 +80,7 @@ def test_laplacian_vanishes_on_local_affine_images_only():
     grey = guide @ jnp.asarray([0.3, -0.5, 0.8]) + 0.2  # v = aᵀI + b
     colour = guide @ jnp.asarray(rng.normal(size=(3, 3)), jnp.float32) + jnp.asarray([0.1, 0.5, -0.2])
     noise = jnp.asarray(rng.uniform(size=(6, 7, 3)), jnp.float32)
-    rel = lambda v: float(jnp.linalg.norm(photo.matting_laplacian_apply(guide, v)) / jnp.linalg.norm(v))
+    rel = lambda v: float(jnp.linalg.norm(matting.matting_laplacian_apply(guide, v)) / jnp.linalg.norm(v))
     assert rel(grey) < 1e-4 and rel(colour) < 1e-4
     assert rel(noise) > 0.1
 
@@ -89,30 +89,30 @@ def test_laplacian_symmetric_psd():
     rng = np.random.default_rng(2)
     guide = jnp.asarray(_img(3, (6, 7, 3)))
     u, v = (jnp.asarray(rng.normal(size=(6, 7)), jnp.float32) for _ in range(2))
-    lu, lv = photo.matting_laplacian_apply(guide, u), photo.matting_laplacian_apply(guide, v)
+    lu, lv = matting.matting_laplacian_apply(guide, u), matting.matting_laplacian_apply(guide, v)
     np.testing.assert_allclose(jnp.vdot(u, lv), jnp.vdot(v, lu), rtol=1e-4)
     for seed in range(5):
         x = jnp.asarray(np.random.default_rng(seed).normal(size=(6, 7, 3)), jnp.float32)
-        assert float(photo.matting_loss(guide, x)) >= 0.0
+        assert float(matting.matting_loss(guide, x)) >= 0.0
 
 
 def test_matting_loss_gradient_is_twice_laplacian():
     rng = np.random.default_rng(4)
     with jax.enable_x64(True):
         guide, x = jnp.asarray(rng.uniform(size=(6, 7, 3))), jnp.asarray(rng.uniform(size=(6, 7, 3)))
-        grad = jax.grad(lambda y: photo.matting_loss(guide, y))(x)
-        np.testing.assert_allclose(grad, 2 * photo.matting_laplacian_apply(guide, x), rtol=1e-9, atol=1e-12)
+        grad = jax.grad(lambda y: matting.matting_loss(guide, y))(x)
+        np.testing.assert_allclose(grad, 2 * matting.matting_laplacian_apply(guide, x), rtol=1e-9, atol=1e-12)
 
 
 def test_box_filters():
     x = jnp.asarray(np.random.default_rng(5).normal(size=(9, 11, 2)), jnp.float32)
-    sums = photo.box_sum(x, 2)
+    sums = windows.box_sum(x, 2)
     want = np.array([[np.asarray(x)[i : i + 5, j : j + 5].sum(axis=(0, 1)) for j in range(7)] for i in range(5)])
     np.testing.assert_allclose(sums, want, rtol=1e-5, atol=1e-5)
     f = jnp.asarray(np.random.default_rng(6).normal(size=sums.shape), jnp.float32)
-    np.testing.assert_allclose(jnp.vdot(sums, f), jnp.vdot(x, photo.spread(f, 2)), rtol=1e-5)  # adjoint
+    np.testing.assert_allclose(jnp.vdot(sums, f), jnp.vdot(x, windows.spread(f, 2)), rtol=1e-5)  # adjoint
     edge, inner = [1, 2, 3, 2, 1], [2, 4, 6, 4, 2]
-    np.testing.assert_array_equal(photo.window_count((4, 5), 1)[..., 0], [edge, inner, inner, edge])
+    np.testing.assert_array_equal(windows.window_count((4, 5), 1)[..., 0], [edge, inner, inner, edge])
 
 
 # ------------------------------------------------------------------ photoreal post-process
@@ -126,18 +126,18 @@ def test_photoreal_keeps_affine_images_and_range():
     content = rng.uniform(size=(18, 24, 3)).astype(np.float32)
     matrix = np.array([[0.5, 0.1, 0.0], [0.0, 0.3, 0.2], [0.1, 0.0, 0.6]], np.float32)
     affine = content @ matrix + np.array([0.1, 0.2, 0.15], np.float32)  # stays inside [0, 1]
-    out = photo.photoreal(content, affine)
+    out = guided.photoreal(content, affine)
     assert out.shape == affine.shape
     np.testing.assert_allclose(out, affine, atol=1e-3)
     wild = rng.normal(0.5, 1.0, size=(18, 24, 3)).astype(np.float32)
-    out = photo.photoreal(rng.uniform(size=(36, 48, 3)), wild)  # content resized to the result's size
+    out = guided.photoreal(rng.uniform(size=(36, 48, 3)), wild)  # content resized to the result's size
     assert out.shape == wild.shape and out.min() >= 0.0 and out.max() <= 1.0
 
 
 def test_photoreal_smooths_what_is_not_local_affine():
     content = _img(8, (18, 24, 3))
     noisy = np.clip(content + np.random.default_rng(9).normal(0, 0.1, content.shape), 0, 1).astype(np.float32)
-    out = photo.photoreal(content, noisy, eps=1e-3)
+    out = guided.photoreal(content, noisy, eps=1e-3)
     assert np.abs(out - content).mean() < 0.5 * np.abs(noisy - content).mean()
 
 
@@ -146,7 +146,7 @@ def test_photoreal_smooths_what_is_not_local_affine():
 
 def _mask_image(tmp_path, colours, name="mask.png", jitter=0.05):
     """Vertical stripes of the given MASK_COLORS, off by up to `jitter` per channel."""
-    stripes = np.concatenate([np.broadcast_to(photo.MASK_COLORS[c], (8, 4, 3)) for c in colours], axis=1)
+    stripes = np.concatenate([np.broadcast_to(region_masks.MASK_COLORS[c], (8, 4, 3)) for c in colours], axis=1)
     off = np.random.default_rng(0).uniform(-jitter, jitter, stripes.shape)
     path = tmp_path / name
     image.save_image(path, np.clip(stripes + off, 0, 1))
@@ -154,14 +154,14 @@ def _mask_image(tmp_path, colours, name="mask.png", jitter=0.05):
 
 
 def test_color_masks_from_a_colour_coded_image(tmp_path):
-    names = list(photo.MASK_COLORS)
-    masks = photo.load_color_masks(_mask_image(tmp_path, names))
+    names = list(region_masks.MASK_COLORS)
+    masks = region_masks.load_color_masks(_mask_image(tmp_path, names))
     assert masks.shape == (9, 8, 36)
     for i in range(9):
         want = np.zeros((8, 36))
         want[:, 4 * i : 4 * i + 4] = 1.0
         np.testing.assert_array_equal(masks[i], want)
-    half = photo.load_color_masks(_mask_image(tmp_path, ["red", "blue"], "rb.png"), size=(4, 4))
+    half = region_masks.load_color_masks(_mask_image(tmp_path, ["red", "blue"], "rb.png"), size=(4, 4))
     assert half.shape == (9, 4, 4)
     np.testing.assert_allclose(half[names.index("red")][:, 0], 1.0, atol=1e-6)  # soft at the edge
     np.testing.assert_allclose(half[names.index("blue")][:, 3], 1.0, atol=1e-6)
@@ -172,14 +172,14 @@ def test_not_a_mask_and_no_common_colour_are_one_line_errors(tmp_path):
     photo_path = tmp_path / "photo.png"
     image.save_image(photo_path, _img(10))
     with pytest.raises(StyljaxError, match="mask colours"):
-        photo.load_color_masks(photo_path)
-    red_green = photo.load_color_masks(_mask_image(tmp_path, ["red", "green"], "rg.png"))
-    green_blue = photo.load_color_masks(_mask_image(tmp_path, ["green", "blue", "blue"], "gb.png"))
-    content, style = photo.pair_masks(red_green, green_blue)
+        region_masks.load_color_masks(photo_path)
+    red_green = region_masks.load_color_masks(_mask_image(tmp_path, ["red", "green"], "rg.png"))
+    green_blue = region_masks.load_color_masks(_mask_image(tmp_path, ["green", "blue", "blue"], "gb.png"))
+    content, style = region_masks.pair_masks(red_green, green_blue)
     assert content.shape == (1, 8, 8) and style.shape == (1, 8, 12)  # green only
     assert float(content[0, :, 4:].min()) == 1.0 and float(style[0, :, :4].min()) == 1.0
     with pytest.raises(StyljaxError, match="in common"):
-        photo.pair_masks(red_green, photo.load_color_masks(_mask_image(tmp_path, ["blue"], "b.png")))
+        region_masks.pair_masks(red_green, region_masks.load_color_masks(_mask_image(tmp_path, ["blue"], "b.png")))
 
 
 def test_auto_masks_pair_tonal_zones_by_rank():
@@ -187,7 +187,7 @@ def test_auto_masks_pair_tonal_zones_by_rank():
     content[:, 6:] = 0.9  # dark left, bright right
     style = np.full((8, 12, 3), 0.8, np.float32)  # same shape: one k-means compile
     style[4:] = 0.1  # bright top, dark bottom
-    cm, sm = photo.auto_masks(content, style, 2)
+    cm, sm = region_masks.auto_masks(content, style, 2)
     np.testing.assert_array_equal(cm[0, :, :6], 1.0)  # darkest zone first
     np.testing.assert_array_equal(cm[1, :, 6:], 1.0)
     np.testing.assert_array_equal(sm[0, 4:], 1.0)
@@ -244,7 +244,7 @@ def test_dpst_objective_gradient_matches_finite_differences(w):
     masks = (jnp.stack([top, 1 - top]), jnp.stack([1 - top, top]))
     targets, loss_fn = _targets(active, cfg, content, style, masks)
     style_term = jax.jit(loss_fn)(active.params, targets, x)[1]["style"]
-    targets["matting_weight"] = style_term / photo.matting_loss(jnp.asarray(content), x)  # both terms matter
+    targets["matting_weight"] = style_term / matting.matting_loss(jnp.asarray(content), x)  # both terms matter
     f = jax.jit(lambda y: loss_fn(active.params, targets, y)[0])
     grad = jax.jit(jax.grad(f))(x)
     h = 1e-2
@@ -336,6 +336,6 @@ def test_real_weights_dpst_transfers_colour_and_stays_photorealistic(real_vgg):
     out = photo.finish(steps[-1].image)
     first = photo.finish(stage0[-1].image)
     # stage 2 lowers the matting energy of the stage-1 result, and colours moved towards the style
-    assert float(photo.matting_loss(content, out)) < 0.5 * float(photo.matting_loss(content, first))
+    assert float(matting.matting_loss(content, out)) < 0.5 * float(matting.matting_loss(content, first))
     dist = lambda a: np.abs(a.mean((0, 1)) - style.mean((0, 1))).sum()
     assert dist(out) < dist(content)
