@@ -107,6 +107,7 @@ class Analogy:
     nnf_ba: np.ndarray  # for each pixel of B′, its match in A
     seconds: dict[str, float]  # wall time per stage: vgg, patchmatch, deconv, vote[, wls]
     network: str  # which VGG ran, e.g. "VGG-16 (...)"
+    levels: list[dict] = dataclasses.field(default_factory=list)  # per level: sizes, NNF method, steps, seconds
 
 
 # --------------------------------------------------------------------------------- pure pieces
