@@ -109,11 +109,13 @@ def warped_pair(size: int, model: str, style: str, seed: int = 0):
 def case_pck(vgg, args) -> None:
     cfg = analogy.AnalogyConfig()
     key = jax.random.key(0)
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
     pairs = {"stereo": stereo_pair(args.pck_size), f"warp+{args.style}": warped_pair(args.pck_size, args.model, args.style)}
     for name, (a, bp, truth, valid) in pairs.items():
         t0 = time.perf_counter()
         res = analogy.analogy(vgg, a, bp, cfg)
         t_dia = time.perf_counter() - t0
+        image.save_image(Path(args.workdir) / f"pck_{name}_a_prime.png", res.a_prime)
         direction = "ab" if name == "stereo" else "ba"
         dia_nnf = res.nnf_ab if direction == "ab" else res.nnf_ba
         t0 = time.perf_counter()
@@ -121,8 +123,9 @@ def case_pck(vgg, args) -> None:
         t_raw = time.perf_counter() - t0
         size = max(truth.shape[:2])
         for method, nnf, t in (("dia", dia_nnf, t_dia), ("patchmatch_raw_pixels", raw_nnf, t_raw)):
+            extra = {"stage_s": res.seconds, "levels": res.levels} if method == "dia" else {}
             emit({"case": "pck", "pair": name, "method": method, "direction": direction, "size": list(a.shape[:2]),
-                  **scores(nnf, truth, valid, size), "seconds": t})
+                  **scores(nnf, truth, valid, size), "seconds": t, **extra})
             log(f"pck {name} {method}: {scores(nnf, truth, valid, size)}")
 
 

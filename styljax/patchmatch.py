@@ -287,6 +287,44 @@ def exact_nnf(
     return jnp.stack([flat // w2, flat % w2], axis=-1)
 
 
+# Where `exact_nnf` beats `patchmatch` (bench.patchmatch --dia-sizes, BENCHMARKS.md). PatchMatch reads
+# iters·K·p²·C gathered floats per pixel of A (K candidate fields per iteration); the brute force's
+# time per pixel of A grew with the pixels of B, N_B, and hardly with C (its p² shifted sums and
+# argmin over the N_A×N_B similarity array dominate, not the GEMM). The measured crossover sits at
+# N_B ≈ EXACT_CROSSOVER · iters·K·p²·C.
+EXACT_CROSSOVER = 0.025
+
+
+def candidates_per_iteration(radius: int) -> int:
+    """K of one `patchmatch` iteration: 4 per propagation jump, 1 per random-search radius."""
+    return 4 * len(JUMPS) + int(radius).bit_length()
+
+
+def nnf_method(
+    a_hw: tuple[int, int], b_hw: tuple[int, int], channels: int, patch_size: int, iters: int,
+    radius: int | None = None,
+) -> str:
+    """"exact" where `exact_nnf` can stand in for `patchmatch` and is expected faster, else "patchmatch".
+
+    Only a whole-map search (radius None or >= B's longer side) is an approximation of the global
+    optimum that `exact_nnf` returns. With a smaller radius PatchMatch is a local search around
+    its initial field (Deep Image Analogy's upsampled coarser NNF), and the global optimum is a
+    different, less coherent answer: put in its place it lowered DIA's PCK (BENCHMARKS.md).
+
+    Args:
+      a_hw / b_hw: the map sizes of A and B.
+      channels: channels per pixel as compared (both terms together when a2/b2 are given).
+      patch_size / iters / radius: the `patchmatch` settings it would run with (radius None: whole B).
+    Returns:
+      "exact" or "patchmatch".
+    """
+    radius = max(b_hw) if radius is None else int(radius)
+    if radius < max(b_hw):
+        return "patchmatch"
+    pm_floats = iters * candidates_per_iteration(radius) * patch_size**2 * channels
+    return "exact" if b_hw[0] * b_hw[1] <= EXACT_CROSSOVER * pm_floats else "patchmatch"
+
+
 @functools.partial(jax.jit, static_argnames=("hw", "b_hw", "src_b_hw"))
 def upsample_nnf(
     nnf: jax.Array,
