@@ -39,8 +39,9 @@ def register(sub) -> None:
     p.add_argument("--deconv-iters", type=int, default=None,
                    help="L-BFGS iterations per deconvolution (default: 10, 15, 25, 100 for relu5_1 ... relu2_1;"
                         " the official code: 100)")
-    p.add_argument("--nnf", default="auto", choices=("auto", "patchmatch", "exact"),
-                   help="NNF per level: auto (the faster of brute force and PatchMatch by size; default), patchmatch, exact")
+    p.add_argument("--nnf", default="patchmatch", choices=("auto", "patchmatch", "exact"),
+                   help="NNF per level: patchmatch (default, the official code), exact (brute force) or auto"
+                        " (brute force where the search is whole-map and faster by size)")
     p.add_argument("--mask", default="step", help="response mask: step (official code) or sigmoid (paper)")
     p.add_argument("--seed", type=int, default=0, help="PatchMatch's random initialisation and search (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

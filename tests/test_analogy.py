@@ -1,5 +1,7 @@
 """Deep Image Analogy on random small VGG weights and tiny images (the real-weight run is a benchmark)."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -48,7 +50,7 @@ def test_deconvolve_inverts_a_vgg_piece(w16):
 
 def test_analogy_of_an_image_with_itself_is_the_identity(w16):
     a = _image(64, 80, seed=1)
-    res = analogy.analogy(w16, a, a, FAST)
+    res = analogy.analogy(w16, a, a, dataclasses.replace(FAST, nnf="auto"))
     rows, cols = np.mgrid[:64, :80]
     for nnf in (res.nnf_ab, res.nnf_ba):
         assert nnf.shape == (64, 80, 2) and nnf.dtype == np.int32
