@@ -93,7 +93,8 @@ def dia_levels(sizes: list[int], args) -> None:
             hw, c = a.shape[:2], 2 * a.shape[-1]
             picked = pm.nnf_method(hw, hw, c, p, cfg.iters, radius)
             log(f"{size}px {layer} {hw} C={c} p={p} radius={radius}: patchmatch ...")
-            run = lambda a, b, key: pm.patchmatch(a, b, a2=a, b2=b, patch_size=p, iters=cfg.iters, radius=radius, key=key)
+            run = lambda a, b, key: pm.patchmatch(a, b, a2=a, b2=b, patch_size=p, iters=cfg.iters, radius=radius,
+                                                  key=key)
             nnf, pm_s, pm_compile = _once(run, a, b, key)
             log(f"  patchmatch {pm_s:.2f} s; exact_nnf ...")
             exact, ex_s, ex_compile = _once(lambda a, b: pm.exact_nnf(a, b, a2=a, b2=b, patch_size=p), a, b)
@@ -102,7 +103,8 @@ def dia_levels(sizes: list[int], args) -> None:
                   "channels": c, "patch_size": p, "radius": radius, "iters": cfg.iters,
                   "pm_s": pm_s, "exact_s": ex_s, "exact_over_pm": ex_s / pm_s,
                   "pm_compile_s": pm_compile, "exact_compile_s": ex_compile,
-                  "sim_ratio": sim(nnf) / sim(exact), "frac_exact": float(np.mean(np.all(np.asarray(nnf) == np.asarray(exact), -1))),
+                  "sim_ratio": sim(nnf) / sim(exact),
+                  "frac_exact": float(np.mean(np.all(np.asarray(nnf) == np.asarray(exact), -1))),
                   "faster": "exact" if ex_s < pm_s else "patchmatch", "picked": picked})
             log(f"  exact {ex_s:.2f} s; picked {picked}")
 

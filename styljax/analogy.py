@@ -267,8 +267,10 @@ def analogy(
         channels = fa[layer].shape[-1] + fap.shape[-1]
         m_ab, m_ba = ops.method(hw_a, hw_b, channels, p, rad), ops.method(hw_b, hw_a, channels, p, rad)
         t0 = timer.seconds.get("patchmatch", 0.0)
-        nnf_ab = timer("patchmatch", ops.match, fa[layer], fb, fap, fbp[layer], nnf_ab, k_ab, patch_size=p, radius=rad, method=m_ab)
-        nnf_ba = timer("patchmatch", ops.match, fbp[layer], fap, fb, fa[layer], nnf_ba, k_ba, patch_size=p, radius=rad, method=m_ba)
+        nnf_ab = timer("patchmatch", ops.match, fa[layer], fb, fap, fbp[layer], nnf_ab, k_ab,
+                       patch_size=p, radius=rad, method=m_ab)
+        nnf_ba = timer("patchmatch", ops.match, fbp[layer], fap, fb, fa[layer], nnf_ba, k_ba,
+                       patch_size=p, radius=rad, method=m_ba)
         info = {"layer": layer, "a_hw": list(hw_a), "b_hw": list(hw_b), "nnf_ab": m_ab, "nnf_ba": m_ba,
                 "nnf_s": timer.seconds["patchmatch"] - t0}
         if level + 1 < len(LEVELS):

@@ -59,10 +59,11 @@ def test_analogy_of_an_image_with_itself_is_the_identity(w16):
     np.testing.assert_allclose(res.a_prime, a, atol=0.05)
     np.testing.assert_allclose(res.b, a, atol=0.05)
     assert set(res.seconds) == {"vgg", "patchmatch", "deconv", "vote"} and "VGG-16" in res.network
-    # per-level log: brute force where the search is whole-map (relu5_1) and the map tiny; local searches stay PatchMatch
+    # per-level log: the brute force where the search is whole-map (relu5_1) and the map tiny;
+    # the local searches stay PatchMatch
     assert [lv["layer"] for lv in res.levels] == list(analogy.LEVELS)
     assert [lv["nnf_ab"] for lv in res.levels] == [lv["nnf_ba"] for lv in res.levels] == ["exact"] + ["patchmatch"] * 4
-    assert all(1 <= s <= FAST.deconv_iters for lv in res.levels[:-1] for s in lv["deconv_steps"])  # noqa: E501
+    assert all(1 <= s <= FAST.deconv_iters for lv in res.levels[:-1] for s in lv["deconv_steps"])
 
 
 @pytest.mark.slow
