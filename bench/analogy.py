@@ -1,6 +1,7 @@
 """Deep Image Analogy: correspondence accuracy (PCK, EPE) and end-to-end time / memory per stage.
 
     python -m bench.analogy [--cases pck,timing] [--sizes 224,448] [--pck-size 256]
+                            [--deconv-iters 10,15,25,100] [--nnf patchmatch|auto|exact] [--seed 0]
     python -m bench.analogy --cases mrf-sheet [--sheet-size 256] [--sheet-out docs/mrf_comparison.jpg] \
         > bench/results/mrf_sheet.jsonl
 
@@ -115,14 +116,30 @@ def warped_pair(size: int, model: str, style: str, seed: int = 0):
     return a, bp, src, valid
 
 
+def bench_config(args) -> analogy.AnalogyConfig:
+    """Defaults, or the --deconv-iters / --nnf / --seed given (the ablations of BENCHMARKS.md)."""
+    kw = {"seed": args.seed}
+    if args.deconv_iters:
+        iters = [int(n) for n in args.deconv_iters.split(",")]
+        kw["deconv_iters"] = iters[0] if len(iters) == 1 else tuple(iters)
+    if args.nnf:
+        kw["nnf"] = args.nnf
+    return analogy.AnalogyConfig(**kw)
+
+
 def case_pck(vgg, args) -> None:
-    cfg = analogy.AnalogyConfig()
+    cfg = bench_config(args)
     key = jax.random.key(0)
-    pairs = {"stereo": stereo_pair(args.pck_size), f"warp+{args.style}": warped_pair(args.pck_size, args.model, args.style)}
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    makers = {"stereo": lambda: stereo_pair(args.pck_size),
+              f"warp+{args.style}": lambda: warped_pair(args.pck_size, args.model, args.style)}
+    wanted = args.pairs.split(",") if args.pairs else list(makers)
+    pairs = {name: makers[name]() for name in wanted}
     for name, (a, bp, truth, valid) in pairs.items():
         t0 = time.perf_counter()
         res = analogy.analogy(vgg, a, bp, cfg)
         t_dia = time.perf_counter() - t0
+        image.save_image(Path(args.workdir) / f"pck_{name}_a_prime.png", res.a_prime)
         direction = "ab" if name == "stereo" else "ba"
         dia_nnf = res.nnf_ab if direction == "ab" else res.nnf_ba
         t0 = time.perf_counter()
@@ -130,8 +147,10 @@ def case_pck(vgg, args) -> None:
         t_raw = time.perf_counter() - t0
         size = max(truth.shape[:2])
         for method, nnf, t in (("dia", dia_nnf, t_dia), ("patchmatch_raw_pixels", raw_nnf, t_raw)):
+            extra = ({"config": {"deconv_iters": cfg.deconv_iters, "nnf": cfg.nnf, "seed": cfg.seed},
+                      "stage_s": res.seconds, "levels": res.levels} if method == "dia" else {})
             emit({"case": "pck", "pair": name, "method": method, "direction": direction, "size": list(a.shape[:2]),
-                  **scores(nnf, truth, valid, size), "seconds": t})
+                  **scores(nnf, truth, valid, size), "seconds": t, **extra})
             log(f"pck {name} {method}: {scores(nnf, truth, valid, size)}")
 
 
@@ -232,6 +251,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", default="checkpoints/stylebank")
     p.add_argument("--style", default="starry-night")
     p.add_argument("--weights", default=None)
+    p.add_argument("--pairs", default=None, help="pck pairs to run (default: stereo and warp+STYLE)")
+    p.add_argument("--deconv-iters", default=None, help="pck: L-BFGS caps, one or one per deconvolution")
+    p.add_argument("--nnf", default=None, choices=("patchmatch", "auto", "exact"), help="pck: NNF method")
+    p.add_argument("--seed", type=int, default=0, help="pck: PatchMatch seed")
     p.add_argument("--workdir", default="/tmp/bench_analogy", help="inputs and outputs of the timing runs")
     p.add_argument("--sheet-size", type=int, default=256, help="mrf-sheet: max side of every image, px")
     p.add_argument("--sheet-methods", default=",".join(SHEET_METHODS), help="mrf-sheet: methods to (re)compute")

@@ -19,6 +19,12 @@ for ReLU features, higher is better): `sim_ratio` = mean sim(patchmatch) / mean 
 (1 = optimal), `frac_exact` = fraction of pixels whose match is the brute-force one (ties
 aside). Random search and propagation use key 0.
 
+With `--dia-sizes` (e.g. 224,448) it instead times the maps Deep Image Analogy really matches:
+for an input of each size, VGG-16 relu5_1 … relu1_1 of the same pair, both terms (a2 = A, b2 = B:
+twice the channels, as DIA's A/B + A′/B′ sum), DIA's patch size and search radius per level
+(`AnalogyConfig`), `--time-iters` iterations. `exact_nnf` and `patchmatch` are each run once after
+compilation (the big maps take minutes) and `picked` is what `patchmatch.nnf_method` chooses.
+
 stdout: one header JSON line, then one JSON line per case. Progress goes to stderr.
 """
 
@@ -63,6 +69,46 @@ def random_features(size: int, channels: int, seed: int) -> tuple[np.ndarray, np
     return maps[0], maps[1], "random smooth"
 
 
+def _once(fn, *args) -> tuple[object, float, float]:
+    """(result, seconds of one call after compilation, compile seconds)."""
+    compiled, compile_s = compile_jax(fn, *args)
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(compiled(*args))
+    return out, time.perf_counter() - t0, compile_s
+
+
+def dia_levels(sizes: list[int], args) -> None:
+    """exact_nnf vs patchmatch on each DIA level's map, at DIA's settings, for inputs of `sizes` px."""
+    from styljax import analogy, weights
+    from styljax.vgg import features
+
+    vgg = weights.resolve(None)
+    cfg = analogy.AnalogyConfig(iters=args.time_iters)
+    key = jax.random.key(args.seed)
+    for size in sizes:
+        maps = features(vgg, jnp.asarray(_image_pair(size)), analogy.LEVELS)
+        for level, layer in enumerate(analogy.LEVELS):
+            a, b = maps[layer][0], maps[layer][1]
+            p, radius = cfg.patch_sizes[level], cfg.radii[level]
+            hw, c = a.shape[:2], 2 * a.shape[-1]
+            picked = pm.nnf_method(hw, hw, c, p, cfg.iters, radius)
+            log(f"{size}px {layer} {hw} C={c} p={p} radius={radius}: patchmatch ...")
+            run = lambda a, b, key: pm.patchmatch(a, b, a2=a, b2=b, patch_size=p, iters=cfg.iters, radius=radius,
+                                                  key=key)
+            nnf, pm_s, pm_compile = _once(run, a, b, key)
+            log(f"  patchmatch {pm_s:.2f} s; exact_nnf ...")
+            exact, ex_s, ex_compile = _once(lambda a, b: pm.exact_nnf(a, b, a2=a, b2=b, patch_size=p), a, b)
+            sim = lambda n: -float(pm.patch_distance(a, b, n, p, a, b).mean())
+            emit({"kind": "dia_level", "bench": "patchmatch", "input": size, "layer": layer, "map": list(hw),
+                  "channels": c, "patch_size": p, "radius": radius, "iters": cfg.iters,
+                  "pm_s": pm_s, "exact_s": ex_s, "exact_over_pm": ex_s / pm_s,
+                  "pm_compile_s": pm_compile, "exact_compile_s": ex_compile,
+                  "sim_ratio": sim(nnf) / sim(exact),
+                  "frac_exact": float(np.mean(np.all(np.asarray(nnf) == np.asarray(exact), -1))),
+                  "faster": "exact" if ex_s < pm_s else "patchmatch", "picked": picked})
+            log(f"  exact {ex_s:.2f} s; picked {picked}")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="32,64,128")
@@ -74,7 +120,12 @@ def main(argv=None) -> None:
     ap.add_argument("--min-time", type=float, default=1.0)
     ap.add_argument("--max-idle-wait", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dia-sizes", default=None, help="input sizes for the per-level DIA cases (e.g. 224,448)")
     args = ap.parse_args(argv)
+    if args.dia_sizes:
+        emit({"bench": "patchmatch", **machine_info()})
+        dia_levels([int(s) for s in args.dia_sizes.split(",")], args)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     channels = [int(c) for c in args.channels.split(",")]
     iters_list = [int(i) for i in args.iters.split(",")]

@@ -36,7 +36,12 @@ def register(sub) -> None:
     p.add_argument("--photo", action="store_true", help="photo→photo: WLS refinement of both outputs")
     p.add_argument("--max-side", type=int, default=None, help="downscale inputs whose longer side exceeds this")
     p.add_argument("--iters", type=int, default=10, help="PatchMatch iterations per level")
-    p.add_argument("--deconv-iters", type=int, default=100, help="L-BFGS iterations per deconvolution")
+    p.add_argument("--deconv-iters", type=int, default=None,
+                   help="L-BFGS iterations per deconvolution (default: 10, 15, 25, 100 for relu5_1 ... relu2_1;"
+                        " the official code: 100)")
+    p.add_argument("--nnf", default="patchmatch", choices=("auto", "patchmatch", "exact"),
+                   help="NNF per level: patchmatch (default, the official code), exact (brute force) or auto"
+                        " (brute force where the search is whole-map and faster by size)")
     p.add_argument("--mask", default="step", help="response mask: step (official code) or sigmoid (paper)")
     p.add_argument("--seed", type=int, default=0, help="PatchMatch's random initialisation and search (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -62,11 +67,12 @@ def run(args: argparse.Namespace) -> int:
     from styljax import analogy, image, patchmatch
 
     try:
+        optional = {} if args.deconv_iters is None else {"deconv_iters": args.deconv_iters}
         cfg = analogy.AnalogyConfig(blend_level=args.blend_level, ratio=args.ratio, iters=args.iters,
-                                    deconv_iters=args.deconv_iters, mask=args.mask, seed=args.seed)
+                                    mask=args.mask, nnf=args.nnf, seed=args.seed, **optional)
     except ValueError as e:
         raise StyljaxError(str(e)) from None
-    if args.iters < 1 or args.deconv_iters < 0:
+    if args.iters < 1 or min(cfg.deconv_iters_at(i) for i in range(len(analogy.LEVELS) - 1)) < 0:
         raise StyljaxError("--iters must be >= 1 and --deconv-iters >= 0")
     a, b_prime = _load(args.a, args.max_side), _load(args.b_prime, args.max_side)
     analogy.check_size(a.shape[:2], cfg.ratio, f"A ({args.a})")
@@ -92,10 +98,12 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     summary = {"a": args.a, "b_prime": args.b_prime, "a_hw": a.shape[:2], "b_prime_hw": b_prime.shape[:2],
                "config": dataclasses.asdict(cfg), "photo": args.photo, "network": result.network,
-               "seconds": result.seconds, "wall_s": wall}
+               "seconds": result.seconds, "levels": result.levels, "wall_s": wall}
     image.atomic_write(out / "summary.json", json.dumps(summary, indent=1).encode())
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
+    picked = ", ".join(f"{lv['layer']} {lv['nnf_ab']}" + ("" if lv["nnf_ba"] == lv["nnf_ab"] else f"/{lv['nnf_ba']}")
+                       for lv in result.levels)
     print(f"wrote {', '.join(OUTPUTS)} to {out} in {wall:.1f} s "
-          f"({a.shape[1]}x{a.shape[0]} : {b_prime.shape[1]}x{b_prime.shape[0]}, {result.network}; {stages})")
+          f"({a.shape[1]}x{a.shape[0]} : {b_prime.shape[1]}x{b_prime.shape[0]}, {result.network}; {stages}; NNF: {picked})")
     return 0
 

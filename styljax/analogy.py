@@ -15,7 +15,7 @@ with B′'s appearance) and B (B′'s content with A's appearance) — from dens
 Following the official code (`msracver/Deep-Image-Analogy`, `DeepAnalogy.cu`) where it departs from
 the paper: α per blend level 1-3 (the code's table, level 3 is its default), a step response mask
 (the paper's sigmoid, κ = 300, τ = 0.05, is `mask="sigmoid"`), L-BFGS deconvolution from level L−2
-(history 4, ≤ 100 iterations; from the image itself when L−2 is the input) initialised with the
+(history 4; from the image itself when L−2 is the input) initialised with the
 vote of F_B′^{L−2} through the upsampled φ, then a forward pass to L−1; nearest NNF upsampling;
 3×3 average vote of pixels at the end; both directions at every level.
 
@@ -63,8 +63,17 @@ class AnalogyConfig:
       iters: PatchMatch iterations per level.
       deconv_iters / lbfgs_memory / deconv_gtol: the L-BFGS feature deconvolution (it also stops
         when a step no longer lowers the loss: `styljax.optim.lbfgs_minimize`'s ftol rule).
+        `deconv_iters` is one cap, or one per deconvolution (relu5_1 … relu2_1's). The official
+        code allows 100 everywhere; the default keeps 100 for the cheap last one, whose result
+        is 80% of relu1_1's blended features, and 10/15/25 for the deep, costly ones: a quarter
+        of the convolution work with PCK/EPE as good (BENCHMARKS.md).
       mask: "step" (the code) or "sigmoid" (the paper: α·σ(κ(r − τ))).
       final_patch: patch size of the final pixel vote.
+      nnf: how each level's NNF is found: "patchmatch" (the official code), "exact" (brute force,
+        the optimum of the same distance) or "auto" (`patchmatch.nnf_method`: the brute force
+        where the search is whole-map and it is faster, i.e. relu5_1 only). Not "auto" by default:
+        there it saves under 1% of the time and lowered PCK on both benchmark pairs
+        (BENCHMARKS.md), PatchMatch's answer started from the identity being the better one.
       seed: PatchMatch random search.
     """
 
@@ -73,13 +82,14 @@ class AnalogyConfig:
     patch_sizes: tuple[int, ...] = (3, 3, 3, 5, 5)
     radii: tuple[int | None, ...] = (None, 6, 6, 4, 4)
     iters: int = 10
-    deconv_iters: int = 100
+    deconv_iters: int | tuple[int, ...] = (10, 15, 25, 100)
     lbfgs_memory: int = 4
     deconv_gtol: float = 1e-4
     mask: str = "step"
     mask_tau: float = 0.05
     mask_kappa: float = 300.0
     final_patch: int = 3
+    nnf: str = "patchmatch"
     seed: int = 0
 
     def __post_init__(self):
@@ -89,12 +99,22 @@ class AnalogyConfig:
             raise ValueError(f"ratio must be in (0, 4], got {self.ratio}")
         if self.mask not in ("step", "sigmoid"):
             raise ValueError(f"mask must be 'step' or 'sigmoid', got {self.mask!r}")
+        if self.nnf not in ("auto", "patchmatch", "exact"):
+            raise ValueError(f"nnf must be 'auto', 'patchmatch' or 'exact', got {self.nnf!r}")
+        if not isinstance(self.deconv_iters, int):
+            object.__setattr__(self, "deconv_iters", tuple(int(n) for n in self.deconv_iters))  # hashable
+        if not isinstance(self.deconv_iters, int) and len(self.deconv_iters) != len(LEVELS) - 1:
+            raise ValueError(f"deconv_iters is one count or {len(LEVELS) - 1} (relu5_1 … relu2_1's deconvolutions)")
         if len(self.patch_sizes) != len(LEVELS) or len(self.radii) != len(LEVELS):
             raise ValueError(f"patch_sizes and radii need {len(LEVELS)} entries (relu5_1 … relu1_1)")
 
     @property
     def alphas(self) -> tuple[float, ...]:
         return ALPHAS[self.blend_level]
+
+    def deconv_iters_at(self, level: int) -> int:
+        """L-BFGS iteration cap of the deconvolution at LEVELS[level] (0 = relu5_1)."""
+        return self.deconv_iters if isinstance(self.deconv_iters, int) else self.deconv_iters[level]
 
 
 @dataclasses.dataclass
@@ -107,6 +127,7 @@ class Analogy:
     nnf_ba: np.ndarray  # for each pixel of B′, its match in A
     seconds: dict[str, float]  # wall time per stage: vgg, patchmatch, deconv, vote[, wls]
     network: str  # which VGG ran, e.g. "VGG-16 (...)"
+    levels: list[dict] = dataclasses.field(default_factory=list)  # per level: sizes, NNF method, steps, seconds
 
 
 # --------------------------------------------------------------------------------- pure pieces
@@ -122,15 +143,17 @@ def response_mask(f: jax.Array, alpha: float, cfg: AnalogyConfig) -> jax.Array:
 
 
 def deconvolve(
-    sub_net: Callable[[jax.Array], jax.Array], target: jax.Array, init: jax.Array, cfg: AnalogyConfig
-) -> jax.Array:
-    """argmin_R ‖sub_net(R) − target‖² by L-BFGS from `init` (the feature "deconvolution")."""
+    sub_net: Callable[[jax.Array], jax.Array], target: jax.Array, init: jax.Array, cfg: AnalogyConfig,
+    max_iters: int | None = None,
+) -> tuple[jax.Array, jax.Array]:
+    """argmin_R ‖sub_net(R) − target‖² by L-BFGS from `init` (the feature "deconvolution") -> (R, steps)."""
 
     def loss(r):
         return jnp.sum(jnp.square(sub_net(r) - target))
 
-    r, _, _ = lbfgs_minimize(loss, init, max_iters=cfg.deconv_iters, memory=cfg.lbfgs_memory, gtol=cfg.deconv_gtol)
-    return r
+    max_iters = cfg.deconv_iters_at(0) if max_iters is None else max_iters
+    r, _, steps = lbfgs_minimize(loss, init, max_iters=max_iters, memory=cfg.lbfgs_memory, gtol=cfg.deconv_gtol)
+    return r, steps
 
 
 # ------------------------------------------------------------------------------------ the driver
@@ -177,7 +200,14 @@ class _Ops:
         self.features = jax.jit(lambda p, x: net.apply({"params": p}, x[None], LEVELS))
         self.deconv = jax.jit(self._deconv, static_argnames="level")
 
-    def match(self, fa, fb, fa2, fb2, init, key, patch_size, radius):
+    def method(self, hw_a, hw_b, channels, patch_size, radius) -> str:
+        if self.cfg.nnf != "auto":
+            return self.cfg.nnf
+        return pm.nnf_method(hw_a, hw_b, channels, patch_size, self.cfg.iters, radius)
+
+    def match(self, fa, fb, fa2, fb2, init, key, patch_size, radius, method):
+        if method == "exact":
+            return pm.exact_nnf(fa, fb, a2=fa2, b2=fb2, patch_size=patch_size)
         return pm.patchmatch(fa, fb, a2=fa2, b2=fb2, patch_size=patch_size, iters=self.cfg.iters,
                              radius=radius, init=init, key=key)
 
@@ -188,8 +218,9 @@ class _Ops:
         """R^{L−1} from the vote target at level L (`level` indexes LEVELS), via R at level L−2."""
         below = _layer_below(level)
         start = None if below == DATA else below
-        r = deconvolve(lambda x: self._forward(params, x, start, LEVELS[level]), target, init, self.cfg)
-        return self._forward(params, r, start, LEVELS[level + 1])
+        sub_net = lambda x: self._forward(params, x, start, LEVELS[level])
+        r, steps = deconvolve(sub_net, target, init, self.cfg, self.cfg.deconv_iters_at(level))
+        return self._forward(params, r, start, LEVELS[level + 1]), steps
 
 
 @functools.lru_cache(maxsize=8)
@@ -216,6 +247,7 @@ def analogy(
     fbp = {k: v[0] for k, v in fbp.items()} | {DATA: xb}
     key = jax.random.key(cfg.seed)
     nnf_ab = nnf_ba = None
+    levels: list[dict] = []
     r_bp = r_a = None  # R_B′^L, R_A^L: the other image's features warped into this one's layout
     for level, layer in enumerate(LEVELS):
         alpha = cfg.alphas[level]
@@ -232,8 +264,15 @@ def analogy(
             fb = w_b * fbp[layer] + (1 - w_b) * r_a
         key, k_ab, k_ba = jax.random.split(key, 3)
         p, rad = cfg.patch_sizes[level], cfg.radii[level]
-        nnf_ab = timer("patchmatch", ops.match, fa[layer], fb, fap, fbp[layer], nnf_ab, k_ab, patch_size=p, radius=rad)
-        nnf_ba = timer("patchmatch", ops.match, fbp[layer], fap, fb, fa[layer], nnf_ba, k_ba, patch_size=p, radius=rad)
+        channels = fa[layer].shape[-1] + fap.shape[-1]
+        m_ab, m_ba = ops.method(hw_a, hw_b, channels, p, rad), ops.method(hw_b, hw_a, channels, p, rad)
+        t0 = timer.seconds.get("patchmatch", 0.0)
+        nnf_ab = timer("patchmatch", ops.match, fa[layer], fb, fap, fbp[layer], nnf_ab, k_ab,
+                       patch_size=p, radius=rad, method=m_ab)
+        nnf_ba = timer("patchmatch", ops.match, fbp[layer], fap, fb, fa[layer], nnf_ba, k_ba,
+                       patch_size=p, radius=rad, method=m_ba)
+        info = {"layer": layer, "a_hw": list(hw_a), "b_hw": list(hw_b), "nnf_ab": m_ab, "nnf_ba": m_ba,
+                "nnf_s": timer.seconds["patchmatch"] - t0}
         if level + 1 < len(LEVELS):
             below = _layer_below(level)
             hw_a2, hw_b2 = fa[below].shape[:2], fbp[below].shape[:2]
@@ -242,8 +281,11 @@ def analogy(
             t_a = pm.vote(fa[layer], nnf_ba, patch_size=p)
             init_bp = pm.vote(fbp[below], pm.upsample_nnf(nnf_ab, hw=hw_a2, b_hw=hw_b2, src_b_hw=hw_b), patch_size=p)
             init_a = pm.vote(fa[below], pm.upsample_nnf(nnf_ba, hw=hw_b2, b_hw=hw_a2, src_b_hw=hw_a), patch_size=p)
-            r_bp = timer("deconv", ops.deconv, params, t_bp, init_bp, level=level)
-            r_a = timer("deconv", ops.deconv, params, t_a, init_a, level=level)
+            t0 = timer.seconds.get("deconv", 0.0)
+            r_bp, steps_bp = timer("deconv", ops.deconv, params, t_bp, init_bp, level=level)
+            r_a, steps_a = timer("deconv", ops.deconv, params, t_a, init_a, level=level)
+            info |= {"deconv_steps": [int(steps_bp), int(steps_a)], "deconv_s": timer.seconds["deconv"] - t0}
+        levels.append(info)
         if progress is not None:
             progress(layer)
     prev_a, prev_b = nnf_ab.shape[:2], nnf_ba.shape[:2]
@@ -254,7 +296,7 @@ def analogy(
     return Analogy(
         a_prime=np.clip(np.asarray(a_prime), 0.0, 1.0), b=np.clip(np.asarray(b), 0.0, 1.0),
         nnf_ab=np.asarray(full_ab), nnf_ba=np.asarray(full_ba), seconds=timer.seconds,
-        network=f"VGG-{weights.depth} relu5_1…relu1_1 ({weights.source})",
+        network=f"VGG-{weights.depth} relu5_1…relu1_1 ({weights.source})", levels=levels,
     )
 
 

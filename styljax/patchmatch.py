@@ -64,41 +64,55 @@ def _offsets(r: int) -> list[tuple[int, int]]:
     return [(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1)]
 
 
-def _distance_fn(fa: jax.Array, fb: jax.Array, r: int):
+def _distance_fn(fa: jax.Array, fb: jax.Array, r: int, block_floats: int = 1 << 20):
     """Returns `distance(cand)`: cand int (..., H, W, 2), inside B -> d (..., H, W).
 
     Both maps are zero-padded by r, so an offset outside A or B adds 0 to the sum; the count of
     valid offsets is computed from coordinates. A loop over the p² offsets (a fori_loop, so the
     program does not grow with the patch size) gathers B at cand + o once per offset. The K
     candidates per pixel are laid out (H, W, K) so each offset's similarity is one batched
-    mat-vec (H·W batches of K×C · C): on XLA:CPU several times faster than a multiply-and-sum over
-    (K, H, W, C) (0.19 s against 1.04 s for K = 4, 128², C = 128, p = 5, measured here).
+    mat-vec (H·W batches of K×C · C), faster on XLA:CPU than a multiply-and-sum over (K, H, W, C).
+    The rows of A are done in blocks of about `block_floats` gathered floats (`lax.map`), so
+    each offset's gathered (rows, W, K, C) block is still in cache when the mat-vec reads it
+    (BENCHMARKS.md, PatchMatch).
     """
     (h, w, c), (h2, w2) = fa.shape, fb.shape[:2]
     p = 2 * r + 1
-    fa_pad = jnp.pad(fa, ((r, r), (r, r), (0, 0)))
-    fb_flat = jnp.pad(fb, ((r, r), (r, r), (0, 0))).reshape(-1, c)
     w2p = w2 + 2 * r
-    rows, cols = jnp.arange(h)[:, None, None], jnp.arange(w)[None, :, None]
+    fb_flat = jnp.pad(fb, ((r, r), (r, r), (0, 0))).reshape(-1, c)
 
     def distance(cand: jax.Array) -> jax.Array:
         lead = cand.shape[:-3]
         cand = jnp.moveaxis(cand.reshape((-1, h, w, 2)), 0, 2)  # (H, W, K, 2)
-        cy, cx = cand[..., 0], cand[..., 1]
-        centre = (cy + r) * w2p + (cx + r)
+        k_cands = cand.shape[2]
+        rows = int(min(h, max(1, block_floats // (w * k_cands * c))))
+        n_blocks = -(-h // rows)
+        h_pad = n_blocks * rows  # padding rows of A: their results are dropped
+        fa_pad = jnp.pad(fa, ((r, h_pad - h + r), (r, r), (0, 0)))
+        cand = jnp.pad(cand, ((0, h_pad - h), (0, 0), (0, 0), (0, 0)))
+        centre_all = (cand[..., 0] + r) * w2p + (cand[..., 1] + r)
 
-        def add_offset(k, acc):
-            sim, count = acc
-            dy, dx = k // p - r, k % p - r
-            fa_o = jax.lax.dynamic_slice(fa_pad, (r + dy, r + dx, 0), (h, w, c))  # F̄_A(p+o), 0 outside A
-            fb_o = fb_flat.at[centre + (dy * w2p + dx)].get(mode="promise_in_bounds")  # (H, W, K, C)
-            in_a = (0 <= rows + dy) & (rows + dy < h) & (0 <= cols + dx) & (cols + dx < w)
-            in_b = (0 <= cy + dy) & (cy + dy < h2) & (0 <= cx + dx) & (cx + dx < w2)
-            return sim + jnp.einsum("hwkc,hwc->hwk", fb_o, fa_o), count + (in_a & in_b)
+        def one_block(y0):
+            centre = jax.lax.dynamic_slice_in_dim(centre_all, y0, rows, axis=0)
+            blk = jax.lax.dynamic_slice_in_dim(cand, y0, rows, axis=0)
+            cy, cx = blk[..., 0], blk[..., 1]
+            ys = y0 + jnp.arange(rows)[:, None, None]
+            xs = jnp.arange(w)[None, :, None]
 
-        zeros = jnp.zeros(cy.shape, jnp.float32)
-        sim, count = jax.lax.fori_loop(0, p * p, add_offset, (zeros, zeros))
-        d = -sim / count  # the centre offset is always valid: count >= 1
+            def add_offset(k, acc):
+                sim, count = acc
+                dy, dx = k // p - r, k % p - r
+                fa_o = jax.lax.dynamic_slice(fa_pad, (y0 + r + dy, r + dx, 0), (rows, w, c))  # 0 outside A
+                fb_o = fb_flat.at[centre + (dy * w2p + dx)].get(mode="promise_in_bounds")  # (rows, W, K, C)
+                in_a = (0 <= ys + dy) & (ys + dy < h) & (0 <= xs + dx) & (xs + dx < w)
+                in_b = (0 <= cy + dy) & (cy + dy < h2) & (0 <= cx + dx) & (cx + dx < w2)
+                return sim + jnp.einsum("hwkc,hwc->hwk", fb_o, fa_o), count + (in_a & in_b)
+
+            zeros = jnp.zeros(cy.shape, jnp.float32)
+            sim, count = jax.lax.fori_loop(0, p * p, add_offset, (zeros, zeros))
+            return -sim / jnp.maximum(count, 1.0)  # the centre offset is always valid in A's real rows
+
+        d = jax.lax.map(one_block, jnp.arange(n_blocks) * rows).reshape(h_pad, w, k_cands)[:h]
         return jnp.moveaxis(d, 2, 0).reshape(lead + (h, w))
 
     return distance
@@ -271,6 +285,44 @@ def exact_nnf(
 
     flat = jax.lax.map(one_block, jnp.arange(n_blocks) * rows).reshape(-1, w)[:h]
     return jnp.stack([flat // w2, flat % w2], axis=-1)
+
+
+# Where `exact_nnf` beats `patchmatch` (bench.patchmatch --dia-sizes, BENCHMARKS.md). PatchMatch reads
+# iters·K·p²·C gathered floats per pixel of A (K candidate fields per iteration); the brute force's
+# time per pixel of A grew with the pixels of B, N_B, and hardly with C (its p² shifted sums and
+# argmin over the N_A×N_B similarity array dominate, not the GEMM). The measured crossover sits at
+# N_B ≈ EXACT_CROSSOVER · iters·K·p²·C.
+EXACT_CROSSOVER = 0.025
+
+
+def candidates_per_iteration(radius: int) -> int:
+    """K of one `patchmatch` iteration: 4 per propagation jump, 1 per random-search radius."""
+    return 4 * len(JUMPS) + int(radius).bit_length()
+
+
+def nnf_method(
+    a_hw: tuple[int, int], b_hw: tuple[int, int], channels: int, patch_size: int, iters: int,
+    radius: int | None = None,
+) -> str:
+    """"exact" where `exact_nnf` can stand in for `patchmatch` and is expected faster, else "patchmatch".
+
+    Only a whole-map search (radius None or >= B's longer side) is an approximation of the global
+    optimum that `exact_nnf` returns. With a smaller radius PatchMatch is a local search around
+    its initial field (Deep Image Analogy's upsampled coarser NNF), and the global optimum is a
+    different, less coherent answer: put in its place it lowered DIA's PCK (BENCHMARKS.md).
+
+    Args:
+      a_hw / b_hw: the map sizes of A and B.
+      channels: channels per pixel as compared (both terms together when a2/b2 are given).
+      patch_size / iters / radius: the `patchmatch` settings it would run with (radius None: whole B).
+    Returns:
+      "exact" or "patchmatch".
+    """
+    radius = max(b_hw) if radius is None else int(radius)
+    if radius < max(b_hw):
+        return "patchmatch"
+    pm_floats = iters * candidates_per_iteration(radius) * patch_size**2 * channels
+    return "exact" if b_hw[0] * b_hw[1] <= EXACT_CROSSOVER * pm_floats else "patchmatch"
 
 
 @functools.partial(jax.jit, static_argnames=("hw", "b_hw", "src_b_hw"))

@@ -1,5 +1,7 @@
 """Deep Image Analogy on random small VGG weights and tiny images (the real-weight run is a benchmark)."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -40,7 +42,7 @@ def test_deconvolve_inverts_a_vgg_piece(w16):
     sub = lambda r: w16.extractor(["relu2_1"], start="relu1_1")(w16.params, r[None])["relu2_1"][0]
     init = f["relu1_1"][0] * 0.5
     cfg = analogy.AnalogyConfig(deconv_iters=60)
-    r = jax.jit(lambda t, i: analogy.deconvolve(sub, t, i, cfg))(f["relu2_1"][0], init)
+    r, _ = jax.jit(lambda t, i: analogy.deconvolve(sub, t, i, cfg))(f["relu2_1"][0], init)
     before = float(jnp.sum(jnp.square(sub(init) - f["relu2_1"][0])))
     after = float(jnp.sum(jnp.square(sub(r) - f["relu2_1"][0])))
     assert after < 0.01 * before, (before, after)
@@ -48,7 +50,7 @@ def test_deconvolve_inverts_a_vgg_piece(w16):
 
 def test_analogy_of_an_image_with_itself_is_the_identity(w16):
     a = _image(64, 80, seed=1)
-    res = analogy.analogy(w16, a, a, FAST)
+    res = analogy.analogy(w16, a, a, dataclasses.replace(FAST, nnf="auto"))
     rows, cols = np.mgrid[:64, :80]
     for nnf in (res.nnf_ab, res.nnf_ba):
         assert nnf.shape == (64, 80, 2) and nnf.dtype == np.int32
@@ -57,6 +59,11 @@ def test_analogy_of_an_image_with_itself_is_the_identity(w16):
     np.testing.assert_allclose(res.a_prime, a, atol=0.05)
     np.testing.assert_allclose(res.b, a, atol=0.05)
     assert set(res.seconds) == {"vgg", "patchmatch", "deconv", "vote"} and "VGG-16" in res.network
+    # per-level log: the brute force where the search is whole-map (relu5_1) and the map tiny;
+    # the local searches stay PatchMatch
+    assert [lv["layer"] for lv in res.levels] == list(analogy.LEVELS)
+    assert [lv["nnf_ab"] for lv in res.levels] == [lv["nnf_ba"] for lv in res.levels] == ["exact"] + ["patchmatch"] * 4
+    assert all(1 <= s <= FAST.deconv_iters for lv in res.levels[:-1] for s in lv["deconv_steps"])
 
 
 @pytest.mark.slow
@@ -76,7 +83,7 @@ def test_tiny_images_and_bad_config_are_refused():
         analogy.check_size((60, 200), 1.0, "A")
     with pytest.raises(StyljaxError, match="too small"):
         analogy.check_size((100, 100), 0.5, "A")
-    for bad in (dict(blend_level=4), dict(mask="box"), dict(ratio=0.0), dict(radii=(None,))):
+    for bad in (dict(nnf="fast"), dict(blend_level=4), dict(mask="box"), dict(ratio=0.0), dict(radii=(None,))):
         with pytest.raises(ValueError):
             analogy.AnalogyConfig(**bad)
 

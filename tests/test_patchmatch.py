@@ -138,6 +138,34 @@ def test_exact_and_distance_match_a_naive_loop(patch_size, bidirectional):
     np.testing.assert_allclose(dist, want_d, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("hw, channels, patch_size, want", [
+    ((28, 28), 1024, 3, "exact"),  # relu5_1 of a 448 px pair (both terms: 2 x 512 channels)
+    ((112, 112), 512, 3, "exact"),  # relu3_1 at 448 px
+    ((112, 112), 256, 5, "exact"),  # relu2_1 at 224 px
+    ((224, 224), 256, 5, "patchmatch"),  # relu2_1 at 448 px
+    ((224, 224), 128, 5, "patchmatch"),  # relu1_1 at 224 px
+    ((448, 448), 128, 5, "patchmatch"),  # relu1_1 at 448 px
+])
+def test_nnf_method_follows_the_measured_crossover(hw, channels, patch_size, want):
+    """Whole-map search: the faster method of the measured DIA-level table (BENCHMARKS.md)."""
+    assert pm.nnf_method(hw, hw, channels, patch_size, 10, None) == want
+
+
+def test_nnf_method_keeps_a_local_search():
+    """With a radius smaller than B, PatchMatch is not approximating the global optimum: never swapped."""
+    assert pm.nnf_method((28, 28), (28, 28), 1024, 3, 10, 6) == "patchmatch"
+    assert pm.nnf_method((28, 28), (28, 28), 1024, 3, 10, 28) == "exact"
+
+
+def test_nnf_method_switches_once_as_b_grows():
+    picks = [pm.nnf_method((64, 64), (s, s), 256, 5, 10) for s in range(8, 400, 8)]
+    flips = sum(a != b for a, b in zip(picks, picks[1:]))
+    assert picks[0] == "exact" and picks[-1] == "patchmatch" and flips == 1
+    # fewer iterations make PatchMatch cheaper: the switch comes no later
+    assert pm.nnf_method((64, 64), (150, 150), 256, 5, 10) == "exact"
+    assert pm.nnf_method((64, 64), (150, 150), 256, 5, 2) == "patchmatch"
+
+
 def test_vote_identity_and_shift():
     src = noise((12, 14, 3), 20)
     np.testing.assert_allclose(pm.vote(src, pm.identity_nnf((12, 14)), 3), src, atol=1e-6)
