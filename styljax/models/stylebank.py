@@ -53,7 +53,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from styljax.models.layers import ConvINReLU, ReflectConv, reflect_pad
+from styljax.models.layers import ConvINReLU, ReflectConv, reflect_conv, reflect_pad
 from styljax.models.strength import lerp
 
 DOWNSAMPLE = 4  # two stride-2 convs in the encoder
@@ -389,6 +389,16 @@ def _fuse_regions(params, features, masks, names, cfg):
     m = jnp.moveaxis(masks.astype(jnp.float32), 1, 0)[..., None]  # (R, B, h, w, 1)
     f = features.astype(jnp.float32)
     bank = jax.vmap(lambda p, x: apply_bank(p, x, cfg))
+    if cfg.bank_is_affine and cfg.bank_layers == 1:  # the paper's bank: Σ_r W_r ⊛ (M_r F) as one conv
+        # over the R masked copies side by side (R·C input channels): a `vmap` of the conv over
+        # the regions' kernels would be a grouped conv, several times slower on XLA:CPU
+        layer = stacked["conv1"]
+        r, k = layer["kernel"].shape[:2]
+        x = jnp.concatenate([(m[i] * f).astype(features.dtype) for i in range(r)], axis=-1)
+        w = jnp.moveaxis(layer["kernel"], 0, 2).reshape(k, k, r * cfg.features, cfg.features)
+        out = reflect_conv(x, w.astype(features.dtype)).astype(jnp.float32)
+        out = out + (m * layer["bias"].astype(jnp.float32)[:, None, None, None, :]).sum(axis=0)  # Σ_r M_r b_r
+        return out.astype(features.dtype)
     if cfg.bank_is_affine:
         out = bank(stacked, (m * f).astype(features.dtype)).astype(jnp.float32)  # W ⊛ (M F) + b
         const = jax.vmap(lambda p: bank_at_zero(p, cfg, features.dtype))(stacked)  # K(0) = b, (R, 1, 1, C)
@@ -438,6 +448,42 @@ def region_masks_for(images_masks: jax.Array, cfg: StyleBankConfig) -> jax.Array
     m = pad_to_multiple(jnp.moveaxis(images_masks, 1, -1))  # (B, H', W', R)
     m = jnp.moveaxis(m, -1, 1)
     return resize_masks(m, cfg.feature_hw(images_masks.shape[2:]))
+
+
+@functools.partial(jax.jit, static_argnames=("names", "cfg", "k"))
+def _encode_regions(params, images, masks, key, names, cfg, k):
+    f = encode(params, images, cfg)
+    if masks is None:
+        m = kmeans_masks(f, k, jax.random.key(0) if key is None else key)
+    else:
+        m = region_masks_for(masks, cfg)
+    return _fuse_regions(params, f, m, names, cfg), f
+
+
+def stylize_regions(
+    params: dict, images: jax.Array, names: Sequence[str], cfg: StyleBankConfig, masks: jax.Array | None = None,
+    k: int | None = None, key: jax.Array | None = None, clip: bool = False, strength=None,
+) -> jax.Array:
+    """Region fusion end to end: D(Σ_r K_r ⊗ (M_r × E(I))) (`fuse_regions`), (B, H, W, 3) → (B, H, W, 3).
+
+    Args:
+        names: the style of each region, one per region.
+        masks: (B, R, H, W) regions at image resolution (`region_masks_for`), or None for the
+            paper's K-means regions of the encoder features (`kmeans_masks` with `k` = R clusters,
+            seeded by `key`, default `jax.random.key(0)`).
+        clip, strength: as `stylize_bank`.
+    Returns:
+        float32 (B, H, W, 3). Encoder, regions and banks are one compiled program, the decoder
+        the same program as `stylize_bank`'s.
+    """
+    names = tuple(names)
+    if masks is None:
+        if k != len(names):
+            raise ValueError(f"K-means regions need k = {len(names)} (one per style), got {k}")
+    elif masks.ndim != 4 or masks.shape[1] != len(names) or masks.shape[2:] != images.shape[1:3]:
+        raise ValueError(f"masks must be (B, {len(names)}, H, W) at image resolution, got {masks.shape}")
+    fused, f = _encode_regions(params, images, masks, key, names, cfg, None if masks is not None else k)
+    return _decode_blended(params, fused, f, cfg, images.shape[1:3], clip, strength)
 
 
 # ------------------------------------------------------------------------- a style per image (serving)
@@ -585,4 +631,5 @@ __all__ = [
     "stylize",
     "stylize_bank",
     "stylize_per_image",
+    "stylize_regions",
 ]
