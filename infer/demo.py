@@ -58,7 +58,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_stylebank(args: argparse.Namespace) -> int:
-    import jax
     import jax.numpy as jnp
     import numpy as np
 
@@ -77,9 +76,7 @@ def run_stylebank(args: argparse.Namespace) -> int:
     every = sb.render_all(params, x, cfg, names, clip=True)[:, 0]
     pair = names[:2] if len(names) >= 2 else names * 2
     fused = sb.stylize_bank(params, x, sb.fuse_linear(params["banks"], {pair[0]: 0.5, pair[1]: 0.5}), cfg, clip=True)[0]
-    f = sb.encode(params, x, cfg)
-    masks = sb.kmeans_masks(f, 2, jax.random.key(0))
-    regions = jnp.clip(sb.decode(params, sb.fuse_regions(params, f, masks, pair, cfg), cfg, photo.shape[:2]), 0, 1)[0]
+    regions = sb.stylize_regions(params, x, pair, cfg, k=2, clip=True)[0]
     tiles = [photo, *np.asarray(every), np.asarray(fused), np.asarray(regions)]
     labels = [args.content, *names, f"{pair[0]} + {pair[1]} (linear)", f"{pair[0]} | {pair[1]} (regions)"]
     for tile, slug in zip(tiles[1:], [*names, "linear_fusion", "region_fusion"]):

@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import faulthandler
 import functools
 import hmac
@@ -591,7 +592,9 @@ def register(sub) -> None:
     p.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
     p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
                    help="serve this model under NAME (repeatable; default: the shipped stylebank, cin, johnson)")
-    p.add_argument("--max-batch", type=int, default=8, help="most requests rendered in one batched call")
+    p.add_argument("--max-batch", type=int, default=None,
+                   help="most requests rendered in one batched call (default: on a CPU host the best of 1/2/4 "
+                        "measured for the first model at --buckets' 512 px shape, once, cached; 8 elsewhere)")
     p.add_argument("--max-wait-ms", type=float, default=20.0, help="how long a batch waits to fill")
     p.add_argument("--queue-size", type=int, default=64, help="waiting requests before 503")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per request before 504")
@@ -667,6 +670,18 @@ def warmup(app, mode: str) -> None:
         print(f"warm: {batcher.compile_status()['programs']} programs compiled", flush=True)
 
 
+def auto_batch(models: dict, paths: dict, cfg) -> int:
+    """--max-batch not given: `infer.batch_policy.auto_max_batch` for the first model at the bucket
+    of a default_side² image."""
+    from infer import batch_policy
+    from infer.serving import bucket_hw
+
+    name = next(iter(models))
+    hw = bucket_hw(cfg.default_side, cfg.default_side, cfg.buckets)
+    return batch_policy.auto_max_batch(models[name], paths[name], hw,
+                                       log=lambda s: print(f"styljax serve ({name}): {s}", flush=True))
+
+
 def admin_token(args: argparse.Namespace) -> str | None:
     """--admin-token, else --admin-token-file, else $STYLJAX_ADMIN_TOKEN, else None (no state changes)."""
     if args.admin_token and args.admin_token_file:
@@ -686,13 +701,15 @@ def admin_token(args: argparse.Namespace) -> str | None:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from infer.batch_policy import DEFAULT_MAX_BATCH
     from infer.serving import ServeConfig
     from styljax import parallel
 
     if args.warmup not in ("background", "start", "none"):
         parse_warmup(args.warmup)  # a bad list fails before the models load
     try:
-        cfg = ServeConfig(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, queue_size=args.queue_size,
+        max_batch = DEFAULT_MAX_BATCH if args.max_batch is None else args.max_batch  # None: measured below
+        cfg = ServeConfig(max_batch=max_batch, max_wait_ms=args.max_wait_ms, queue_size=args.queue_size,
                           timeout_s=args.timeout, max_upload_bytes=int(args.max_upload_mb * 2**20),
                           max_pixels=args.max_pixels, max_side=args.max_side, buckets=parse_buckets(args.buckets),
                           max_decodes=args.max_decodes, max_added_styles=args.max_added_styles,
@@ -702,7 +719,10 @@ def run_serve(args: argparse.Namespace) -> int:
         raise StyljaxError(str(e)) from None
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    models = load_models(parse_models(args.model))
+    paths = parse_models(args.model)
+    models = load_models(paths)
+    if args.max_batch is None:
+        cfg = dataclasses.replace(cfg, max_batch=auto_batch(models, paths, cfg))
     app = create_app(models, cfg, sharding=parallel.local_batch_sharding())
     warmup(app, args.warmup)
     print(f"styljax serve: http://{args.host}:{args.port}/  models: "

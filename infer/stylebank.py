@@ -227,14 +227,8 @@ class StyleBankRenderer(Renderer):
 
     def regions(self, x, names: tuple, masks=None, k: int | None = None, strength=None) -> jax.Array:
         """Paper's region fusion; masks (B, R, H, W) at image resolution, or K-means regions."""
-        sb = self.lib
-        f = sb.encode(self.params, x, self.cfg)
-        if masks is not None:
-            masks = sb.region_masks_for(jnp.asarray(masks), self.cfg)
-        else:
-            masks = sb.kmeans_masks(f, k, jax.random.key(0))
-        g = sb.blend_features(sb.fuse_regions(self.params, f, masks, names, self.cfg), f, strength)
-        return jnp.clip(sb.decode(self.params, g, self.cfg, x.shape[1:3]), 0, 1)
+        masks = None if masks is None else jnp.asarray(masks)
+        return self.lib.stylize_regions(self.params, x, names, self.cfg, masks, k, clip=True, strength=strength)
 
 
 def run_stylebank(args: argparse.Namespace) -> int:

@@ -65,10 +65,10 @@ def pair_masks(content_masks: jax.Array, style_masks: jax.Array) -> tuple[jax.Ar
     return jnp.asarray(content_masks)[keep], jnp.asarray(style_masks)[keep]
 
 
-def _tonal_regions(img: jax.Array, k: int, key: jax.Array) -> jax.Array:
+def _tonal_regions(img: jax.Array, k: int, seed: int) -> jax.Array:
     """k-means of the luminance into k one-hot masks (k, H, W), darkest cluster first."""
     y = image_lib.rgb_to_yuv(jnp.asarray(img, jnp.float32))[..., :1]
-    masks = kmeans_masks(y[None], k, key)[0]  # (k, H, W), arbitrary order
+    masks = kmeans_masks(y[None], k, seed)[0]  # (k, H, W), arbitrary order
     area = jnp.maximum(masks.sum(axis=(1, 2)), 1.0)
     mean_y = (masks * y[..., 0]).sum(axis=(1, 2)) / area
     return masks[jnp.argsort(mean_y)]
@@ -85,6 +85,5 @@ def auto_masks(content, style, k: int, seed: int = 0) -> tuple[jax.Array, jax.Ar
     """
     if k < 1:
         raise ValueError(f"auto_masks needs k >= 1, got {k}")
-    kc, ks = jax.random.split(jax.random.key(seed))
-    return pair_masks(_tonal_regions(content, k, kc), _tonal_regions(style, k, ks))
+    return pair_masks(_tonal_regions(content, k, seed), _tonal_regions(style, k, seed + 1))
 

@@ -143,6 +143,39 @@ def test_region_fusion(params):
         sb.fuse_regions(params, f, masks, ["a"], SMALL)
 
 
+def test_stylize_regions_is_encode_fuse_decode(params):
+    """The one-program region path = encoder, regions (given or K-means), `fuse_regions`, decoder."""
+    x = _images((2, *HW, 3), seed=6)
+    f = sb.encode(params, x, SMALL)
+    left = np.zeros((2, 2, *HW), np.float32)
+    left[:, 0, :, :11] = 1.0
+    left[:, 1] = 1.0 - left[:, 0]
+    for masks, feature_masks in [(jnp.asarray(left), sb.region_masks_for(jnp.asarray(left), SMALL)),
+                                 (None, sb.kmeans_masks(f, 2, seed=3))]:
+        want = sb.decode(params, sb.fuse_regions(params, f, feature_masks, ("a", "c"), SMALL), SMALL, HW)
+        got = sb.stylize_regions(params, x, ("a", "c"), SMALL, masks, k=2, seed=3)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="k = 2"):
+        sb.stylize_regions(params, x, ("a", "c"), SMALL, k=3)
+    with pytest.raises(ValueError, match="masks must be"):
+        sb.stylize_regions(params, x, ("a", "c"), SMALL, jnp.asarray(left[:, :1]))
+
+
+def test_kmeans_seeding_spreads_over_separate_clusters():
+    """k-means++ seeding (D²-weighted, by the Gumbel-max trick) puts one seed in each of three far
+    apart blobs (a chance of about 1e-6 per seed to pick a second one in a blob), so every seed
+    finds the three blobs; uniform seeding puts two seeds in one blob most of the time."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=(1, 12, 12))
+    centres = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0]], np.float32)
+    f = jnp.asarray(centres[labels] + rng.normal(scale=0.1, size=(1, 12, 12, 2)).astype(np.float32))
+    for seed in range(8):
+        m = np.asarray(sb.kmeans_masks(f, 3, seed=seed))[0]  # (3, 12, 12)
+        for cluster in m:
+            assert len(np.unique(labels[0][cluster > 0])) == 1  # no cluster spans two blobs
+        assert (m.sum(axis=(1, 2)) > 0).all()  # and none is empty
+
+
 def test_region_fusion_nonlinear_bank_masks_outputs():
     cfg = sb.StyleBankConfig(channels=(4, 8, 8), bank_layers=2, bank_norm_relu=True)
     p = sb.init(jax.random.key(1), cfg, ["x", "y"])
@@ -176,11 +209,11 @@ def test_kmeans_masks():
     f[:, :, : w // 2, 0] += 3.0
     f[:, :, w // 2 :, 1] -= 3.0
     f = jnp.asarray(f)
-    m = sb.kmeans_masks(f, 2, jax.random.key(0))
+    m = sb.kmeans_masks(f, 2, seed=0)
     assert m.shape == (b, 2, h, w)
     assert set(np.unique(np.asarray(m)).tolist()) <= {0.0, 1.0}
     np.testing.assert_array_equal(np.asarray(m).sum(axis=1), 1.0)
-    np.testing.assert_array_equal(m, sb.kmeans_masks(f, 2, jax.random.key(0)))
+    np.testing.assert_array_equal(m, sb.kmeans_masks(f, 2, seed=0))
     half = np.zeros((h, w), np.float32)
     half[:, : w // 2] = 1.0
     for i in range(b):
@@ -313,3 +346,5 @@ def test_region_fusion_folds_no_feature_sized_constant(cfg):
     banks = jax.tree.map(lambda a: a[None], sb.stack_banks(p["banks"], ["a", "b"]))  # (B=1, R=2, ...)
     x, masks = jnp.zeros((1, 4 * h, 4 * w, 3)), jnp.full((1, 2, 4 * h, 4 * w), 0.5)
     assert max(gathers(lambda p, x, b, m: sb.stylize_per_image(p, x, b, m, cfg), p, x, banks, masks), default=0) < h * w
+    for m in (masks, None):  # the CLI's whole region program, given masks or K-means regions
+        assert max(gathers(lambda p, x: sb.stylize_regions(p, x, ("a", "b"), cfg, m, k=2), p, x), default=0) < h * w

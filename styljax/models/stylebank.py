@@ -46,17 +46,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from styljax.models.layers import ConvINReLU, ReflectConv, reflect_pad
+from styljax.models.layers import ConvINReLU, ReflectConv, reflect_conv, reflect_pad
 from styljax.models.strength import lerp
 
 DOWNSAMPLE = 4  # two stride-2 convs in the encoder
+KMEANS_ITERS = 10  # Lloyd iterations after the k-means++ seeding of `kmeans_masks`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -389,6 +392,16 @@ def _fuse_regions(params, features, masks, names, cfg):
     m = jnp.moveaxis(masks.astype(jnp.float32), 1, 0)[..., None]  # (R, B, h, w, 1)
     f = features.astype(jnp.float32)
     bank = jax.vmap(lambda p, x: apply_bank(p, x, cfg))
+    if cfg.bank_is_affine and cfg.bank_layers == 1:  # the paper's bank: Σ_r W_r ⊛ (M_r F) as one conv
+        # over the R masked copies side by side (R·C input channels): a `vmap` of the conv over
+        # the regions' kernels would be a grouped conv, several times slower on XLA:CPU
+        layer = stacked["conv1"]
+        r, k = layer["kernel"].shape[:2]
+        x = jnp.concatenate([(m[i] * f).astype(features.dtype) for i in range(r)], axis=-1)
+        w = jnp.moveaxis(layer["kernel"], 0, 2).reshape(k, k, r * cfg.features, cfg.features)
+        out = reflect_conv(x, w.astype(features.dtype)).astype(jnp.float32)
+        out = out + (m * layer["bias"].astype(jnp.float32)[:, None, None, None, :]).sum(axis=0)  # Σ_r M_r b_r
+        return out.astype(features.dtype)
     if cfg.bank_is_affine:
         out = bank(stacked, (m * f).astype(features.dtype)).astype(jnp.float32)  # W ⊛ (M F) + b
         const = jax.vmap(lambda p: bank_at_zero(p, cfg, features.dtype))(stacked)  # K(0) = b, (R, 1, 1, C)
@@ -438,6 +451,45 @@ def region_masks_for(images_masks: jax.Array, cfg: StyleBankConfig) -> jax.Array
     m = pad_to_multiple(jnp.moveaxis(images_masks, 1, -1))  # (B, H', W', R)
     m = jnp.moveaxis(m, -1, 1)
     return resize_masks(m, cfg.feature_hw(images_masks.shape[2:]))
+
+
+@functools.partial(jax.jit, static_argnames=("names", "cfg", "k"))
+def _encode_regions(params, images, masks, noise, names, cfg, k):
+    f = encode(params, images, cfg)
+    if masks is None:
+        m = _kmeans_masks(f, noise, k, KMEANS_ITERS)
+    else:
+        m = region_masks_for(masks, cfg)
+    return _fuse_regions(params, f, m, names, cfg), f
+
+
+def stylize_regions(
+    params: dict, images: jax.Array, names: Sequence[str], cfg: StyleBankConfig, masks: jax.Array | None = None,
+    k: int | None = None, seed: int = 0, clip: bool = False, strength=None,
+) -> jax.Array:
+    """Region fusion end to end: D(Σ_r K_r ⊗ (M_r × E(I))) (`fuse_regions`), (B, H, W, 3) → (B, H, W, 3).
+
+    Args:
+        names: the style of each region, one per region.
+        masks: (B, R, H, W) regions at image resolution (`region_masks_for`), or None for the
+            paper's K-means regions of the encoder features (`kmeans_masks` with `k` = R clusters
+            and `seed`).
+        clip, strength: as `stylize_bank`.
+    Returns:
+        float32 (B, H, W, 3). Encoder, regions and banks are one compiled program, the decoder
+        the same program as `stylize_bank`'s.
+    """
+    names = tuple(names)
+    if masks is None:
+        if k != len(names):
+            raise ValueError(f"K-means regions need k = {len(names)} (one per style), got {k}")
+    elif masks.ndim != 4 or masks.shape[1] != len(names) or masks.shape[2:] != images.shape[1:3]:
+        raise ValueError(f"masks must be (B, {len(names)}, H, W) at image resolution, got {masks.shape}")
+    noise = None
+    if masks is None:
+        noise = kmeans_noise(seed, k, images.shape[0], math.prod(cfg.feature_hw(images.shape[1:3])))
+    fused, f = _encode_regions(params, images, masks, noise, names, cfg, None if masks is not None else k)
+    return _decode_blended(params, fused, f, cfg, images.shape[1:3], clip, strength)
 
 
 # ------------------------------------------------------------------------- a style per image (serving)
@@ -506,55 +558,73 @@ def stylize_per_image(
 
 
 def _sqdist(x: jax.Array, c: jax.Array) -> jax.Array:
-    """‖x_n − c_k‖² for x (N, C), c (K, C) → (N, K), clamped at 0."""
-    d = jnp.sum(x * x, axis=1, keepdims=True) - 2.0 * x @ c.T + jnp.sum(c * c, axis=1)[None, :]
-    return jnp.maximum(d, 0.0)
+    """‖x_bn − c_bk‖² for x (B, N, C), c (B, K, C) → (B, N, K), clamped at 0."""
+    d = jnp.sum(x * x, axis=-1, keepdims=True) - 2.0 * (x @ jnp.swapaxes(c, 1, 2))
+    return jnp.maximum(d + jnp.sum(c * c, axis=-1)[:, None, :], 0.0)
 
 
-def _kmeans_one(x: jax.Array, key: jax.Array, k: int, iters: int) -> jax.Array:
-    """k-means++ seeding then `iters` Lloyd steps on points x (N, C); returns labels (N,)."""
-    n = x.shape[0]
-    key, k0 = jax.random.split(key)
-    first = jax.random.randint(k0, (), 0, n)
-    centers = jnp.zeros((k, x.shape[1]), x.dtype).at[0].set(x[first])
-    d2 = _sqdist(x, x[first][None])[:, 0]
+def _one_hot(labels: jax.Array, k: int) -> jax.Array:
+    """float32 one-hot over a new last axis (`jax.nn.one_hot` without its checks, quicker to trace)."""
+    return (labels[..., None] == jnp.arange(k)).astype(jnp.float32)
 
-    def seed(i, carry):
-        centers, d2, key = carry
-        key, sub = jax.random.split(key)
-        total = d2.sum()
-        p = jnp.where(total > 0, d2 / jnp.where(total > 0, total, 1.0), 1.0 / n)
-        idx = jax.random.choice(sub, n, p=p)
-        centers = centers.at[i].set(x[idx])
-        d2 = jnp.minimum(d2, _sqdist(x, x[idx][None])[:, 0])
-        return centers, d2, key
 
-    centers, _, _ = jax.lax.fori_loop(1, k, seed, (centers, d2, key))
+def _kmeans_labels(x: jax.Array, noise: jax.Array, k: int, iters: int) -> jax.Array:
+    """k-means++ seeding then `iters` Lloyd steps on each image's points x (B, N, C) → labels (B, N).
+
+    The seeding draws point i with probability ∝ D(i)² by the Gumbel-max trick: argmax of
+    log D² + `noise` (k, B, N) standard Gumbel noise, one slice per seed. The noise is an input
+    (`kmeans_noise`) rather than drawn here: `jax.random.choice` per step compiles a random-number
+    generator, a cumulative sum and a binary search per step, which made K-means most of the
+    region program's compile time.
+    """
+    def point(idx):  # (B,) → (B, 1, C)
+        return x[jnp.arange(x.shape[0]), idx][:, None]
+
+    centers = [point(jnp.argmax(noise[0], axis=1))]  # uniform: every D² equal
+    d2 = _sqdist(x, centers[0])[..., 0]
+    for i in range(1, k):  # k is a handful of regions: unrolled, no loop to compile
+        centers.append(point(jnp.argmax(jnp.log(d2) + noise[i], axis=1)))  # log 0 = -inf: never a chosen point
+        d2 = jnp.minimum(d2, _sqdist(x, centers[-1])[..., 0])
+    centers = jnp.concatenate(centers, axis=1)  # (B, k, C)
 
     def lloyd(_, centers):
-        onehot = jax.nn.one_hot(jnp.argmin(_sqdist(x, centers), axis=1), k, dtype=x.dtype)  # (N, K)
-        counts = onehot.sum(axis=0)
-        sums = onehot.T @ x
-        return jnp.where(counts[:, None] > 0, sums / jnp.maximum(counts, 1.0)[:, None], centers)
+        onehot = _one_hot(jnp.argmin(_sqdist(x, centers), axis=-1), k)  # (B, N, K)
+        counts = onehot.sum(axis=1)[..., None]
+        sums = jnp.swapaxes(onehot, 1, 2) @ x
+        return jnp.where(counts > 0, sums / jnp.maximum(counts, 1.0), centers)
 
     centers = jax.lax.fori_loop(0, iters, lloyd, centers)
-    return jnp.argmin(_sqdist(x, centers), axis=1)
+    return jnp.argmin(_sqdist(x, centers), axis=-1)
+
+
+def kmeans_noise(seed: int, k: int, batch: int, points: int) -> np.ndarray:
+    """The Gumbel noise `kmeans_masks` seeds k-means++ with: float32 (k, batch, points), drawn on
+    the host by NumPy from `seed` (no random-number program to compile)."""
+    return np.random.default_rng(seed).gumbel(size=(k, batch, points)).astype(np.float32)
 
 
 @functools.partial(jax.jit, static_argnames=("k", "iters"))
-def kmeans_masks(features: jax.Array, k: int, key: jax.Array, iters: int = 10) -> jax.Array:
+def _kmeans_masks(features, noise, k, iters):
+    b, h, w, c = features.shape
+    labels = _kmeans_labels(features.astype(jnp.float32).reshape(b, h * w, c), noise, k, iters)
+    masks = _one_hot(labels, k)  # (B, N, k)
+    return jnp.moveaxis(masks, -1, 1).reshape(b, k, h, w)
+
+
+def kmeans_masks(features: jax.Array, k: int, seed: int = 0, iters: int = KMEANS_ITERS) -> jax.Array:
     """Paper's automatic regions: K-means of each image's encoded features into `k` clusters.
 
-    features (B, h, w, C) → one-hot float32 masks (B, k, h, w) (every position in exactly one
-    cluster; a cluster may come out empty). k-means++ seeding from `key` (split per image), then
-    `iters` Lloyd iterations; deterministic for a given key. Cluster order is arbitrary.
+    Args:
+        features: (B, h, w, C), each image clustered on its own.
+        k: clusters per image.
+        seed: k-means++ seeding (`kmeans_noise`); the result is deterministic for a given seed.
+        iters: Lloyd iterations after the seeding.
+    Returns:
+        One-hot float32 masks (B, k, h, w): every position in exactly one cluster; a cluster may
+        come out empty. Cluster order is arbitrary.
     """
-    b, h, w, c = features.shape
-    x = features.astype(jnp.float32).reshape(b, h * w, c)
-    keys = jax.random.split(key, b)
-    labels = jax.vmap(_kmeans_one, in_axes=(0, 0, None, None))(x, keys, k, iters)  # (B, N)
-    masks = jax.nn.one_hot(labels, k, dtype=jnp.float32)  # (B, N, k)
-    return jnp.moveaxis(masks, -1, 1).reshape(b, k, h, w)
+    b, h, w, _ = features.shape
+    return _kmeans_masks(features, kmeans_noise(seed, k, b, h * w), k, iters)
 
 
 __all__ = [
@@ -585,4 +655,5 @@ __all__ = [
     "stylize",
     "stylize_bank",
     "stylize_per_image",
+    "stylize_regions",
 ]
