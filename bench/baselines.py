@@ -45,7 +45,7 @@ from bench.stylebank_quality import (
 )
 from infer.stylebank import StyleBankRenderer, single_spec
 from infer.transform import TransformRenderer
-from styljax import gatys, image, weights
+from styljax import gatys, image, methods, weights
 from styljax.models import stylebank as sb
 from train import configs
 
@@ -126,9 +126,9 @@ def case_add_style(models: dict, ev: Evaluator, photos: dict, paintings: dict, v
 
     name, new = args.add_style, f"{args.add_style}_new"
     for method, get, make in (
-        ("stylebank", configs.get, lambda cfg, m: StyleBankTask(cfg, vgg, {new: paintings[name]}, init_params=m.params,
+        ("stylebank", methods.get("stylebank").experiment, lambda cfg, m: StyleBankTask(cfg, vgg, {new: paintings[name]}, init_params=m.params,
                                                                 trainable_banks=[new], train_autoencoder=False)),
-        ("cin", configs.get_cin, lambda cfg, m: TransformTask(cfg, vgg, {new: paintings[name]}, init_params=m.params,
+        ("cin", methods.get("cin").experiment, lambda cfg, m: TransformTask(cfg, vgg, {new: paintings[name]}, init_params=m.params,
                                                               trainable_styles=[new], train_net=False)),
     ):
         m = models[method]

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench.common import emit, log, machine_info
-from styljax import gatys, image, losses, weights
+from styljax import gatys, image, losses, methods, weights
 from styljax.models import stylebank as sb
 from styljax.models import stylebank_store
 from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask
@@ -230,7 +230,7 @@ def add_style_race(task, exp, stylize, params: dict, ev: Evaluator, photos: dict
 
 def case_add_style(model, ev: Evaluator, photos: dict, paintings: dict, vgg, args) -> None:
     params, cfg = model
-    exp = configs.get("add-style")
+    exp = methods.get("stylebank").experiment("add-style")
     tcfg = dataclasses.replace(exp.train, model=cfg, loss=ev.loss)
     new = f"{args.add_style}_new"
     task = StyleBankTask(tcfg, vgg, {new: paintings[args.add_style]}, init_params=params,
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
 
     vgg = weights.resolve(None)
     paintings = load_paintings(args)
-    ev = Evaluator(vgg, configs.get("kodak").train.loss, paintings)
+    ev = Evaluator(vgg, methods.get("stylebank").experiment("kodak").train.loss, paintings)
     photos = held_out_images(args)
     if cases == ["gatys"]:  # model-independent: may run before the model exists
         emit({"bench": "stylebank_quality", "kind": "header", **machine_info(), "loss": dataclasses.asdict(ev.loss),

@@ -67,23 +67,17 @@ class ApiError(Exception):
 
 
 def default_models() -> dict[str, Path]:
-    from infer.stylebank import DEFAULT_MODEL
-    from infer.transform import DEFAULT_MODELS
+    """The shipped model of every method with a renderer (`styljax.methods`), under its name."""
+    from styljax import methods
 
-    return {"stylebank": DEFAULT_MODEL, **DEFAULT_MODELS}
+    return {name: methods.get(name).default_model_path() for name in methods.named("renderer")}
 
 
 def load_models(paths: dict[str, Path]) -> dict:
-    """name → Renderer, the model kind read from each manifest."""
-    from infer.stylebank import StyleBankRenderer
-    from infer.transform import TransformRenderer
-    from styljax.models import style_store
+    """name → Renderer, the method read from each manifest (`styljax.methods.open_renderer`)."""
+    from styljax import methods
 
-    models = {}
-    for name, path in paths.items():
-        fmt = style_store.read_manifest(path).get("format", "")
-        models[name] = StyleBankRenderer(Path(path)) if "stylebank" in fmt else TransformRenderer(Path(path))
-    return models
+    return {name: methods.open_renderer(path) for name, path in paths.items()}
 
 
 def thumbnail_scene(side: int = THUMB_SIDE) -> np.ndarray:

@@ -22,7 +22,6 @@ from infer import common
 from styljax import parallel
 from styljax.errors import StyljaxError
 
-DEFAULT_MODEL = common.DEFAULT_MODELS["stylebank"]
 MAX_FUSION_WEIGHT = 1e3  # |weight|, raw and normalised: beyond it float32 params overflow or cancel
 
 
@@ -208,7 +207,7 @@ class StyleBankRenderer(Renderer):
     kmeans_regions = True  # --regions K: K-means of the encoder features (paper)
     strength_mode = "features"  # D(s·(K ⊗ F) + (1 − s)·F): s = 0 is the auto-encoder path
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, method: str | None = None):
         from styljax.models import stylebank as sb
         from styljax.models import stylebank_store
 
@@ -235,10 +234,6 @@ class StyleBankRenderer(Renderer):
             masks = sb.kmeans_masks(f, k, jax.random.key(0))
         g = sb.blend_features(sb.fuse_regions(self.params, f, masks, names, self.cfg), f, strength)
         return jnp.clip(sb.decode(self.params, g, self.cfg, x.shape[1:3]), 0, 1)
-
-
-def run_stylebank(args: argparse.Namespace) -> int:
-    return run_feedforward(args, StyleBankRenderer(Path(args.model) if args.model else DEFAULT_MODEL))
 
 
 def run_feedforward(args: argparse.Namespace, model) -> int:

@@ -11,12 +11,9 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from infer import common
 from infer.stylebank import Renderer
 from styljax.errors import StyljaxError
 
-CHECKPOINTS = common.CHECKPOINTS
-DEFAULT_MODELS = {m: common.DEFAULT_MODELS[m] for m in ("cin", "johnson")}
 
 
 class TransformRenderer(Renderer):
@@ -69,10 +66,3 @@ class TransformRenderer(Renderer):
         stacked = self.lib.stack_styles(self.params["styles"], names)
         return self.lib.stylize_with(self.params, x, stacked, self.cfg, masks=jnp.asarray(masks), clip=True,
                                      **self._strength(strength))
-
-
-def run_transform(args) -> int:
-    from infer.stylebank import run_feedforward
-
-    path = Path(args.model) if args.model else DEFAULT_MODELS[args.method]
-    return run_feedforward(args, TransformRenderer(path, args.method))
