@@ -33,7 +33,6 @@ import argparse
 import dataclasses
 import json
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -43,10 +42,10 @@ from bench.common import emit, machine_info, timeit_clean
 from bench.stylebank_quality import (
     Evaluator, add_style_race, eval_args, gatys_config, gatys_result, held_out_images, load_paintings,
 )
-from infer.stylebank import StyleBankRenderer, single_spec
-from infer.transform import TransformRenderer
 from styljax import gatys, image, methods, weights
 from styljax.models import stylebank as sb
+from styljax.models import transform as tr
+from styljax.render import StyleSpec
 from train import configs
 
 CASES = ("quality", "bytes", "speed", "add_style")
@@ -54,14 +53,12 @@ CASES = ("quality", "bytes", "speed", "add_style")
 
 def load_models(args) -> dict:
     return {
-        "stylebank": StyleBankRenderer(Path(args.stylebank)),
-        "cin": TransformRenderer(Path(args.cin), "cin"),
-        "johnson": TransformRenderer(Path(args.johnson), "johnson"),
+        name: methods.get(name, "renderer").open_renderer(getattr(args, name)) for name in ("stylebank", "cin", "johnson")
     }
 
 
 def render(model, x: jax.Array, name: str) -> jax.Array:
-    return model.render(x, single_spec(model, name))[name]
+    return model.render(x, StyleSpec((name,)))[name]
 
 
 def case_quality(models: dict, ev: Evaluator, photos: dict, paintings: dict, args) -> None:
@@ -134,7 +131,8 @@ def case_add_style(models: dict, ev: Evaluator, photos: dict, paintings: dict, v
         m = models[method]
         exp = get("add-style")
         task = make(dataclasses.replace(exp.train, model=m.cfg, loss=ev.loss), m)
-        stylize = lambda p, x, style, m=m: m.lib.stylize(p, x, style, m.cfg, clip=True)
+        lib = sb if method == "stylebank" else tr
+        stylize = lambda p, x, style, m=m, lib=lib: lib.stylize(p, x, style, m.cfg, clip=True)
         emit({"case": "add_style", "method": method, **add_style_race(task, exp, stylize, m.params, ev, photos, name, new, args)})
     prov = models["johnson"].manifest.get("provenance", {})
     emit({"case": "add_style", "method": "johnson", "style": models["johnson"].styles[0],

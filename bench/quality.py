@@ -180,10 +180,9 @@ def feedforward(method: str, path: str, photos: dict, styles: list[str]):
     import jax
     import jax.numpy as jnp
 
-    from infer.stylebank import StyleBankRenderer
-    from infer.transform import TransformRenderer
+    from styljax import methods
 
-    model = StyleBankRenderer(Path(path)) if method == "stylebank" else TransformRenderer(Path(path), method)
+    model = methods.get(method, "renderer").open_renderer(path)
     have = [s for s in styles if s in model.styles]
     missing = [s for s in styles if s not in have]
     fn = jax.jit(model.stylize_with)  # one compilation per photo shape, shared by the styles

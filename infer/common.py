@@ -1,4 +1,5 @@
-"""Helpers shared by the programs: argument parsing, progress bars, loading the loss network.
+"""Helpers the inference programs share: argument parsing, progress bars, limits (the flags the
+training programs share too are in `styljax.cliargs`).
 
 Imported while the parsers are built (`styljax --help`), so it imports nothing heavy at module
 level: no JAX, no NumPy, no tqdm.
@@ -7,6 +8,7 @@ level: no JAX, no NumPy, no tqdm.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 from styljax.errors import StyljaxError
 

@@ -159,7 +159,7 @@ def create_app(models: dict, cfg=None, sharding=None):
     from starlette.exceptions import HTTPException
 
     from infer.serving import Batcher, Job, Metrics, QueueFull, ServeConfig, as_numpy_tree, two_regions
-    from infer.stylebank import parse_style_spec
+    from styljax.render import StyleSpec
     from styljax import store
 
     cfg = cfg or ServeConfig()
@@ -230,10 +230,10 @@ def create_app(models: dict, cfg=None, sharding=None):
 
     def region_styles(model, spec_text: str, field: str) -> dict:
         try:
-            spec = parse_style_spec(spec_text, model.styles)
+            spec = StyleSpec.parse(spec_text, model.styles, what=field)
         except StyljaxError as e:
-            raise ApiError(400, f"{field}: {str(e).removeprefix('--style: ')}") from None
-        if spec["mode"] == "all":
+            raise ApiError(400, str(e)) from None
+        if spec.every:
             raise ApiError(400, f"{field}: 'all' is not served; give one style or a fusion a:0.5,b:0.5")
         try:
             return as_numpy_tree(model.style_params(spec))

@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     if args.strength is not None and method.name not in feedforward:
         raise StyljaxError(f"--strength: for --method {_either(feedforward)}, not {method.name}")
     if method.renderer is not None:  # a trained model: the shared feed-forward runner
-        from infer.stylebank import run_feedforward
+        from infer.feedforward import run_feedforward
 
         return run_feedforward(args, method.open_renderer(args.model))
     return method.run_stylize(args)

@@ -54,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     import jax.numpy as jnp
     import numpy as np
 
-    from infer.stylebank import parse_style_spec
     from styljax import image, video
+    from styljax.render import StyleSpec
     from styljax.models import stylebank as sb
     from styljax.models import stylebank_store, video_store
     from styljax.models import video as vn
@@ -66,11 +66,10 @@ def run(args: argparse.Namespace) -> int:
         raise StyljaxError(f"--max-frames must be >= 1, got {args.max_frames}")
     model = Path(args.model) if args.model else default_net1() / NET1_STYLEBANK
     params, cfg, manifest = stylebank_store.load_model(model)
-    spec = parse_style_spec(args.style, sorted(params["banks"]))
-    if spec["mode"] == "all":
+    spec = StyleSpec.parse(args.style, sorted(params["banks"]))
+    if spec.every:
         raise StyljaxError("--style: one style or a fusion a:0.7,b:0.3 (not 'all')")
-    bank = (sb.fuse_linear(params["banks"], spec["weights"]) if spec["mode"] == "fusion"
-            else params["banks"][spec["names"][0]])
+    bank = sb.fuse_linear(params["banks"], spec.weight_map) if spec.mode == "fusion" else params["banks"][spec.names[0]]
     net1 = net_cfg = None
     if not args.per_frame:
         net1_path = Path(args.net1) if args.net1 else default_net1()

@@ -158,7 +158,7 @@ REGISTRY: tuple[Method, ...] = (
     Method(
         name="stylebank", title="StyleBank", kind="feedforward",
         help="StyleBank: an auto-encoder and one filter bank per named style",
-        renderer="infer.stylebank:StyleBankRenderer",
+        renderer="styljax.models.stylebank_renderer:StyleBankRenderer",
         store="styljax.models.stylebank_store:STORE", model_format="styljax-stylebank/1",
         default_model="stylebank",
         task="styljax.tasks.stylebank:StyleBankTask",
@@ -170,7 +170,7 @@ REGISTRY: tuple[Method, ...] = (
     Method(
         name="cin", title="CIN", kind="feedforward",
         help="conditional instance norm: one transform net, γ/β per named style",
-        renderer="infer.transform:TransformRenderer",
+        renderer="styljax.models.transform_renderer:TransformRenderer",
         store="styljax.models.transform_store:STORE", model_format="styljax-transform/1",
         default_model="cin",
         task="styljax.tasks.transform:TransformTask",
@@ -182,7 +182,7 @@ REGISTRY: tuple[Method, ...] = (
     Method(
         name="johnson", title="Johnson", kind="feedforward",
         help="Johnson et al.: one transform net per style",
-        renderer="infer.transform:TransformRenderer",
+        renderer="styljax.models.transform_renderer:TransformRenderer",
         store="styljax.models.transform_store:STORE", model_format="styljax-transform/1",
         default_model="johnson",
         task="styljax.tasks.transform:TransformTask",

@@ -25,7 +25,12 @@ def test_every_entry_resolves(name):
     if m.stylize is not None:
         assert callable(m._load("stylize"))
     if m.renderer is not None:
-        assert callable(m._load("renderer").render)
+        from styljax.render import Renderer, StyleStoreRenderer
+
+        cls = m._load("renderer")
+        assert issubclass(cls, StyleStoreRenderer) and not getattr(cls, "__abstractmethods__", None)
+        declared = [a for a, v in vars(Renderer).items() if not a.startswith("_") and (callable(v) or isinstance(v, property))]
+        assert len(declared) >= 12 and all(hasattr(cls, a) for a in declared)
     if m.store is not None:
         from styljax.models.style_store import StyleStore
 
@@ -83,8 +88,11 @@ def test_open_renderer_and_store_from_a_model(tiny_models, tmp_path):
     from styljax.models import transform_store
     from styljax.models.style_store import open_store
 
+    from styljax.render import Renderer
+
     r = methods.open_renderer(tiny_models["cin"])
     assert r.method == "cin" and r.styles == ["blue", "green", "red"]
+    assert isinstance(r, Renderer) and r.manifest["method"] == "cin" and r.kmeans_regions is False
     assert methods.open_renderer(tiny_models["stylebank"]).method == "stylebank"
     assert open_store(tiny_models["cin"]) is transform_store.STORE
     # opened as another method's model: refused by the renderer's own check
