@@ -4,7 +4,7 @@
         [--gatys-steps 30 --gatys-cache DIR] [--add-style the-scream] > bench/results/baselines.jsonl
     python -m bench.report baselines bench/results/baselines.jsonl
 
-All four minimise the same objective (`train.configs.KODAK_LOSS`: caffe-convention VGG-16, content
+All four minimise the same objective (`styljax.train.configs.KODAK_LOSS`: caffe-convention VGG-16, content
 relu3_3, style Gram "chw" distance over relu1_2…relu4_3 with that config's layer weights); the
 losses below are its *unweighted* content and style terms (`bench.stylebank_quality.Evaluator`),
 on the held-out Kodak images kodim21-24 at `--size`.
@@ -46,7 +46,7 @@ from styljax import gatys, image, methods, weights
 from styljax.models import stylebank as sb
 from styljax.models import transform as tr
 from styljax.render import StyleSpec
-from train import configs
+from styljax.train import configs
 
 CASES = ("quality", "bytes", "speed", "add_style")
 

@@ -5,7 +5,7 @@ how fast `add-style` gets a new bank within 10% of a jointly trained one.
         [--content-dir ../shared/data/content/kodak] [--held-out kodim21,...] [--styles ../shared/data/styles]
         [--size 192] [--gatys-steps 50] [--add-style wave]
 
-Every loss is measured with the shipped model's training loss settings (`train.configs` "kodak":
+Every loss is measured with the shipped model's training loss settings (`styljax.train.configs` "kodak":
 VGG-16 caffe-hed weights, content relu3_3 MSE, style Gram "chw" distance over relu1_2, relu2_2,
 relu3_3, relu4_3 with the per-layer weights of that config, style Grams from the painting at
 `style_size`), *unweighted*: `content` and `style` below are the raw terms, before the α/β weights.
@@ -43,7 +43,7 @@ from styljax import gatys, image, losses, methods, weights
 from styljax.models import stylebank as sb
 from styljax.models import stylebank_store
 from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask
-from train import configs
+from styljax.train import configs
 
 CASES = ("identify", "quality", "add_style")  # + "gatys": fill the Gatys cache only
 

@@ -18,7 +18,7 @@ import json
 import time
 from pathlib import Path
 
-from infer import common
+from styljax.infer import common
 from styljax import cliargs
 from styljax.errors import StyljaxError
 

@@ -14,7 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
-from infer import common
+from styljax.infer import common
 from styljax.samples import skimage_image
 
 
@@ -74,7 +74,7 @@ def run_stylebank(args: argparse.Namespace) -> int:
 
 def run_gatys(args: argparse.Namespace) -> int:
     from styljax import image, weights
-    from infer import stylize
+    from styljax.infer import stylize
 
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,7 @@ def run_gatys(args: argparse.Namespace) -> int:
     ] + (["--steps", args.steps] if args.steps else []) + (["--quiet"] if args.quiet else [])
     if args.cache_dir:
         cli_args += ["--cache-dir", args.cache_dir]
-    from infer.cli import build_parser
+    from styljax.infer.cli import build_parser
 
     stylize.run(build_parser().parse_args(["stylize", *cli_args]))
     tiles = [image.load_image(p, max_side=args.size) for p in (paths["content"], paths["style"], result)]

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from infer import common
+from styljax.infer import common
 from styljax import parallel
 from styljax.errors import StyljaxError
 from styljax.render import StyleSpec
@@ -32,7 +32,7 @@ def _outputs(inputs: list[Path], out: Path, tags: list[str]) -> dict:
 def run_feedforward(args: argparse.Namespace, model) -> int:
     """`styljax stylize` for a feed-forward model (a `styljax.render.Renderer`): inputs grouped by
     size into batches of --batch (one compilation per size), or tiled."""
-    from infer.photo import apply_photoreal
+    from styljax.infer.photo import apply_photoreal
     from styljax import image, tiling
 
     # a style spec is one token: anything after it that argparse gave to --style is an input

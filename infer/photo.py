@@ -12,7 +12,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from infer import common
+from styljax.infer import common
 from styljax import cliargs
 from styljax.errors import StyljaxError
 

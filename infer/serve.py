@@ -18,7 +18,7 @@ or pixel: `styljax.models.strength`); `preserve_colors=true` keeps the photo's c
 come back as PNG or JPEG; every error is JSON `{"error": "..."}` with a 4xx/5xx status (400 bad
 input, 401/403 no admin credential, 404, 408 too slow, 409, 413 too large, 503 busy, 504 timed
 out) and one log line.
-Requests are batched dynamically (`infer.serving`).
+Requests are batched dynamically (`styljax.infer.serving`).
 
 Hostile clients (issue #23): the (admin) endpoints that change styles are off unless the server has
 an admin token (`--admin-token[-file]`, `$STYLJAX_ADMIN_TOKEN`) and the request carries it as
@@ -28,7 +28,7 @@ an admin token (`--admin-token[-file]`, `$STYLJAX_ADMIN_TOKEN`) and the request 
 whatever the headers say) and must arrive within `--body-timeout` (408), headers within
 `--header-timeout`; image headers are checked before decoding, at most `--max-decodes` images are
 decoded at once, and all file work runs off the event loop. Images are padded into a fixed set of
-`--buckets` whose programs are compiled off the batching worker (`infer.serving`).
+`--buckets` whose programs are compiled off the batching worker (`styljax.infer.serving`).
 """
 
 # no `from __future__ import annotations`: FastAPI reads the endpoints' annotations at definition
@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from infer import common
+from styljax.infer import common
 from styljax.errors import StyljaxError, TooLarge
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -158,7 +158,7 @@ def create_app(models: dict, cfg=None, sharding=None):
     from starlette.datastructures import UploadFile as FormFile
     from starlette.exceptions import HTTPException
 
-    from infer.serving import Batcher, Job, Metrics, QueueFull, ServeConfig, as_numpy_tree, two_regions
+    from styljax.infer.serving import Batcher, Job, Metrics, QueueFull, ServeConfig, as_numpy_tree, two_regions
     from styljax.render import StyleSpec
     from styljax import store
 
@@ -429,7 +429,7 @@ STYLE_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/fo
 def style_template(model) -> tuple[dict, float]:
     """What an uploaded style must be for `model`: {key: (shape, float32)} of its styles' leaves,
     and the largest plausible magnitude (1000× the largest of its own styles, at least 1000)."""
-    from infer.serving import as_numpy_tree
+    from styljax.infer.serving import as_numpy_tree
     from styljax import store
 
     styles = model.params[model.styles_key]
@@ -644,7 +644,7 @@ def parse_buckets(text: str) -> tuple[tuple[int, int], ...]:
 
 
 def warmup(app, mode: str) -> None:
-    """Compile the service's programs (`infer.serving.Batcher.plan`): `background` all after start,
+    """Compile the service's programs (`styljax.infer.serving.Batcher.plan`): `background` all after start,
     `start` all now, `none` nothing ahead, or the buckets of these sizes (H, W) now."""
     batcher = app.state.batcher
     if mode == "none":
@@ -680,7 +680,7 @@ def admin_token(args: argparse.Namespace) -> str | None:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from infer.serving import ServeConfig
+    from styljax.infer.serving import ServeConfig
     from styljax import parallel
 
     if args.warmup not in ("background", "start", "none"):

@@ -22,7 +22,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from infer import common, photo
+from styljax.infer import common, photo
 from styljax import cliargs, methods
 from styljax.errors import StyljaxError
 
@@ -195,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     if args.strength is not None and method.name not in feedforward:
         raise StyljaxError(f"--strength: for --method {_either(feedforward)}, not {method.name}")
     if method.renderer is not None:  # a trained model: the shared feed-forward runner
-        from infer.feedforward import run_feedforward
+        from styljax.infer.feedforward import run_feedforward
 
         return run_feedforward(args, method.open_renderer(args.model))
     return method.run_stylize(args)

@@ -14,7 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
-from infer import common
+from styljax.infer import common
 from styljax import checkpoints
 from styljax.errors import StyljaxError
 

@@ -2,7 +2,7 @@
 
 An entry names the pieces of a method: how `styljax stylize` runs it, its `Renderer` (feed-forward
 models), its `StyleStore` (the model on disk), its training `Task`, the function that adds its
-`styljax train NAME` parser, and its experiment table in `train.configs`. Programs ask the
+`styljax train NAME` parser, and its experiment table in `styljax.train.configs`. Programs ask the
 registry (`get`, `named`, `for_model`) instead of testing method names themselves:
 
     stylize --method M     get(M, "stylize")   -> M.run_stylize(args) or M.open_renderer(path)
@@ -48,7 +48,7 @@ class Method:
       task: the training task class (`styljax.training.Task`).
       trainer: `register(subparsers, method)`: adds the `styljax train NAME` parser.
       train_help: one line for that parser.
-      configs: the name of its experiment table in `train.configs`.
+      configs: the name of its experiment table in `styljax.train.configs`.
       config_names: that table's names, here for `--help` (a test holds them equal).
       default_config: the `--config` used when none is given.
       add_style: whether `styljax add-style` trains a new style into a frozen model of it.
@@ -134,8 +134,8 @@ class Method:
         self._load("trainer")(subparsers, self)
 
     def experiments(self) -> dict:
-        """Its experiment table (`train.configs`; imports the model configs, so JAX)."""
-        from train import configs
+        """Its experiment table (`styljax.train.configs`; imports the model configs, so JAX)."""
+        from styljax.train import configs
 
         if self.configs is None:
             raise StyljaxError(f"{self.name} has no training experiments")
@@ -153,7 +153,7 @@ REGISTRY: tuple[Method, ...] = (
     Method(
         name="gatys", title="Gatys", kind="optimisation",
         help="the default: one image optimised against style image files, Gatys et al.",
-        stylize="infer.stylize:run_gatys",
+        stylize="styljax.infer.stylize:run_gatys",
     ),
     Method(
         name="stylebank", title="StyleBank", kind="feedforward",
@@ -162,7 +162,7 @@ REGISTRY: tuple[Method, ...] = (
         store="styljax.models.stylebank_store:STORE", model_format="styljax-stylebank/1",
         default_model="stylebank",
         task="styljax.tasks.stylebank:StyleBankTask",
-        trainer="train.stylebank:register_train",
+        trainer="styljax.train.stylebank:register_train",
         train_help="train a StyleBank model (auto-encoder + one bank per style)",
         configs="EXPERIMENTS", config_names=("kodak", "kodak-wiki", "paper", "add-style", "tiny"),
         default_config="kodak", add_style=True,
@@ -174,7 +174,7 @@ REGISTRY: tuple[Method, ...] = (
         store="styljax.models.transform_store:STORE", model_format="styljax-transform/1",
         default_model="cin",
         task="styljax.tasks.transform:TransformTask",
-        trainer="train.transform:register_cin",
+        trainer="styljax.train.transform:register_cin",
         train_help="train a conditional-instance-norm net (one net, γ/β per style)",
         configs="CIN_EXPERIMENTS", config_names=("kodak", "add-style", "tiny"), default_config="kodak",
         add_style=True,
@@ -186,21 +186,21 @@ REGISTRY: tuple[Method, ...] = (
         store="styljax.models.transform_store:STORE", model_format="styljax-transform/1",
         default_model="johnson",
         task="styljax.tasks.transform:TransformTask",
-        trainer="train.transform:register_johnson",
+        trainer="styljax.train.transform:register_johnson",
         train_help="train a Johnson et al. transform net for one style",
         configs="JOHNSON_EXPERIMENTS", config_names=("kodak", "tiny"), default_config="kodak",
     ),
     Method(
         name="photo", title="Deep Photo Style Transfer", kind="optimisation",
         help="Deep Photo Style Transfer: photorealistic optimisation with the matting Laplacian",
-        stylize="infer.photo:run_photo",
+        stylize="styljax.infer.photo:run_photo",
     ),
     Method(
         name="video", title="video", kind="video",
         help="coherent online video: Net1, flow and mask nets, on a frozen StyleBank model",
         model_format="styljax-video-net1/1", default_model="video",
         task="styljax.tasks.video:VideoTask",
-        trainer="train.video:register_train",
+        trainer="styljax.train.video:register_train",
         train_help="train the video flow and mask nets (Net1) on a frozen StyleBank model",
         configs="VIDEO_EXPERIMENTS", config_names=("video", "video-tiny"), default_config="video",
     ),

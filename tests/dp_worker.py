@@ -81,7 +81,7 @@ def stylize_folder(root: str) -> dict:
 
     import jax.numpy as jnp
 
-    from infer.cli import main as cli
+    from styljax.infer.cli import main as cli
     from styljax import image
     from styljax.models import stylebank as sb
     from styljax.models import stylebank_store

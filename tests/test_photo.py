@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from infer.cli import main
+from styljax.infer.cli import main
 from styljax import gatys, image, photo, vgg, weights
 from styljax.errors import StyljaxError
 

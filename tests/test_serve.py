@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from conftest import live_server
-from infer import serve
-from infer.serving import Batcher, Job, Metrics, ServeConfig, as_numpy_tree, batch_bucket, bucket_hw, pad_to
+from styljax.infer import serve
+from styljax.infer.serving import Batcher, Job, Metrics, ServeConfig, as_numpy_tree, batch_bucket, bucket_hw, pad_to
 from styljax.models import stylebank as sb
 from styljax.render import StyleSpec
 
@@ -269,7 +269,7 @@ def test_warmup_sizes():
 
 
 def test_cli_errors_are_one_line(capsys):
-    from infer.cli import main
+    from styljax.infer.cli import main
 
     assert main(["serve", "--model", "nonsense"]) == 2
     assert "NAME=DIR" in capsys.readouterr().err

@@ -21,8 +21,8 @@ from PIL import Image
 
 from bench.serve_hostile import gif_header, png_header  # the crafted headers, one definition
 from conftest import live_server
-from infer import serve
-from infer.serving import Batcher, Job, Metrics, as_numpy_tree
+from styljax.infer import serve
+from styljax.infer.serving import Batcher, Job, Metrics, as_numpy_tree
 from styljax.render import StyleSpec
 from styljax import store
 from styljax.errors import StyljaxError
@@ -38,7 +38,7 @@ CFG = dict(max_batch=4, max_wait_ms=5, max_upload_bytes=400_000, max_pixels=24_0
 def config(**kw):
     """ServeConfig from the fields it has (so this file also runs against the service before issue
     #23, where each test fails on the behaviour it checks, not on a missing setting)."""
-    from infer.serving import ServeConfig
+    from styljax.infer.serving import ServeConfig
 
     fields = {f.name for f in ServeConfig.__dataclass_fields__.values()}
     return ServeConfig(**{k: v for k, v in kw.items() if k in fields})

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from skimage.color import rgb2yiq
 
-from infer.cli import main
+from styljax.infer.cli import main
 from styljax import image
 from styljax.models import stylebank as sb
 from styljax.models import strength as st

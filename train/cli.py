@@ -4,7 +4,7 @@ with a trainer, `styljax.methods`) and `styljax add-style`."""
 from __future__ import annotations
 
 from styljax import methods
-from train import stylebank
+from styljax.train import stylebank
 
 
 def register(sub) -> None:

@@ -21,7 +21,7 @@ from styljax import cliargs, methods
 from styljax.errors import StyljaxError
 
 if TYPE_CHECKING:
-    from train import configs
+    from styljax.train import configs
 
 SKIMAGE_CONTENT = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field")  # colour photos in the wheel
 

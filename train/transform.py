@@ -12,7 +12,7 @@ from pathlib import Path
 
 from styljax import cliargs, methods
 from styljax.errors import StyljaxError
-from train.stylebank import (config_flag, content_flags, content_of, experiment, fit, init_flag, init_params, loop_flags,
+from styljax.train.stylebank import (config_flag, content_flags, content_of, experiment, fit, init_flag, init_params, loop_flags,
                              provenance, style_images)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from styljax import checkpoints, methods
 from styljax.errors import StyljaxError
-from train.stylebank import config_flag, content_flags, content_of, experiment, fit, loop_flags, provenance
+from styljax.train.stylebank import config_flag, content_flags, content_of, experiment, fit, loop_flags, provenance
 
 
 def register_train(parsers, method: methods.Method) -> None:
