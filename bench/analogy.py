@@ -178,7 +178,7 @@ def case_timing(args) -> None:
     for size in (int(s) for s in args.sizes.split(",")):
         a_path, bp_path = timing_inputs(size, bp, args.style, work)
         out = work / f"out_{size}"
-        cmd = [sys.executable, "-m", "infer.cli", "analogy", str(a_path), str(bp_path), "--out-dir", str(out),
+        cmd = [sys.executable, "-m", "styljax.infer.cli", "analogy", str(a_path), str(bp_path), "--out-dir", str(out),
                "--quiet"] + (["--weights", args.weights] if args.weights else [])
         log(f"timing {size}px: {' '.join(cmd)}")
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

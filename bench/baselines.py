@@ -4,7 +4,7 @@
         [--gatys-steps 30 --gatys-cache DIR] [--add-style the-scream] > bench/results/baselines.jsonl
     python -m bench.report baselines bench/results/baselines.jsonl
 
-All four minimise the same objective (`train.configs.KODAK_LOSS`: caffe-convention VGG-16, content
+All four minimise the same objective (`styljax.train.configs.KODAK_LOSS`: caffe-convention VGG-16, content
 relu3_3, style Gram "chw" distance over relu1_2…relu4_3 with that config's layer weights); the
 losses below are its *unweighted* content and style terms (`bench.stylebank_quality.Evaluator`),
 on the held-out Kodak images kodim21-24 at `--size`.
@@ -33,7 +33,6 @@ import argparse
 import dataclasses
 import json
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -43,25 +42,23 @@ from bench.common import emit, machine_info, timeit_clean
 from bench.stylebank_quality import (
     Evaluator, add_style_race, eval_args, gatys_config, gatys_result, held_out_images, load_paintings,
 )
-from infer.stylebank import StyleBankRenderer, single_spec
-from infer.transform import TransformRenderer
-from styljax import gatys, image, weights
+from styljax import gatys, image, methods, weights
 from styljax.models import stylebank as sb
-from train import configs
+from styljax.models import transform as tr
+from styljax.render import StyleSpec
+from styljax.train import configs
 
 CASES = ("quality", "bytes", "speed", "add_style")
 
 
 def load_models(args) -> dict:
     return {
-        "stylebank": StyleBankRenderer(Path(args.stylebank)),
-        "cin": TransformRenderer(Path(args.cin), "cin"),
-        "johnson": TransformRenderer(Path(args.johnson), "johnson"),
+        name: methods.get(name, "renderer").open_renderer(getattr(args, name)) for name in ("stylebank", "cin", "johnson")
     }
 
 
 def render(model, x: jax.Array, name: str) -> jax.Array:
-    return model.render(x, single_spec(model, name))[name]
+    return model.render(x, StyleSpec((name,)))[name]
 
 
 def case_quality(models: dict, ev: Evaluator, photos: dict, paintings: dict, args) -> None:
@@ -126,15 +123,16 @@ def case_add_style(models: dict, ev: Evaluator, photos: dict, paintings: dict, v
 
     name, new = args.add_style, f"{args.add_style}_new"
     for method, get, make in (
-        ("stylebank", configs.get, lambda cfg, m: StyleBankTask(cfg, vgg, {new: paintings[name]}, init_params=m.params,
+        ("stylebank", methods.get("stylebank").experiment, lambda cfg, m: StyleBankTask(cfg, vgg, {new: paintings[name]}, init_params=m.params,
                                                                 trainable_banks=[new], train_autoencoder=False)),
-        ("cin", configs.get_cin, lambda cfg, m: TransformTask(cfg, vgg, {new: paintings[name]}, init_params=m.params,
+        ("cin", methods.get("cin").experiment, lambda cfg, m: TransformTask(cfg, vgg, {new: paintings[name]}, init_params=m.params,
                                                               trainable_styles=[new], train_net=False)),
     ):
         m = models[method]
         exp = get("add-style")
         task = make(dataclasses.replace(exp.train, model=m.cfg, loss=ev.loss), m)
-        stylize = lambda p, x, style, m=m: m.lib.stylize(p, x, style, m.cfg, clip=True)
+        lib = sb if method == "stylebank" else tr
+        stylize = lambda p, x, style, m=m, lib=lib: lib.stylize(p, x, style, m.cfg, clip=True)
         emit({"case": "add_style", "method": method, **add_style_race(task, exp, stylize, m.params, ev, photos, name, new, args)})
     prov = models["johnson"].manifest.get("provenance", {})
     emit({"case": "add_style", "method": "johnson", "style": models["johnson"].styles[0],

@@ -78,7 +78,7 @@ def build_step(method: str, crop: int, batch: int):
     import numpy as np
 
     from styljax import weights
-    from train import configs
+    from styljax import methods
 
     vgg = weights.load_default()
     rng = np.random.default_rng(0)
@@ -90,7 +90,7 @@ def build_step(method: str, crop: int, batch: int):
     else:
         from styljax.tasks.transform import TransformTask
 
-        exp = (configs.get_cin if method == "cin" else configs.get_johnson)("kodak")
+        exp = methods.get(method).experiment("kodak")
         styles = {f"s{i}": rng.random((64, 64, 3), dtype=np.float32) for i in range(6 if method == "cin" else 1)}
         task = TransformTask(exp.train, vgg, styles, method=method)
     images = jnp.asarray(rng.random((batch, crop, crop, 3), dtype=np.float32))

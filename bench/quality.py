@@ -5,7 +5,7 @@
         [--gatys-photos 2] [--gatys-steps 200,100] [--gatys-cache DIR] [--out-dir out/quality]
         [--gallery out/quality/gallery.jpg] > bench/results/quality.jsonl
 
-Photos: `train.configs.HELD_OUT` (kodim21-24 and Wikipedia 033-040; none trained on), the first
+Photos: `styljax.train.configs.HELD_OUT` (kodim21-24 and Wikipedia 033-040; none trained on), the first
 `--photos` of them, loaded at `--size` px (longer side). Paintings: the six in `--data`/styles,
 named as the shipped models name them (file stem, '_' -> '-'); `--styles` renders a subset, but
 "nearest own" always picks among all six.
@@ -66,7 +66,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import emit, log, machine_info
-from train import configs
+from styljax.train import configs
 
 METHODS = ("peer", "stylebank", "cin", "johnson", "gatys")
 FEEDFORWARD = ("stylebank", "cin", "johnson")
@@ -180,10 +180,9 @@ def feedforward(method: str, path: str, photos: dict, styles: list[str]):
     import jax
     import jax.numpy as jnp
 
-    from infer.stylebank import StyleBankRenderer
-    from infer.transform import TransformRenderer
+    from styljax import methods
 
-    model = StyleBankRenderer(Path(path)) if method == "stylebank" else TransformRenderer(Path(path), method)
+    model = methods.get(method, "renderer").open_renderer(path)
     have = [s for s in styles if s in model.styles]
     missing = [s for s in styles if s not in have]
     fn = jax.jit(model.stylize_with)  # one compilation per photo shape, shared by the styles
@@ -239,7 +238,7 @@ def peer(photo_files: dict[str, Path], paintings: dict[str, Path], photos: dict,
 
 def gatys_cli_config(size: int, steps: str | None):
     """The GatysConfig and style scale `styljax stylize --method gatys --size SIZE [--steps]` uses."""
-    from infer import stylize
+    from styljax.infer import stylize
 
     p = argparse.ArgumentParser()
     stylize.register(p.add_subparsers())

@@ -33,13 +33,14 @@ def child(args) -> None:
     import jax
     import numpy as np
 
-    from infer.stylebank import StyleBankRenderer, single_spec
     from styljax import image
+    from styljax.models.stylebank_renderer import StyleBankRenderer
+    from styljax.render import StyleSpec
 
     model = StyleBankRenderer(Path(args.model))
     x = jax.numpy.asarray(image.load_image(args.photo, max_side=args.size)[None])
     if args.child == "single":
-        spec = single_spec(model, STYLES[0])
+        spec = StyleSpec(names=(STYLES[0],))
 
         def render():
             return np.asarray(model.render(x, spec)[STYLES[0]])

@@ -17,19 +17,16 @@ whose s = 0 end *is* the photo, but it should come close, and be at least as fai
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from bench.common import emit, log
-from infer.demo import skimage_image
-from infer.transform import DEFAULT_MODELS
-from styljax import image, metrics
+from styljax import image, methods, metrics
 from styljax.models import strength as st
 from styljax.models import transform as tr
 from styljax.models import transform_store
+from styljax.samples import skimage_image
 
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -49,7 +46,7 @@ def main(argv=None) -> int:
         if method == "stylebank":
             stylebank_rows(photos, args.sigma)
             continue
-        params, cfg, _ = transform_store.load_model(Path(DEFAULT_MODELS[method]))
+        params, cfg, _ = transform_store.load_model(methods.get(method).default_model_path())
         neutral = tr.init_style(cfg)  # γ = 1, β = 0
         for style in sorted(params["styles"]):
             for pname, photo in photos.items():
@@ -69,11 +66,10 @@ def main(argv=None) -> int:
 
 def stylebank_rows(photos: dict, sigma: float) -> None:
     """The same measure for StyleBank's feature blend (its natural control), against pixel fading."""
-    from infer.stylebank import DEFAULT_MODEL
     from styljax.models import stylebank as sb
     from styljax.models import stylebank_store
 
-    params, cfg, _ = stylebank_store.load_model(DEFAULT_MODEL)
+    params, cfg, _ = stylebank_store.load_model(methods.get("stylebank").default_model_path())
     for style in sorted(params["banks"]):
         for pname, photo in photos.items():
             x = jnp.asarray(photo)[None]

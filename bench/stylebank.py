@@ -477,9 +477,9 @@ def stylebank_train_task(params: dict, cfg: sb.StyleBankConfig, crop: int, vggw,
 def transform_train_config(method: str, model_cfg, crop: int):
     """The "kodak" experiment's `TransformTrainConfig` of `method` (loss KODAK_LOSS, its lr) with
     the architecture `model_cfg` and the Gram targets at min(style_size, crop) px."""
-    from train import configs
+    from styljax import methods
 
-    t = (configs.get_cin if method == "cin" else configs.get_johnson)("kodak").train
+    t = methods.get(method).experiment("kodak").train
     return dataclasses.replace(t, model=model_cfg,
                                loss=dataclasses.replace(t.loss, style_size=min(t.loss.style_size, crop)))
 
@@ -498,9 +498,9 @@ def load_transform_model(method: str, model: str | None, seed: int) -> tuple[dic
     holds one), else a random one with the "kodak" experiment's architecture."""
     from styljax.models import transform as tr
     from styljax.models import transform_store
-    from train import configs
+    from styljax import methods
 
-    exp_cfg = (configs.get_cin if method == "cin" else configs.get_johnson)("kodak").train.model
+    exp_cfg = methods.get(method).experiment("kodak").train.model
     path = Path(model or TRANSFORM_MODELS[method])
     if (path / "manifest.json").is_file():
         params, cfg, manifest = transform_store.load_model(path)

@@ -5,7 +5,7 @@ how fast `add-style` gets a new bank within 10% of a jointly trained one.
         [--content-dir ../shared/data/content/kodak] [--held-out kodim21,...] [--styles ../shared/data/styles]
         [--size 192] [--gatys-steps 50] [--add-style wave]
 
-Every loss is measured with the shipped model's training loss settings (`train.configs` "kodak":
+Every loss is measured with the shipped model's training loss settings (`styljax.train.configs` "kodak":
 VGG-16 caffe-hed weights, content relu3_3 MSE, style Gram "chw" distance over relu1_2, relu2_2,
 relu3_3, relu4_3 with the per-layer weights of that config, style Grams from the painting at
 `style_size`), *unweighted*: `content` and `style` below are the raw terms, before the α/β weights.
@@ -39,11 +39,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench.common import emit, log, machine_info
-from styljax import gatys, image, losses, weights
+from styljax import gatys, image, losses, methods, weights
 from styljax.models import stylebank as sb
 from styljax.models import stylebank_store
 from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask
-from train import configs
+from styljax.train import configs
 
 CASES = ("identify", "quality", "add_style")  # + "gatys": fill the Gatys cache only
 
@@ -230,7 +230,7 @@ def add_style_race(task, exp, stylize, params: dict, ev: Evaluator, photos: dict
 
 def case_add_style(model, ev: Evaluator, photos: dict, paintings: dict, vgg, args) -> None:
     params, cfg = model
-    exp = configs.get("add-style")
+    exp = methods.get("stylebank").experiment("add-style")
     tcfg = dataclasses.replace(exp.train, model=cfg, loss=ev.loss)
     new = f"{args.add_style}_new"
     task = StyleBankTask(tcfg, vgg, {new: paintings[args.add_style]}, init_params=params,
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
 
     vgg = weights.resolve(None)
     paintings = load_paintings(args)
-    ev = Evaluator(vgg, configs.get("kodak").train.loss, paintings)
+    ev = Evaluator(vgg, methods.get("stylebank").experiment("kodak").train.loss, paintings)
     photos = held_out_images(args)
     if cases == ["gatys"]:  # model-independent: may run before the model exists
         emit({"bench": "stylebank_quality", "kind": "header", **machine_info(), "loss": dataclasses.asdict(ev.loss),

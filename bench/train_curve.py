@@ -17,7 +17,7 @@ import json
 import jax
 import numpy as np
 
-from infer.demo import skimage_image
+from styljax.samples import skimage_image
 from styljax import data, weights
 from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask, StyleBankTrainConfig
 

@@ -1,5 +1,5 @@
 import sys
 
-from infer.cli import main
+from styljax.infer.cli import main
 
 sys.exit(main())

@@ -18,7 +18,8 @@ import json
 import time
 from pathlib import Path
 
-from infer import common
+from styljax.infer import common
+from styljax import cliargs
 from styljax.errors import StyljaxError
 
 OUTPUTS = ("A_prime.png", "B.png", "nnf_ab.npy", "nnf_ba.npy", "flow_ab.png", "flow_ba.png", "sheet.jpg",
@@ -45,7 +46,7 @@ def register(sub) -> None:
     p.add_argument("--mask", default="step", help="response mask: step (official code) or sigmoid (paper)")
     p.add_argument("--seed", type=int, default=0, help="PatchMatch's random initialisation and search (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    common.add_weights_arg(p)
+    cliargs.add_weights_arg(p)
     p.set_defaults(func=run)
 
 
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     analogy.check_size(b_prime.shape[:2], cfg.ratio, f"B' ({args.b_prime})")
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    vgg = common.load_vgg(args)
+    vgg = cliargs.load_vgg(args)
 
     t0 = time.perf_counter()
     bar = common.progress(len(analogy.LEVELS), "analogy", disable=args.quiet)

@@ -61,7 +61,7 @@ def serve_batch_runner(model, hw: tuple[int, int]) -> Callable[[int], object]:
     import jax
     import numpy as np
 
-    from infer.serving import stack
+    from styljax.infer.serving import stack
 
     fn = jax.jit(model.serve_batch)
     body, neutral = model.serving_args()

@@ -19,7 +19,8 @@ from styljax import __version__
 from styljax.errors import StyljaxError
 
 # verb modules: each keeps its heavy imports inside its functions so `styljax --help` stays fast
-VERBS = ("infer.demo", "infer.stylize", "infer.video", "infer.analogy", "train.cli", "infer.styles", "infer.weights", "infer.serve")
+VERBS = ("styljax.infer.demo", "styljax.infer.stylize", "styljax.infer.video", "styljax.infer.analogy", "styljax.train.cli",
+         "styljax.infer.styles", "styljax.infer.weights", "styljax.infer.serve")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                 parallel.initialize(args)
             return int(args.func(args) or 0)
         finally:
-            from infer.common import close_bars
+            from styljax.infer.common import close_bars
 
             close_bars()  # a message printed next gets a line of its own, and no bar is redrawn at exit
     except StyljaxError as e:

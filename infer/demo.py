@@ -14,7 +14,8 @@ import argparse
 import time
 from pathlib import Path
 
-from infer import common
+from styljax.infer import common
+from styljax.samples import skimage_image
 
 
 def register(sub) -> None:
@@ -33,25 +34,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def skimage_image(name: str):
-    """A colour scikit-image sample as float RGB [0, 1] (no download: the files are in the wheel)."""
-    import numpy as np
-
-    from styljax.errors import StyljaxError
-
-    try:
-        import skimage.data
-    except ImportError:
-        raise StyljaxError("the demo needs scikit-image: pip install 'styljax[dev]'") from None
-    loader = getattr(skimage.data, name, None)
-    if loader is None:
-        raise StyljaxError(f"scikit-image has no sample image {name!r}")
-    img = np.asarray(loader())
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=-1)
-    return img[..., :3].astype(np.float32) / (65535.0 if img.dtype == np.uint16 else 255.0)
-
-
 def run(args: argparse.Namespace) -> int:
     common.check_choice(args.method, ("stylebank", "gatys"), "method")
     return run_stylebank(args) if args.method == "stylebank" else run_gatys(args)
@@ -61,14 +43,13 @@ def run_stylebank(args: argparse.Namespace) -> int:
     import jax.numpy as jnp
     import numpy as np
 
-    from infer.stylebank import DEFAULT_MODEL
-    from styljax import image
+    from styljax import image, methods
     from styljax.models import stylebank as sb
     from styljax.models import stylebank_store
 
     t0 = time.perf_counter()
     out_dir = Path(args.out_dir)
-    params, cfg, _ = stylebank_store.load_model(args.model or DEFAULT_MODEL)
+    params, cfg, _ = stylebank_store.load_model(args.model or methods.get("stylebank").default_model_path())
     names = tuple(sorted(params["banks"]))
     photo = skimage_image(args.content)
     photo = np.asarray(image.resize(photo, image.fit_max_side(*photo.shape[:2], args.size)))
@@ -90,7 +71,7 @@ def run_stylebank(args: argparse.Namespace) -> int:
 
 def run_gatys(args: argparse.Namespace) -> int:
     from styljax import image, weights
-    from infer import stylize
+    from styljax.infer import stylize
 
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -106,7 +87,7 @@ def run_gatys(args: argparse.Namespace) -> int:
     ] + (["--steps", args.steps] if args.steps else []) + (["--quiet"] if args.quiet else [])
     if args.cache_dir:
         cli_args += ["--cache-dir", args.cache_dir]
-    from infer.cli import build_parser
+    from styljax.infer.cli import build_parser
 
     stylize.run(build_parser().parse_args(["stylize", *cli_args]))
     tiles = [image.load_image(p, max_side=args.size) for p in (paths["content"], paths["style"], result)]

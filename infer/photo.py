@@ -12,7 +12,8 @@ import dataclasses
 import time
 from pathlib import Path
 
-from infer import common
+from styljax.infer import common
+from styljax import cliargs
 from styljax.errors import StyljaxError
 
 
@@ -110,7 +111,7 @@ def run_photo(args: argparse.Namespace) -> int:
     content_masks, style_masks = load_masks(args, content, style)
     out = Path(args.out)
     image.check_output_path(out)
-    vgg = common.load_vgg(args, cfg.layers)
+    vgg = cliargs.load_vgg(args, cfg.layers)
 
     bar = common.progress(sum(cfg.steps), "photo", disable=args.quiet)
     t0 = time.perf_counter()

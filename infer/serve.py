@@ -18,7 +18,7 @@ or pixel: `styljax.models.strength`); `preserve_colors=true` keeps the photo's c
 come back as PNG or JPEG; every error is JSON `{"error": "..."}` with a 4xx/5xx status (400 bad
 input, 401/403 no admin credential, 404, 408 too slow, 409, 413 too large, 503 busy, 504 timed
 out) and one log line.
-Requests are batched dynamically (`infer.serving`).
+Requests are batched dynamically (`styljax.infer.serving`).
 
 Hostile clients (issue #23): the (admin) endpoints that change styles are off unless the server has
 an admin token (`--admin-token[-file]`, `$STYLJAX_ADMIN_TOKEN`) and the request carries it as
@@ -28,7 +28,7 @@ an admin token (`--admin-token[-file]`, `$STYLJAX_ADMIN_TOKEN`) and the request 
 whatever the headers say) and must arrive within `--body-timeout` (408), headers within
 `--header-timeout`; image headers are checked before decoding, at most `--max-decodes` images are
 decoded at once, and all file work runs off the event loop. Images are padded into a fixed set of
-`--buckets` whose programs are compiled off the batching worker (`infer.serving`).
+`--buckets` whose programs are compiled off the batching worker (`styljax.infer.serving`).
 """
 
 # no `from __future__ import annotations`: FastAPI reads the endpoints' annotations at definition
@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from infer import common
+from styljax.infer import common
 from styljax.errors import StyljaxError, TooLarge
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -68,23 +68,17 @@ class ApiError(Exception):
 
 
 def default_models() -> dict[str, Path]:
-    from infer.stylebank import DEFAULT_MODEL
-    from infer.transform import DEFAULT_MODELS
+    """The shipped model of every method with a renderer (`styljax.methods`), under its name."""
+    from styljax import methods
 
-    return {"stylebank": DEFAULT_MODEL, **DEFAULT_MODELS}
+    return {name: methods.get(name).default_model_path() for name in methods.named("renderer")}
 
 
 def load_models(paths: dict[str, Path]) -> dict:
-    """name → Renderer, the model kind read from each manifest."""
-    from infer.stylebank import StyleBankRenderer
-    from infer.transform import TransformRenderer
-    from styljax.models import style_store
+    """name → Renderer, the method read from each manifest (`styljax.methods.open_renderer`)."""
+    from styljax import methods
 
-    models = {}
-    for name, path in paths.items():
-        fmt = style_store.read_manifest(path).get("format", "")
-        models[name] = StyleBankRenderer(Path(path)) if "stylebank" in fmt else TransformRenderer(Path(path))
-    return models
+    return {name: methods.open_renderer(path) for name, path in paths.items()}
 
 
 def thumbnail_scene(side: int = THUMB_SIDE) -> np.ndarray:
@@ -165,8 +159,8 @@ def create_app(models: dict, cfg=None, sharding=None):
     from starlette.datastructures import UploadFile as FormFile
     from starlette.exceptions import HTTPException
 
-    from infer.serving import Batcher, Job, Metrics, QueueFull, ServeConfig, as_numpy_tree, two_regions
-    from infer.stylebank import parse_style_spec
+    from styljax.infer.serving import Batcher, Job, Metrics, QueueFull, ServeConfig, as_numpy_tree, two_regions
+    from styljax.render import StyleSpec
     from styljax import store
 
     cfg = cfg or ServeConfig()
@@ -237,10 +231,10 @@ def create_app(models: dict, cfg=None, sharding=None):
 
     def region_styles(model, spec_text: str, field: str) -> dict:
         try:
-            spec = parse_style_spec(spec_text, model.styles)
+            spec = StyleSpec.parse(spec_text, model.styles, what=field)
         except StyljaxError as e:
-            raise ApiError(400, f"{field}: {str(e).removeprefix('--style: ')}") from None
-        if spec["mode"] == "all":
+            raise ApiError(400, str(e)) from None
+        if spec.every:
             raise ApiError(400, f"{field}: 'all' is not served; give one style or a fusion a:0.5,b:0.5")
         try:
             return as_numpy_tree(model.style_params(spec))
@@ -436,7 +430,7 @@ STYLE_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/fo
 def style_template(model) -> tuple[dict, float]:
     """What an uploaded style must be for `model`: {key: (shape, float32)} of its styles' leaves,
     and the largest plausible magnitude (1000× the largest of its own styles, at least 1000)."""
-    from infer.serving import as_numpy_tree
+    from styljax.infer.serving import as_numpy_tree
     from styljax import store
 
     styles = model.params[model.styles_key]
@@ -653,7 +647,7 @@ def parse_buckets(text: str) -> tuple[tuple[int, int], ...]:
 
 
 def warmup(app, mode: str) -> None:
-    """Compile the service's programs (`infer.serving.Batcher.plan`): `background` all after start,
+    """Compile the service's programs (`styljax.infer.serving.Batcher.plan`): `background` all after start,
     `start` all now, `none` nothing ahead, or the buckets of these sizes (H, W) now."""
     batcher = app.state.batcher
     if mode == "none":
@@ -673,8 +667,8 @@ def warmup(app, mode: str) -> None:
 def auto_batch(models: dict, paths: dict, cfg) -> int:
     """--max-batch not given: `infer.batch_policy.auto_max_batch` for the first model at the bucket
     of a default_side² image."""
-    from infer import batch_policy
-    from infer.serving import bucket_hw
+    from styljax.infer import batch_policy
+    from styljax.infer.serving import bucket_hw
 
     name = next(iter(models))
     hw = bucket_hw(cfg.default_side, cfg.default_side, cfg.buckets)
@@ -701,8 +695,8 @@ def admin_token(args: argparse.Namespace) -> str | None:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from infer.batch_policy import DEFAULT_MAX_BATCH
-    from infer.serving import ServeConfig
+    from styljax.infer.batch_policy import DEFAULT_MAX_BATCH
+    from styljax.infer.serving import ServeConfig
     from styljax import parallel
 
     if args.warmup not in ("background", "start", "none"):

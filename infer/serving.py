@@ -1,5 +1,5 @@
 """The inference engine behind `styljax serve`: requests in, dynamic batches through one compiled
-program per (model, size bucket, regions, batch size), results out. No HTTP here (see `infer.serve`).
+program per (model, size bucket, regions, batch size), results out. No HTTP here (see `styljax.infer.serve`).
 
 A request is one image with, per region r, a style's params (a bank, or γ/β, possibly a fusion)
 and a soft mask M_r (Σ_r M_r = 1), plus its own style strength and colour choice (per image in
@@ -33,6 +33,8 @@ from typing import Any
 
 import jax
 import numpy as np
+
+from styljax.render import StyleSpec
 
 
 DEFAULT_BUCKETS = tuple((s, s) for s in (128, 256, 384, 512, 768, 1024))
@@ -168,7 +170,7 @@ class Batcher:
     """Dynamic batching over a bounded queue, one worker thread (the device runs one batch at a time),
     and a compiler thread that builds the programs the worker runs.
 
-    `models` maps a model name to a `Renderer` (`infer.stylebank.Renderer`); `run(key, batch)` is
+    `models` maps a model name to a `styljax.render.Renderer`; `run(key, batch)` is
     swappable for tests. Results are the requests' images (H, W, 3) float32 in [0, 1]. Programs are
     keyed (model, bucket, regions, batch size); the worker never compiles: a request waits in the
     queue (its timeout running) until its program is ready, while requests with ready programs go on.
@@ -184,8 +186,8 @@ class Batcher:
         self._fns = {name: jax.jit(m.serve_batch) for name, m in models.items()}
         self._args = {name: m.serving_args() for name, m in models.items()}
         self._style_shapes = {
-            name: jax.tree.map(lambda a: np.shape(a), as_numpy_tree(m.style_params(
-                {"mode": "single", "names": [m.styles[0]], "weights": None})), is_leaf=_is_array)
+            name: jax.tree.map(lambda a: np.shape(a), as_numpy_tree(m.style_params(StyleSpec((m.styles[0],)))),
+                                is_leaf=_is_array)
             for name, m in models.items()}
         self._programs: dict[tuple, Any] = {}  # (model, (H, W), R, n) → compiled program, or the exception
         self._wanted: collections.deque[tuple] = collections.deque()  # programs requests wait for: first

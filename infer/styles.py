@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from infer.common import DEFAULT_MODELS
+from styljax import checkpoints
 
 READ_ONLY = ("list", "export")  # the actions that take the default model; the others change it
 POSITIONALS = {"old": "the style's current name", "new": "its new name", "name": "the style's name",
@@ -25,7 +25,7 @@ def register(sub) -> None:
         if name in READ_ONLY:
             v.add_argument("--model", default=None,
                            help=f"model directory (default: the shipped StyleBank model, as `styljax stylize "
-                                f"--method stylebank`: {DEFAULT_MODELS['stylebank']})")
+                                f"--method stylebank`: {checkpoints.describe('stylebank')})")
         else:  # changes the model: never the shipped one by default
             v.add_argument("--model", required=True, help="model directory (changed in place)")
         for a in extra:
@@ -37,10 +37,11 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from styljax import methods
     from styljax.models import stylebank as sb
     from styljax.models.style_store import open_store
 
-    args.model = str(args.model or DEFAULT_MODELS["stylebank"])
+    args.model = str(args.model or methods.get("stylebank").default_model_path())
     st = open_store(args.model)
     verb = args.styles_verb
     if verb == "list":

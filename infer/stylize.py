@@ -22,19 +22,21 @@ import dataclasses
 import time
 from pathlib import Path
 
-from infer import common, photo
+from styljax.infer import common, photo
+from styljax import cliargs, methods
 from styljax.errors import StyljaxError
 
-METHODS = ("gatys", "stylebank", "cin", "johnson", "photo")
-FEEDFORWARD = ("stylebank", "cin", "johnson")
+
+def _either(names: tuple[str, ...]) -> str:
+    """("a", "b", "c") -> "a, b or c"."""
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def register(sub) -> None:
     p = sub.add_parser("stylize", help="stylise an image", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--method", default=None,
-                   help="gatys (the default: optimisation against style image files), photo (Deep Photo Style "
-                        "Transfer), or a trained model with named styles: stylebank, cin, johnson")
+                   help="; ".join(f"{m} ({methods.get(m).help})" for m in methods.named("stylize")))
     p.add_argument("inputs", nargs="*", help="content image(s) or a folder (or use --content)")
     p.add_argument("--content", default=None, help="content image")
     p.add_argument("--style", required=True, nargs="+",
@@ -46,7 +48,7 @@ def register(sub) -> None:
     p.add_argument("--preserve-colors", action="store_true",
                    help="keep the photo's colours: gatys transfers luminance only; stylebank/cin/johnson keep "
                         "the output's luminance with the photo's chrominance")
-    common.add_weights_arg(p)
+    cliargs.add_weights_arg(p)
     g = p.add_argument_group("gatys")
     g.add_argument("--optimizer", default="lbfgs", help="lbfgs or adam")
     g.add_argument("--steps", default=None, help="steps per scale, e.g. 200,100; photo: stage 1,2 steps (default: per config)")
@@ -87,7 +89,7 @@ def register(sub) -> None:
     b.add_argument("--tile-overlap", type=int, default=None, help="min overlap between tiles, px (default: min(64, TILE/4))")
     b.add_argument("--overwrite", action="store_true",
                    help="redo outputs that exist (by default a folder run skips inputs already done: resumable)")
-    common.add_distributed_args(p)
+    cliargs.add_distributed_args(p)
     p.set_defaults(func=run)
 
 
@@ -142,7 +144,7 @@ def run_gatys(args: argparse.Namespace) -> int:
         init_image = image.load_image(args.init, **kw)
     out = Path(args.out)
     image.check_output_path(out)
-    vgg = common.load_vgg(args, cfg.layers)
+    vgg = cliargs.load_vgg(args, cfg.layers)
 
     total = sum(cfg.steps_per_scale())
     bar = common.progress(total, f"gatys {cfg.style_loss} {cfg.optimizer}", disable=args.quiet)
@@ -181,25 +183,21 @@ def check_method_given(args: argparse.Namespace) -> None:
     if no_content or not_files:
         what = f"{not_files[0]!r} is not an image file" if not_files else "no --content PHOTO was given"
         raise StyljaxError(f"no --method given, so gatys (the default), which takes --content PHOTO and style image "
-                           f"files, and {what}; for a trained model's style give --method stylebank|cin|johnson")
+                           f"files, and {what}; for a trained model's style give --method "
+                           f"{'|'.join(methods.named('renderer'))}")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.method is None:
         check_method_given(args)
         args.method = "gatys"
-    method = common.check_choice(args.method, METHODS, "method")
+    method = methods.get(args.method, "stylize")
     args.strength = common.strength(args.strength)
-    if args.strength is not None and method not in FEEDFORWARD:
-        raise StyljaxError(f"--strength: for --method stylebank, cin or johnson, not {method}")
-    if method == "stylebank":
-        from infer.stylebank import run_stylebank
+    feedforward = methods.named("renderer")
+    if args.strength is not None and method.name not in feedforward:
+        raise StyljaxError(f"--strength: for --method {_either(feedforward)}, not {method.name}")
+    if method.renderer is not None:  # a trained model: the shared feed-forward runner
+        from styljax.infer.feedforward import run_feedforward
 
-        return run_stylebank(args)
-    if method in ("cin", "johnson"):
-        from infer.transform import run_transform
-
-        return run_transform(args)
-    if method == "photo":
-        return photo.run_photo(args)
-    return run_gatys(args)
+        return run_feedforward(args, method.open_renderer(args.model))
+    return method.run_stylize(args)

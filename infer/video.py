@@ -14,14 +14,21 @@ import argparse
 import time
 from pathlib import Path
 
-from infer import common
+from styljax.infer import common
+from styljax import checkpoints
 from styljax.errors import StyljaxError
 
-DEFAULT_NET1 = common.DEFAULT_MODELS["video"]
 # Net₁ works on the features of the StyleBank it was trained with, so the shipped Net₁ carries that
 # model (checkpoints/video/stylebank); a Net₁ trained on the current checkpoints/stylebank can
 # use it with --model.
-DEFAULT_MODEL = DEFAULT_NET1 / "stylebank"
+NET1_STYLEBANK = "stylebank"  # the StyleBank model's folder inside the shipped Net₁'s
+
+
+def default_net1() -> Path:
+    """The shipped Net₁ (`styljax.checkpoints`)."""
+    from styljax import methods
+
+    return methods.get("video").default_model_path()
 
 
 def register(sub) -> None:
@@ -30,8 +37,9 @@ def register(sub) -> None:
     p.add_argument("input", help="a video file (mp4, mov, gif, ...) or a folder of frames")
     p.add_argument("--style", required=True, help="a style of the model, or a linear fusion a:0.7,b:0.3")
     p.add_argument("--out", required=True, help="output .mp4/.mkv/.webm/.gif, or a folder (ending in /) for PNG frames")
-    p.add_argument("--model", default=None, help=f"StyleBank model directory (default: {DEFAULT_MODEL})")
-    p.add_argument("--net1", default=None, help=f"trained flow+mask nets (default: {DEFAULT_NET1})")
+    p.add_argument("--model", default=None,
+                   help=f"StyleBank model directory (default: {checkpoints.describe('video')}/{NET1_STYLEBANK})")
+    p.add_argument("--net1", default=None, help=f"trained flow+mask nets (default: {checkpoints.describe('video')})")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--per-frame", action="store_true", help="baseline: plain StyleBank on every frame")
     mode.add_argument("--side-by-side", action="store_true", help="write input | per-frame | coherent side by side")
@@ -46,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     import jax.numpy as jnp
     import numpy as np
 
-    from infer.stylebank import parse_style_spec
     from styljax import image, video
+    from styljax.render import StyleSpec
     from styljax.models import stylebank as sb
     from styljax.models import stylebank_store, video_store
     from styljax.models import video as vn
@@ -56,16 +64,15 @@ def run(args: argparse.Namespace) -> int:
         raise StyljaxError(f"--size must be >= 16, got {args.size}")
     if args.max_frames is not None and args.max_frames < 1:
         raise StyljaxError(f"--max-frames must be >= 1, got {args.max_frames}")
-    model = Path(args.model) if args.model else DEFAULT_MODEL
+    model = Path(args.model) if args.model else default_net1() / NET1_STYLEBANK
     params, cfg, manifest = stylebank_store.load_model(model)
-    spec = parse_style_spec(args.style, sorted(params["banks"]))
-    if spec["mode"] == "all":
+    spec = StyleSpec.parse(args.style, sorted(params["banks"]))
+    if spec.every:
         raise StyljaxError("--style: one style or a fusion a:0.7,b:0.3 (not 'all')")
-    bank = (sb.fuse_linear(params["banks"], spec["weights"]) if spec["mode"] == "fusion"
-            else params["banks"][spec["names"][0]])
+    bank = sb.fuse_linear(params["banks"], spec.weight_map) if spec.mode == "fusion" else params["banks"][spec.names[0]]
     net1 = net_cfg = None
     if not args.per_frame:
-        net1_path = Path(args.net1) if args.net1 else DEFAULT_NET1
+        net1_path = Path(args.net1) if args.net1 else default_net1()
         net1, net_cfg, net_meta = video_store.load_net1(net1_path)
         video_store.check_autoencoder(net_meta, manifest, net1_path, model)
     info, frames = video.open_frames(args.input, max_side=args.size, max_frames=args.max_frames)

@@ -13,7 +13,7 @@ StyleDistance(vgg).distance(out, painting)
     Σ over VGG-16 relu1_2, relu2_2, relu3_3, relu4_3 of mean((G_out − G_paint)²) / mean(G_paint²),
     G = FᵀF / (H·W·C) (`losses.gram(..., "chw")`), both images first resized to 384 px (longer
     side). 0 = the painting's Gram statistics; each layer's term is relative, so the four layers
-    count alike whatever their scale (unlike the raw training loss, `train.configs.KODAK_LOSS`).
+    count alike whatever their scale (unlike the raw training loss, `styljax.train.configs.KODAK_LOSS`).
 
 artefact_score(out, photo)
     Periodic artefacts (stride-2 / up-sampling checkerboards, period-4 ripples) appear as narrow

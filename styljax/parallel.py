@@ -94,7 +94,7 @@ def process_share(items: Sequence, index: int | None = None, count: int | None =
 
 
 def initialize(args: argparse.Namespace) -> None:
-    """`jax.distributed.initialize` if `--distributed` (the flags `infer.common.add_distributed_args`
+    """`jax.distributed.initialize` if `--distributed` (the flags `styljax.cliargs.add_distributed_args`
     defines); must run before anything touches a device."""
     if not getattr(args, "distributed", False):
         if args.coordinator or args.num_processes is not None or args.process_id is not None:

@@ -81,11 +81,11 @@ def stylize_folder(root: str) -> dict:
 
     import jax.numpy as jnp
 
-    from infer.cli import main as cli
-    from infer.stylebank import StyleBankRenderer
+    from styljax.infer.cli import main as cli
     from styljax import image
     from styljax.models import stylebank as sb
     from styljax.models import stylebank_store
+    from styljax.models.stylebank_renderer import StyleBankRenderer
 
     root = Path(root)
     model, photos, out = root / "model", root / "photos", root / "out"

@@ -89,7 +89,7 @@ def test_tiny_images_and_bad_config_are_refused():
 
 
 def test_cli_writes_every_output_and_refuses_tiny_images(w16, tmp_path, capsys):
-    from infer.cli import main
+    from styljax.infer.cli import main
     from styljax import image, weights
 
     weights.save_npz(w16, tmp_path / "vgg.npz")

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from infer import batch_policy, serve
-from infer.cli import main
+from styljax.infer import batch_policy, serve
+from styljax.infer.cli import main
 
 
 @pytest.mark.parametrize("table, want", [

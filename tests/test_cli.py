@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from infer.cli import main
+from styljax.infer.cli import main
 from styljax import image, vgg, weights
 
 
@@ -156,8 +156,8 @@ def test_error_after_progress_bar_has_its_own_line(tiny_models, files, tmp_path,
 
 
 def test_styles_list_defaults_to_the_shipped_model(capsys):
-    from infer.common import DEFAULT_MODELS
+    from styljax import checkpoints
 
     assert main(["styles", "list"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(str(DEFAULT_MODELS["stylebank"])) and "  wave  (" in out
+    assert out.startswith(str(checkpoints.model_dir("stylebank"))) and "  wave  (" in out

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infer.cli import build_parser
+from styljax.infer.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("jax", "jaxlib", "flax", "optax", "orbax")
@@ -45,7 +45,7 @@ def _imported(importtime_stderr: str) -> set[str]:
 
 @pytest.mark.parametrize("path", VERB_PATHS, ids=lambda p: " ".join(p) or "styljax")
 def test_help_imports_no_jax(path):
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "infer.cli", *path, "--help"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "styljax.infer.cli", *path, "--help"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("usage: styljax")
@@ -81,10 +81,9 @@ def test_add_style_has_description():
 
 
 def test_config_names_match_configs():
-    """The names `--help` lists (train.config_names, no JAX) are train.configs' tables."""
-    from train import config_names, configs
+    """The names `--help` lists (the registry's, no JAX) are styljax.train.configs' tables, in order."""
+    from styljax import methods
 
-    assert config_names.STYLEBANK == tuple(configs.EXPERIMENTS)
-    assert config_names.CIN == tuple(configs.CIN_EXPERIMENTS)
-    assert config_names.JOHNSON == tuple(configs.JOHNSON_EXPERIMENTS)
-    assert config_names.VIDEO == tuple(configs.VIDEO_EXPERIMENTS)
+    for name in methods.named("train"):
+        m = methods.get(name)
+        assert m.config_names == tuple(m.experiments()), name

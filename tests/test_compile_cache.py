@@ -49,7 +49,7 @@ def test_second_run_compiles_nothing(tiny_models, tmp_path):
     is a persistent-cache hit, and the cache gains no entry."""
     image.save_image(tmp_path / "p.png", np.random.default_rng(0).uniform(size=(40, 56, 3)))
     env = {**os.environ, "STYLJAX_CACHE": str(tmp_path / "cache"), "JAX_LOG_COMPILES": "1"}
-    cmd = [sys.executable, "-m", "infer.cli", "stylize", "--method", "stylebank", "--model",
+    cmd = [sys.executable, "-m", "styljax.infer.cli", "stylize", "--method", "stylebank", "--model",
            str(tiny_models["stylebank"]), "--style", "red", str(tmp_path / "p.png"), "--out",
            str(tmp_path / "x.png"), "--quiet"]
 

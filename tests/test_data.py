@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from infer.cli import build_parser, main
+from styljax.infer.cli import build_parser, main
 from styljax import data, image
 from styljax.errors import StyljaxError
 
@@ -207,7 +207,7 @@ def test_tfds_missing_extra(monkeypatch):
 
 
 def test_parse_tfds_spec():
-    from train.stylebank import parse_tfds_spec
+    from styljax.train.stylebank import parse_tfds_spec
 
     assert parse_tfds_spec("coco/2017") == ("coco/2017", "train")
     assert parse_tfds_spec("coco/2017:validation") == ("coco/2017", "validation")
@@ -225,7 +225,7 @@ def _args(*extra):
 
 
 def test_cli_tfds_flags(tiny_tfds, capsys):
-    from train import stylebank
+    from styljax.train import stylebank
 
     d, _ = tiny_tfds
     args = _args("--tfds", "tiny_photos:train[1:]", "--tfds-data-dir", str(d))

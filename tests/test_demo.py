@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from infer.cli import main
+from styljax.infer.cli import main
 from styljax import image
 from styljax.models import stylebank as sb
 from styljax.models import stylebank_store

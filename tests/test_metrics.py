@@ -161,7 +161,7 @@ def test_artefact_rejects_tiny_images():
 
 
 def test_held_out_is_kodak_then_wikipedia():
-    from train import configs
+    from styljax.train import configs
 
     assert configs.HELD_OUT == configs.KODAK_HELD_OUT + configs.WIKIPEDIA_HELD_OUT
     assert configs.WIKIPEDIA_HELD_OUT == tuple(f"{i:03d}" for i in range(33, 41))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from infer.cli import main
+from styljax.infer.cli import main
 from styljax import gatys, image, mrf, vgg, weights
 
 

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from infer.cli import main
+from styljax.infer.cli import main
 from styljax import gatys, guided, image, matting, photo, region_masks, vgg, weights, windows
 from styljax.errors import StyljaxError
 

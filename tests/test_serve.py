@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import io
 import threading
 import time
@@ -12,8 +13,10 @@ import pytest
 from PIL import Image
 
 from conftest import live_server
-from infer import serve
-from infer.serving import Batcher, Job, Metrics, ServeConfig, as_numpy_tree, batch_bucket, bucket_hw, pad_to
+from styljax.infer import serve
+from styljax.infer.serving import Batcher, Job, Metrics, ServeConfig, as_numpy_tree, batch_bucket, bucket_hw, pad_to
+from styljax.models import stylebank as sb
+from styljax.render import StyleSpec
 
 
 SMALL_BUCKETS = ((64, 64), (128, 128), (256, 256))  # tiny models, small photos: fewer, smaller programs
@@ -96,8 +99,7 @@ def test_stylize_matches_the_model(client, models, model):
 
     def direct(data, style):
         x = serve.decode_upload(data, "p", 10**6)
-        spec = {"mode": "single", "names": [style]}
-        return np.asarray(m.render(jnp.asarray(x[None]), {**spec, "style_params": m.style_params(spec)})[style][0])
+        return np.asarray(m.render(jnp.asarray(x[None]), StyleSpec((style,)))[style][0])
 
     photo = png(64, 64)  # a whole bucket: no padding, so exact up to 8-bit rounding
     r = post(client, "green", image=photo, model=model)
@@ -199,7 +201,7 @@ def test_dynamic_batching_groups_same_bucket(models):
     real = b.run
     b.run = lambda key, batch: calls.append((key, len(batch))) or real(key, batch)
     m = models["cin"]
-    params = [as_numpy_tree(m.style_params({"mode": "single", "names": ["red"]}))]
+    params = [as_numpy_tree(m.style_params(StyleSpec(("red",))))]
     # a different size waits between them (the queue must pick the same-key jobs around it)
     jobs = [Job("cin", np.full((40, 40, 3), 0.1 * i, np.float32), params, np.ones((1, 40, 40), np.float32))
             for i in range(5)]
@@ -267,7 +269,7 @@ def test_warmup_sizes():
 
 
 def test_cli_errors_are_one_line(capsys):
-    from infer.cli import main
+    from styljax.infer.cli import main
 
     assert main(["serve", "--model", "nonsense"]) == 2
     assert "NAME=DIR" in capsys.readouterr().err
@@ -308,7 +310,7 @@ def test_strength_field(client, models, model, mode):
     assert {r.headers["X-Styljax-Strength-Mode"] for r in (plain, one, zero, half)} == {mode}
     assert one.content == plain.content
     x = serve.decode_upload(photo, "p", 10**6)
-    content = x if model == "cin" else np.asarray(m.lib.reconstruct(m.params, jnp.asarray(x[None]), m.cfg, clip=True)[0])
+    content = x if model == "cin" else np.asarray(sb.reconstruct(m.params, jnp.asarray(x[None]), m.cfg, clip=True)[0])
     assert np.abs(decode(zero.content) - content).max() <= 0.5 / 255 + 1e-6
     h = decode(half.content)
     assert np.abs(h - decode(plain.content)).mean() > 0.005 and np.abs(h - content).mean() > 0.005
@@ -349,7 +351,7 @@ def test_different_strengths_and_colours_batch_together(models):
     real = b.run
     b.run = lambda key, batch: calls.append(len(batch)) or real(key, batch)
     m = models["stylebank"]
-    spec = {"mode": "single", "names": ["red"]}
+    spec = StyleSpec(("red",))
     params = [as_numpy_tree(m.style_params(spec))]
     rng = np.random.default_rng(0)
     imgs = [rng.uniform(size=(64, 64, 3)).astype(np.float32) for _ in range(4)]  # a whole bucket: no padding
@@ -359,7 +361,7 @@ def test_different_strengths_and_colours_batch_together(models):
     b.close()
     assert calls == [4]
     for im, (s, c), out in zip(imgs, choices, outs):
-        want = m.render(jnp.asarray(im[None]), {**spec, "style_params": m.style_params(spec)}, s, c)["red"][0]
+        want = m.render(jnp.asarray(im[None]), dataclasses.replace(spec, strength=s, preserve_colors=c))["red"][0]
         np.testing.assert_allclose(out, np.asarray(want), atol=1e-5)
 
 

@@ -21,8 +21,9 @@ from PIL import Image
 
 from bench.serve_hostile import gif_header, png_header  # the crafted headers, one definition
 from conftest import live_server
-from infer import serve
-from infer.serving import Batcher, Job, Metrics, as_numpy_tree
+from styljax.infer import serve
+from styljax.infer.serving import Batcher, Job, Metrics, as_numpy_tree
+from styljax.render import StyleSpec
 from styljax import store
 from styljax.errors import StyljaxError
 
@@ -37,7 +38,7 @@ CFG = dict(max_batch=4, max_wait_ms=5, max_upload_bytes=400_000, max_pixels=24_0
 def config(**kw):
     """ServeConfig from the fields it has (so this file also runs against the service before issue
     #23, where each test fails on the behaviour it checks, not on a missing setting)."""
-    from infer.serving import ServeConfig
+    from styljax.infer.serving import ServeConfig
 
     fields = {f.name for f in ServeConfig.__dataclass_fields__.values()}
     return ServeConfig(**{k: v for k, v in kw.items() if k in fields})
@@ -149,7 +150,7 @@ def test_a_bad_batch_member_fails_alone(models):
     b = Batcher(models, config(**CFG), Metrics())
     try:
         warm(b, lambda k: k[0] == "cin" and k[1] == (64, 64))
-        good = [as_numpy_tree(m.style_params({"mode": "single", "names": [s]})) for s in ("red", "green", "blue")]
+        good = [as_numpy_tree(m.style_params(StyleSpec((s,)))) for s in ("red", "green", "blue")]
         bad = map_tree(lambda k, a: np.concatenate([a, a[..., :1]], -1), good[0])
         nan = map_tree(lambda k, a: np.full_like(a, np.nan), good[0])
         calls = []
@@ -479,7 +480,7 @@ def test_a_cold_bucket_compiles_while_warm_requests_are_served(models):
         real, gate = getattr(b, "_compile", None), threading.Event()
         b._compile = lambda pkey: (gate.wait(30), real(pkey))[1] if pkey[1] == (128, 128) else real(pkey)
         m = models["cin"]
-        params = [as_numpy_tree(m.style_params({"mode": "single", "names": ["red"]}))]
+        params = [as_numpy_tree(m.style_params(StyleSpec(("red",))))]
 
         def job(side):
             return Job("cin", np.full((side, side, 3), 0.5, np.float32), params, np.ones((1, side, side), np.float32))

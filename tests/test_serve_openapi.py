@@ -1,6 +1,6 @@
 """The service's OpenAPI schema declares what `/v1/stylize` really returns: an image, not JSON."""
 
-from infer import serve
+from styljax.infer import serve
 
 
 def test_stylize_200_is_an_image(tiny_models):

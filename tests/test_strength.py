@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from skimage.color import rgb2yiq
 
-from infer.cli import main
-from infer.stylebank import StyleBankRenderer, keep_colors, single_spec
-from infer.transform import TransformRenderer
+from styljax.infer.cli import main
 from styljax import image
 from styljax.models import stylebank as sb
 from styljax.models import strength as st
 from styljax.models import transform as tr
+from styljax.models.stylebank_renderer import StyleBankRenderer
+from styljax.models.transform_renderer import TransformRenderer
+from styljax.render import StyleSpec, keep_colors
 
 SB = sb.StyleBankConfig(channels=(4, 8, 16), output="sigmoid")
 CIN = tr.TransformConfig.cin(channels=(4, 8, 8), residual_blocks=1)
@@ -148,11 +149,11 @@ def test_transform_renderer_mode_follows_identity_style(tiny_models):
     m = TransformRenderer(tiny_models["cin"])
     assert m.strength_mode == "pixel"
     x = photos(1, 24, 32)
-    np.testing.assert_array_equal(m.render(x, single_spec(m, "red"), 0.0)["red"], x)
+    np.testing.assert_array_equal(m.render(x, StyleSpec(("red",), strength=0.0))["red"], x)
     m.params = {**m.params, "styles": {**m.params["styles"], "identity": tr.init_style(m.cfg)}}
     assert m.strength_mode == "gamma-beta"
-    np.testing.assert_allclose(m.render(x, single_spec(m, "red"), 0.0)["red"],
-                               m.render(x, single_spec(m, "identity"))["identity"], atol=1e-6)
+    np.testing.assert_allclose(m.render(x, StyleSpec(("red",), strength=0.0))["red"],
+                               m.render(x, StyleSpec(("identity",)))["identity"], atol=1e-6)
 
 
 # ------------------------------------------------------------------------------ checks, measures

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from infer.cli import main
+from styljax.infer.cli import main
 from styljax import image, vgg, weights
 from styljax.models import stylebank_store as ss
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from infer.cli import main
+from styljax.infer.cli import main
 from styljax import data, synthetic, video
 from styljax.models import stylebank as sb
 from styljax.models import stylebank_store, video_store

@@ -66,7 +66,7 @@ def style_rows(page) -> list[str]:
 def test_page_has_strength_and_colour_controls():
     """Without a browser: the page has the strength slider (0-100 %) and the colour checkbox, and
     its request sends them (`strength` as 0-1, `preserve_colors=true` when checked)."""
-    from infer.serve import STATIC
+    from styljax.infer.serve import STATIC
 
     html = (STATIC / "index.html").read_text()
     assert '<input id="strength" type="range" min="0" max="100" value="100"' in html
@@ -79,8 +79,8 @@ def test_web_page_mix_paint_render_switch_and_error(tiny_models, tmp_path):
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
-    from infer import serve
-    from infer.serving import ServeConfig
+    from styljax.infer import serve
+    from styljax.infer.serving import ServeConfig
 
     app = serve.create_app(serve.load_models({"stylebank": tiny_models["stylebank"], "cin": tiny_models["cin"]}),
                            ServeConfig(max_batch=4, max_wait_ms=5))

@@ -1,6 +1,8 @@
 """One config per experiment. `styljax train stylebank|cin|johnson|video --config NAME` picks one; flags override.
 
-Each entry is the whole recipe: model, loss, schedule, data geometry, loop cadence.
+Each entry is the whole recipe: model, loss, schedule, data geometry, loop cadence. Each method's
+table is named by its registry entry (`styljax.methods.Method.configs`), which looks names up
+(`Method.experiment`) and lists them for `--help` without importing this module.
 """
 
 from __future__ import annotations
@@ -248,27 +250,3 @@ VIDEO_EXPERIMENTS: dict[str, VideoExperiment] = {
         checkpoint_every=2,
     ),
 }
-
-
-def _lookup(table: dict, name: str, what: str):
-    from styljax.errors import StyljaxError
-
-    if name not in table:
-        raise StyljaxError(f"--config: unknown {what} experiment {name!r}; known: {', '.join(table)}")
-    return table[name]
-
-
-def get(name: str) -> Experiment:
-    return _lookup(EXPERIMENTS, name, "StyleBank")
-
-
-def get_cin(name: str) -> Experiment:
-    return _lookup(CIN_EXPERIMENTS, name, "CIN")
-
-
-def get_johnson(name: str) -> Experiment:
-    return _lookup(JOHNSON_EXPERIMENTS, name, "Johnson")
-
-
-def get_video(name: str) -> VideoExperiment:
-    return _lookup(VIDEO_EXPERIMENTS, name, "video")

@@ -17,22 +17,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from infer import common
+from styljax import cliargs, methods
 from styljax.errors import StyljaxError
-from train import config_names
 
 if TYPE_CHECKING:
-    from train import configs
+    from styljax.train import configs
 
 SKIMAGE_CONTENT = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field")  # colour photos in the wheel
 
 
-def register_train(methods) -> None:
-    p = methods.add_parser("stylebank", help="train a StyleBank model (auto-encoder + one bank per style)",
-                           description="train a StyleBank model (auto-encoder + one bank per style) with the "
-                                       "paper's T+1 schedule; rerunning the command resumes")
-    p.add_argument("--config", default="kodak",
-                   help=f"experiment recipe from train/configs.py: {', '.join(config_names.STYLEBANK)} (default kodak)")
+def register_train(parsers, method: methods.Method) -> None:
+    """`styljax train stylebank` (`styljax.methods` calls it with the stylebank entry)."""
+    p = parsers.add_parser(method.name, help=method.train_help,
+                           description=f"{method.train_help} with the paper's T+1 schedule; rerunning the command resumes")
+    config_flag(p, method)
     content_flags(p)
     p.add_argument("--styles", required=True, nargs="+", help="style images or a folder of them; names = file stems")
     p.add_argument("--out", required=True, help="model directory to write")
@@ -59,13 +57,21 @@ def register_add_style(sub) -> None:
     p.add_argument("--refine", action="store_true",
                    help="NAME exists: train its bank further (from its current weights), everything else frozen")
     content_flags(p)
+    per_method = "; ".join(f"{m.title}: {', '.join(m.config_names)}"
+                           for m in map(methods.get, methods.named("add-style")))
     p.add_argument("--config", default="add-style",
-                   help=f"experiment recipe (steps, batch, crop, learning rate) from train/configs.py; StyleBank: "
-                        f"{', '.join(config_names.STYLEBANK)}; CIN: {', '.join(config_names.CIN)} (default add-style; "
-                        f"the loss is always the model's own)")
+                   help=f"experiment recipe (steps, batch, crop, learning rate) from train/configs.py; {per_method} "
+                        f"(default add-style; the loss is always the model's own)")
     p.add_argument("--out", default=None, help="write the result here instead of updating --model")
     _common_flags(p)
     p.set_defaults(func=run_add_style)
+
+
+def config_flag(p: argparse.ArgumentParser, method: methods.Method) -> None:
+    """`--config NAME`: one of the method's experiments (names from the registry: no JAX)."""
+    p.add_argument("--config", default=method.default_config,
+                   help=f"experiment recipe from train/configs.py: {', '.join(method.config_names)} "
+                        f"(default {method.default_config})")
 
 
 def content_flags(p: argparse.ArgumentParser) -> None:
@@ -100,7 +106,7 @@ def init_params(args: argparse.Namespace, model_cfg) -> dict | None:
 
 def _common_flags(p: argparse.ArgumentParser) -> None:
     loop_flags(p)
-    common.add_weights_arg(p)
+    cliargs.add_weights_arg(p)
 
 
 def loop_flags(p: argparse.ArgumentParser) -> None:
@@ -114,15 +120,12 @@ def loop_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: per --config)")
     p.add_argument("--seed", type=int, default=None, help="random seed of crops and init (default: per --config)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    common.add_distributed_args(p)
+    cliargs.add_distributed_args(p)
 
 
-def experiment(args: argparse.Namespace, lookup=None) -> configs.Experiment:
-    """The `--config` experiment (found with `lookup`, default StyleBank's `configs.get`) with the
-    command-line overrides applied."""
-    from train import configs
-
-    exp = (lookup or configs.get)(args.config)
+def experiment(args: argparse.Namespace, method: methods.Method | None = None) -> configs.Experiment:
+    """The `--config` experiment of `method` (default StyleBank) with the command-line overrides applied."""
+    exp = (method or methods.get("stylebank")).experiment(args.config)
     over = {k: v for k, v in {
         "steps": args.steps, "batch_size": args.batch_size, "crop": args.crop, "seed": args.seed,
     }.items() if v is not None}
@@ -182,7 +185,7 @@ def content_source(content_dir: str | list[str] | None, exp: configs.Experiment,
         source = data.tfds_source(name, split, exp.short_side, tfds_data_dir)
         return source, len(source)
     if content_dir is None:
-        from infer.demo import skimage_image
+        from styljax.samples import skimage_image
 
         imgs = [skimage_image(n) for n in SKIMAGE_CONTENT]
         return data.ImageSource(lambda i: imgs[i], len(imgs), exp.short_side), len(imgs)
@@ -234,21 +237,20 @@ def provenance(args, exp, workdir: Path, wall_s: float, extra: dict) -> dict:
 
 def run_train(args: argparse.Namespace) -> int:
     from styljax import data, parallel
-    from styljax.models import stylebank_store
-    from styljax.tasks.stylebank import StyleBankTask
 
-    exp = experiment(args)
+    method = methods.get(args.method, "train")
+    exp = experiment(args, method)
     styles = style_images(args.styles)
     source, n_content = content_of(args, exp)
     out = Path(args.out)
     workdir = Path(args.workdir or f"{out}.run")
-    task = StyleBankTask(exp.train, common.load_vgg(args), styles, init_params=init_params(args, exp.train.model))
+    task = method.task_class()(exp.train, cliargs.load_vgg(args), styles, init_params=init_params(args, exp.train.model))
     batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed)
     state, wall = fit(args, exp, task, batches, workdir,
                       f"training StyleBank: {len(styles)} styles ({', '.join(styles)}), {n_content} content images")
     meta = {**task.meta(), "provenance": provenance(args, exp, workdir, wall, {"content_images": n_content})}
     if parallel.is_main():
-        stylebank_store.save_model(out, state.params, exp.train.model, meta)
+        method.open_store().save_model(out, state.params, exp.train.model, meta)
     print(f"wrote {out} ({len(styles)} styles) after {wall:.0f} s")
     return 0
 
@@ -256,25 +258,23 @@ def run_train(args: argparse.Namespace) -> int:
 def run_add_style(args: argparse.Namespace) -> int:
     """A new style (or `--refine` of one) on a frozen model: a StyleBank bank or CIN γ/β."""
     from styljax import data, image, parallel
-    from styljax.models import stylebank_store
     from styljax.models.style_store import check_style_name, open_store
     from styljax.tasks.perceptual import PerceptualLoss
-    from train import configs
 
     st = open_store(args.model)
     params, model_cfg, manifest = st.load_model(args.model)
     styles = params[st.styles_key]
-    stylebank = st is stylebank_store.STORE
-    if not stylebank and manifest.get("method") != "cin":
-        raise StyljaxError(f"{args.model}: a {manifest.get('method')} model has one style per network; "
-                           "train another with `styljax train johnson`")
+    method = methods.for_manifest(manifest, args.model)
+    if not method.add_style:
+        raise StyljaxError(f"{args.model}: a {method.name} model has one style per network; "
+                           f"train another with `styljax train {method.name}`")
     name = check_style_name(args.name or Path(args.style).stem)
     if name in styles and not args.refine:
         raise StyljaxError(f"{args.model}: style {name!r} exists already (rename or remove it first, or --refine it)")
     if args.refine and name not in styles:
         raise StyljaxError(f"{args.model}: no style {name!r} to --refine; styles: {', '.join(sorted(styles))}")
     new_style = image.load_image(args.style, max_side=1024)
-    exp = experiment(args, configs.get if stylebank else configs.get_cin)
+    exp = experiment(args, method)
     # The new style trains on the objective the model's styles were trained with (its manifest's loss).
     saved_loss = manifest.get("train_config", {}).get("loss")
     loss = PerceptualLoss.from_json(saved_loss) if saved_loss else exp.train.loss
@@ -282,20 +282,16 @@ def run_add_style(args: argparse.Namespace) -> int:
     source, n_content = content_of(args, exp)
     out = Path(args.out or args.model)
     workdir = Path(args.workdir or f"{out}.add-{name}.run")
-    vgg = common.load_vgg(args)
-    # Only the new style needs a Gram target; the frozen styles are carried in params.
-    if stylebank:
-        from styljax.tasks.stylebank import StyleBankTask
-
-        task = StyleBankTask(exp.train, vgg, {name: new_style}, init_params=params,
-                             trainable_banks=[name], train_autoencoder=False)
+    vgg = cliargs.load_vgg(args)
+    # Only the new style needs a Gram target; the frozen styles are carried in params. The two
+    # task classes name their frozen body differently (StyleBank's auto-encoder, a transform net).
+    if method.name == "stylebank":
+        frozen = {"trainable_banks": [name], "train_autoencoder": False}
     else:
-        from styljax.tasks.transform import TransformTask
-
-        task = TransformTask(exp.train, vgg, {name: new_style}, method="cin", init_params=params,
-                             trainable_styles=[name], train_net=False)
+        frozen = {"method": method.name, "trainable_styles": [name], "train_net": False}
+    task = method.task_class()(exp.train, vgg, {name: new_style}, init_params=params, **frozen)
     batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed)
-    what = "its bank" if stylebank else "its γ/β"
+    what = "its bank" if method.name == "stylebank" else "its γ/β"
     state, wall = fit(args, exp, task, batches, workdir,
                       f"{'refining' if args.refine else 'adding'} style {name!r} in {args.model}: only {what} trains")
     prov = dict(manifest.get("provenance", {}))

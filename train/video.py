@@ -12,19 +12,18 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from infer.common import DEFAULT_MODELS
+from styljax import checkpoints, methods
 from styljax.errors import StyljaxError
-from train import config_names
-from train.stylebank import content_flags, content_of, experiment, fit, loop_flags, provenance
+from styljax.train.stylebank import config_flag, content_flags, content_of, experiment, fit, loop_flags, provenance
 
 
-def register_train(methods) -> None:
-    p = methods.add_parser("video", help="train the video flow and mask nets (Net1) on a frozen StyleBank model",
-                           description="train the video flow and mask nets (Net1) on a frozen StyleBank model, on "
-                                       "synthetic clips with exact flow; rerunning the command resumes")
-    p.add_argument("--config", default="video",
-                   help=f"experiment recipe from train/configs.py: {', '.join(config_names.VIDEO)} (default video)")
-    p.add_argument("--model", default=None, help=f"StyleBank model directory (default: {DEFAULT_MODELS['stylebank']})")
+def register_train(parsers, method: methods.Method) -> None:
+    """`styljax train video` (`styljax.methods` calls it with the video entry)."""
+    p = parsers.add_parser(method.name, help=method.train_help,
+                           description=f"{method.train_help}, on synthetic clips with exact flow; rerunning the "
+                                       "command resumes")
+    config_flag(p, method)
+    p.add_argument("--model", default=None, help=f"StyleBank model directory (default: {checkpoints.describe('stylebank')})")
     p.add_argument("--style", required=True, help="the bank Net1 trains with (any other bank can use it later)")
     p.add_argument("--frames", type=int, default=None, help="clip length T >= 2 (default: per config)")
     content_flags(p)
@@ -34,25 +33,23 @@ def register_train(methods) -> None:
 
 
 def run_train_video(args: argparse.Namespace) -> int:
-    from styljax import synthetic
+    from styljax import parallel, synthetic
     from styljax.models import stylebank_store, video_store
-    from styljax import parallel
-    from styljax.tasks.video import VideoTask
-    from train import configs
 
-    exp = experiment(args, configs.get_video)
+    method = methods.get(args.method, "train")
+    exp = experiment(args, method)
     if args.frames is not None:
         exp = dataclasses.replace(exp, frames=args.frames)
     if exp.frames < 2:
         raise StyljaxError(f"--frames must be >= 2, got {exp.frames}")
-    model = Path(args.model) if args.model else DEFAULT_MODELS["stylebank"]
+    model = Path(args.model) if args.model else methods.get("stylebank").default_model_path()
     params, sb_cfg, manifest = stylebank_store.load_model(model)
     if args.style not in params["banks"]:
         raise StyljaxError(f"--style: {model} has no style {args.style!r}; styles: {', '.join(sorted(params['banks']))}")
     source, n_content = content_of(args, exp)
     out = Path(args.out)
     workdir = Path(args.workdir or f"{out}.run")
-    task = VideoTask(exp.train, params, sb_cfg, params["banks"][args.style], args.style)
+    task = method.task_class()(exp.train, params, sb_cfg, params["banks"][args.style], args.style)
     batches = synthetic.clip_batches(source, exp.crop, exp.frames, exp.batch_size, exp.seed, exp.motion)
     state, wall = fit(args, exp, task, batches, workdir, f"training Net1 on {model} with style {args.style!r}: "
                       f"{n_content} background images, clips of {exp.frames} frames")

@@ -209,11 +209,10 @@ def read_manifest(path: str | Path) -> dict:
 
 
 def open_store(path: str | Path) -> StyleStore:
-    """The `StyleStore` of the model at `path` (StyleBank or transform net), from its manifest."""
-    from styljax.models import stylebank_store, transform_store
+    """The `StyleStore` of the model at `path`, from its manifest's method (`styljax.methods`)."""
+    from styljax import methods
 
-    fmt = read_manifest(path).get("format")
-    for s in (stylebank_store.STORE, transform_store.STORE):
-        if s.format == fmt:
-            return s
-    raise StyljaxError(f"{path}: unknown model format {fmt!r}")
+    method = methods.for_model(path)
+    if method.store is None:
+        raise StyljaxError(f"{path}: a {method.name} model has no named styles")
+    return method.open_store()
