@@ -206,3 +206,12 @@ def test_config_rejects_bad_composition():
         vn.VideoNetConfig(blend=1.5)
     with pytest.raises(ValueError):
         vn.VideoNetConfig(trace_window=4)
+
+
+def test_box_mean_averages_the_part_of_the_box_inside_the_image():
+    x = jax.random.uniform(jax.random.key(5), (1, 7, 9, 2))
+    b, xn = np.asarray(vn.box_mean(x, 5)), np.asarray(x)
+    np.testing.assert_allclose(b[0, 0, 0], xn[0, :3, :3].mean((0, 1)), rtol=1e-5)
+    np.testing.assert_allclose(b[0, 3, 4], xn[0, 1:6, 2:7].mean((0, 1)), rtol=1e-5)
+    # the last block is edge-padded (rows 4, 5, 6, 6 of column 8), as the encoder pads its input
+    np.testing.assert_allclose(np.asarray(vn.block_mean(x, 4))[0, 1, 2], xn[0, [4, 5, 6, 6], 8].mean(0), rtol=1e-5)

@@ -45,11 +45,10 @@ Composition (`VideoNetConfig.composition`):
       S_t   = D(F_t)                                       the per-frame output
       c_t   = exp(−(ē_t/σ)²) · [x + W lands inside]        ē_t: the photometric error, box-filtered
       O_t   = S_t + α c_t ⊙ (warp(O_{t−1}, W_t) − S_t)      α = `blend`
-  Why: measured on held-out synthetic clips with exact flow (bench/video.py "factors"), even
-  an oracle setting of the feature composition (exact flow, M = 1 everywhere) keeps 0.43× the
-  per-frame warp error, because the decoder does not commute with warping its input (it
-  re-synthesises texture from resampled 1/4-resolution features); the trained mask net had learnt
-  a near-constant M (0.53 on traceable vs 0.50 on occluded pixels). Composited on the output,
+  Why (bench/video.py "factors", BENCHMARKS.md): even an oracle feature composition (exact flow,
+  M = 1 everywhere) keeps about half the per-frame warp error, because the decoder does not
+  commute with warping its input (it re-synthesises texture from resampled 1/4-resolution
+  features); and the trained mask net had learnt a near-constant M. Composited on the output,
   a traceable pixel follows its motion trajectory as an exponential moving average of the
   per-frame outputs (weight α on the past), and untraceable ones are the per-frame output.
 
@@ -96,6 +95,8 @@ class VideoNetConfig:
       trace_sigma: σ of the traceability exp(−(ē/σ)²), ē the mean |I_t − warp(I_{t−1})| over
         channels and a `trace_window`² box, in [0, 1] intensity units ("output").
       trace_window: side of that box (odd).
+        The three were chosen on clips of training images, not on the held-out ones (the sweep
+        is in BENCHMARKS.md): a higher α or σ trades drift from the per-frame output for stability.
     """
 
     flow_channels: tuple[int, ...] = (24, 48, 64, 96)
@@ -104,9 +105,9 @@ class VideoNetConfig:
     mask_bias: float = 0.5
     dtype: Any = jnp.float32
     composition: str = "output"
-    blend: float = 0.7
-    trace_sigma: float = 0.05
-    trace_window: int = 3
+    blend: float = 0.6
+    trace_sigma: float = 0.1
+    trace_window: int = 5
 
     def __post_init__(self):
         object.__setattr__(self, "flow_channels", tuple(int(c) for c in self.flow_channels))
@@ -288,9 +289,12 @@ def box_mean(x: jax.Array, window: int) -> jax.Array:
     """Mean of (B, H, W, C) over a window² box centred on each pixel (the part inside the image)."""
     if window == 1:
         return x
-    dims, strides = (1, window, window, 1), (1, 1, 1, 1)
-    total = jax.lax.reduce_window(x, 0.0, jax.lax.add, dims, strides, "SAME")
-    count = jax.lax.reduce_window(jnp.ones(x.shape[:3] + (1,), x.dtype), 0.0, jax.lax.add, dims, strides, "SAME")
+    total = jax.lax.reduce_window(x, 0.0, jax.lax.add, (1, window, window, 1), (1, 1, 1, 1), "SAME")
+    r = window // 2
+    # pixels of the box inside the image, per axis (numpy at trace time: XLA would constant-fold
+    # a reduce_window over ones, slowly)
+    inside = [np.minimum(np.arange(n) + r, n - 1) - np.maximum(np.arange(n) - r, 0) + 1 for n in x.shape[1:3]]
+    count = np.outer(*inside).astype(np.float32)[None, :, :, None]
     return total / count
 
 
