@@ -1,7 +1,8 @@
 """Ruder, Dosovitskiy & Brox (GCPR 2016), "Artistic style transfer for videos": the optimisation
 baseline of the coherent online video paper.
 
-Frame t is a Gatys optimisation (`styljax.gatys`: same VGG losses, same L-BFGS step) with
+Frame t is a Gatys optimisation (`styljax.gatys`'s VGG losses, minimised by the shared loop
+`styljax.optimize`) with
 
 - initialisation: the previous output warped into frame t, ω_t = warp(x_{t−1}, W_t) (their best
   "prevWarped" init); frame 1 starts as `GatysConfig.init` says;
@@ -14,8 +15,9 @@ Not implemented (named in the paper as optional): the long-term temporal loss ov
 t − 2, t − 4, … and the multi-pass (forward/backward alternating) scheme. Frames are processed
 online, one at a time, so memory does not grow with the clip.
 
-The loss is the Gatys objective plus one term, so it plugs into `gatys.make_step`'s
-(params, targets, x) form: `make_loss` wraps `gatys.make_loss` and carries ω and c in targets.
+The loss is the Gatys objective plus one term: `make_loss` wraps `gatys.make_loss` and carries ω
+and c in its targets; `stylize_frames` hands it to one `optimize.Loop` as a pure (x, aux) loss
+with the frame's initial image, so every frame (same shapes) reuses one compiled loop.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from styljax import flow as flow_lib
-from styljax import gatys
+from styljax import gatys, optimize
 from styljax.vgg import VggWeights
 
 # Ruder et al.'s temporal weight is 1e3 on pixels in [0, 255], next to neural-style's content and
@@ -116,7 +118,9 @@ def stylize_frames(
     styles = [jnp.asarray(s, jnp.float32) for s in styles]
     targets_fn, loss_fn = make_loss(weights, cfg)
     targets_fn = jax.jit(targets_fn)
-    opt, step = gatys.make_step(loss_fn, gcfg)
+    loop = optimize.Loop(lambda x, aux: loss_fn(aux["params"], aux["targets"], x),
+                         optimize.OptimConfig(optimizer=gcfg.optimizer, learning_rate=gcfg.learning_rate,
+                                              lbfgs_memory=gcfg.lbfgs_memory))
     params = weights.params
     prev_in = prev_out = None
     for frame in frames:
@@ -132,10 +136,9 @@ def stylize_frames(
             warped = flow_lib.warp(prev_out[None], jnp.asarray(back)[None])[0]
             mask = jnp.asarray(mask, jnp.float32)
             x, n_steps = warped, cfg.steps
-        targets = targets_fn(params, content, styles, blend, warped, mask)
-        opt_state = opt.init(x)
-        for _ in range(n_steps):
-            x, opt_state, _ = step(params, targets, x, opt_state)
+        aux = {"params": params, "targets": targets_fn(params, content, styles, blend, warped, mask)}
+        for last in loop.run(x, aux, n_steps, every=n_steps):  # one chunk: no host sync per step
+            x = last.image
         prev_in, prev_out = np.asarray(frame), jnp.clip(x, 0.0, 1.0)
         yield np.asarray(prev_out)
 
