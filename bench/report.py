@@ -225,7 +225,7 @@ def video(path: str) -> str:
         for r in comp:
             s = r["seconds_per_frame"]
             out.append(f"| {r['motion']} | {1e3 * r['input']:.3f} | {1e3 * r['per_frame']:.3f} | {1e3 * r['net1']:.3f} | "
-                       f"{1e3 * r['ruder']:.3f} | {r['ratio_net1']:.3f} | {r['ratio_ruder']:.3f} | {s['per_frame']:.4f} | "
+                       f"{1e3 * r['ruder']:.1e} | {r['ratio_net1']:.3f} | {r['ratio_ruder']:.1e} | {s['per_frame']:.4f} | "
                        f"{s['net1']:.4f} | {s['ruder']:.2f} |")
         out.append("")
     pert = [r for r in rows if r["case"] == "perturb"]
