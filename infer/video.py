@@ -12,7 +12,7 @@ plain StyleBank); `--side-by-side` writes input | per-frame | Net₁ in one fram
 `--method ruder` is Ruder et al. 2016 (`styljax.ruder`): a Gatys optimisation per frame, started
 from the previous output warped by the flow, with a temporal loss on traceable pixels; `--style`
 is then a painting file. Its flow is Net₁'s flow net, run both ways for the forward-backward
-check. Slow (tens of seconds per frame on a CPU at 128 px): use a small --size.
+check. Slow (over a second per frame on 2 CPU cores at 64 px): use a small --size.
 """
 
 from __future__ import annotations
