@@ -178,13 +178,55 @@ def video(path: str) -> str:
     if stab:
         r0 = stab[0]
         out += [f"Warp error ×1e3 on held-out synthetic clips ({r0['clips']} clips × {r0['frames']} frames, "
-                f"{r0['size']} px, exact flow; Net1 trained with *{r0['trained_with']}*):", "",
-                "| style | inputs | per-frame | Net1 | Net1 / per-frame | drift |Net1 − per-frame| (8-bit) |",
-                "|---|---|---|---|---|---|"]
+                f"{r0['size']} px, exact flow; Net1 trained with *{r0['trained_with']}*, its own flow net):", "",
+                "| style | inputs | per-frame | Net1 | Net1 / per-frame | drift (8-bit) | Net1 feature comp. / per-frame | its drift |",
+                "|---|---|---|---|---|---|---|---|"]
         for r in stab:
             tag = " (trained)" if r["style"] == r["trained_with"] else ""
+            feat = (f"{r['ratio_feature']:.3f} | {255 * r['drift_feature']:.1f}" if "ratio_feature" in r else "– | –")
             out.append(f"| {r['style']}{tag} | {1e3 * r['input']:.3f} | {1e3 * r['per_frame']:.3f} | "
-                       f"{1e3 * r['net1']:.3f} | {r['ratio']:.3f} | {255 * r['drift']:.1f} |")
+                       f"{1e3 * r['net1']:.3f} | {r['ratio']:.3f} | {255 * r['drift']:.1f} | {feat} |")
+        out.append("")
+    still = [r for r in rows if r["case"] == "still"]
+    if still:
+        out += ["Still scene (six identical frames per held-out photo): largest |O_t − O_1| in 8-bit levels:", "",
+                "| composition | " + " | ".join(r["style"] for r in still if r["composition"] == still[0]["composition"]) + " |",
+                "|---|" + "---|" * sum(r["composition"] == still[0]["composition"] for r in still)]
+        for comp in dict.fromkeys(r["composition"] for r in still):
+            out.append(f"| {comp} | " + " | ".join(f"{r['max_change_255']:.3g}" for r in still if r["composition"] == comp) + " |")
+        out.append("")
+    motion = [r for r in rows if r["case"] == "motion"]
+    if motion:
+        out += ["Motion kinds, held-out (one clip per held-out photo): warp error / per-frame's, drift in 8-bit levels:", "",
+                "| motion | style | mean flow px | per-frame ×1e3 | Net1 | drift | Net1 exact flow | drift | feature comp. | feature, exact flow |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in motion:
+            out.append(f"| {r['motion']} | {r['style']} | {r['flow_px']:.2f} | {1e3 * r['per_frame']:.3f} | "
+                       f"{r['ratio_net1']:.3f} | {255 * r['drift_net1']:.1f} | {r['ratio_net1_exact_flow']:.3f} | "
+                       f"{255 * r['drift_net1_exact_flow']:.1f} | {r['ratio_net1_feature']:.3f} | {r['ratio_net1_feature_exact_flow']:.3f} |")
+        out.append("")
+    fac = [r for r in rows if r["case"] == "factors"]
+    if fac:
+        out += [f"Factors (style *{fac[0]['style']}*, {fac[0]['clips']} clips × {fac[0]['frames']} frames; "
+                "warp error / per-frame's over all transitions and over the first two):", "",
+                "| backgrounds | composition | flow | mask | ratio | ratio, first 2 | drift (8-bit) |", "|---|---|---|---|---|---|---|"]
+        for r in fac:
+            out.append(f"| {r['backgrounds']} | {r['composition']} | {r['flow']} | {r['mask']} | {r['ratio']:.3f} | "
+                       f"{r['ratio_first2']:.3f} | {255 * r['drift']:.1f} |")
+        out.append("")
+    comp = [r for r in rows if r["case"] == "compare"]
+    if comp:
+        c0 = comp[0]
+        out += [f"Side by side on short clips ({c0['frames']} frames, {c0['size']} px, style *{c0['style']}*; Ruder: "
+                f"{c0['ruder_steps'][0]}/{c0['ruder_steps'][1]} L-BFGS steps on the first/later frames, exact flow); "
+                "warp error ×1e3 and seconds per frame (after compilation):", "",
+                "| motion | inputs | per-frame | Net1 | Ruder | Net1 / per-frame | Ruder / per-frame | s/frame per-frame | Net1 | Ruder |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in comp:
+            s = r["seconds_per_frame"]
+            out.append(f"| {r['motion']} | {1e3 * r['input']:.3f} | {1e3 * r['per_frame']:.3f} | {1e3 * r['net1']:.3f} | "
+                       f"{1e3 * r['ruder']:.1e} | {r['ratio_net1']:.3f} | {r['ratio_ruder']:.1e} | {s['per_frame']:.4f} | "
+                       f"{s['net1']:.4f} | {s['ruder']:.2f} |")
         out.append("")
     pert = [r for r in rows if r["case"] == "perturb"]
     if pert:

@@ -103,3 +103,66 @@ def test_net1_for_another_autoencoder_is_refused(setup, tmp_path, capsys):
     rc = main(["video", str(setup["frames"]), "--model", str(other), "--net1", str(setup["net1"]),
                "--style", "a", "--out", str(tmp_path / "o.mp4"), "--quiet"])
     assert rc == 2 and "different StyleBank auto-encoder" in capsys.readouterr().err
+
+
+def _still_clip(root, name, size=48):
+    """A folder of six identical frames (a still scene), written as a user would have them."""
+    frame = skimage.data.astronaut()[::4, ::4][:size, :size]
+    folder = root / name
+    with video.FrameWriter(str(folder) + "/", 10) as w:
+        for _ in range(6):
+            w.write(frame)
+    return folder
+
+
+@pytest.mark.parametrize("composition", ["output", "feature"])
+def test_still_frames_give_still_output(setup, tmp_path, composition):
+    still = _still_clip(tmp_path, "still")
+    out = tmp_path / "out"
+    assert main(["video", str(still), "--model", str(setup["model"]), "--net1", str(setup["net1"]), "--style", "a",
+                 "--composition", composition, "--out", str(out) + "/", "--quiet"]) == 0
+    frames = [np.asarray(f) for f in video.open_frames(out)[1]]
+    assert len(frames) == 6
+    for f in frames[1:]:
+        np.testing.assert_array_equal(f, frames[0])
+
+
+def test_still_frames_give_still_output_with_the_shipped_net1(tmp_path):
+    """The shipped Net₁ and its StyleBank (the CLI's defaults), six identical frames: identical output."""
+    still = _still_clip(tmp_path, "still", 64)
+    out = tmp_path / "out"
+    assert main(["video", str(still), "--style", "starry-night", "--out", str(out) + "/", "--quiet"]) == 0
+    frames = [np.asarray(f) for f in video.open_frames(out)[1]]
+    assert len(frames) == 6 and frames[0].std() > 0.02
+    assert max(np.abs(f - frames[0]).max() for f in frames[1:]) <= 1 / 255 + 1e-6
+
+
+def test_ruder_method_writes_every_frame(setup, tmp_path, capsys):
+    from styljax import vgg, weights
+
+    w = tmp_path / "vgg.npz"
+    weights.save_npz(vgg.random_weights(16, jax.random.key(0)), w)
+    painting = tmp_path / "painting.png"
+    from styljax import image
+
+    image.save_image(painting, skimage.data.coffee()[::8, ::8])
+    out = tmp_path / "ruder"
+    rc = main(["video", str(setup["frames"]), "--method", "ruder", "--style", str(painting), "--net1", str(setup["net1"]),
+               "--weights", str(w), "--size", "32", "--max-frames", "3", "--steps", "2", "--first-steps", "3",
+               "--out", str(out) + "/", "--quiet"])
+    assert rc == 0 and "3 frames" in capsys.readouterr().out
+    frames = [np.asarray(f) for f in video.open_frames(out)[1]]
+    assert len(frames) == 3 and frames[0].shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize("extra,needle", [(["--style", "nope.png"], "painting file"),
+                                          (["--style", "{painting}", "--side-by-side"], "--method net1")])
+def test_ruder_errors(setup, tmp_path, capsys, extra, needle):
+    painting = tmp_path / "p.png"
+    from styljax import image
+
+    image.save_image(painting, skimage.data.coffee()[::8, ::8])
+    extra = [x.replace("{painting}", str(painting)) for x in extra]
+    rc = main(["video", str(setup["frames"]), "--method", "ruder", "--out", str(tmp_path / "o.mp4"), "--quiet"] + extra)
+    err = capsys.readouterr().err
+    assert rc == 2 and needle in err and "Traceback" not in err

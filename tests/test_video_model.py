@@ -1,14 +1,20 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from styljax import flow as flow_lib
 from styljax.models import stylebank as sb
 from styljax.models import video as vn
 
 SB = sb.StyleBankConfig(channels=(4, 8, 16), output="sigmoid")
-NET = vn.VideoNetConfig(flow_channels=(4, 8, 8, 8), mask_channels=(4, 4), correlation=2)
-NET0 = vn.VideoNetConfig(flow_channels=(4, 8, 8, 8), mask_channels=(4, 4), correlation=0)  # zero params: zero flow
+# the paper's feature composition (the mask net's M); OUT: the default output composition
+NET = vn.VideoNetConfig(flow_channels=(4, 8, 8, 8), mask_channels=(4, 4), correlation=2, composition="feature")
+NET0 = vn.VideoNetConfig(flow_channels=(4, 8, 8, 8), mask_channels=(4, 4), correlation=0,
+                         composition="feature")  # zero params: zero flow
+OUT = dataclasses.replace(NET, composition="output")
 HW = (30, 45)  # not multiples of 4 or 16
 
 
@@ -122,3 +128,90 @@ def test_fresh_flow_net_predicts_its_base_flow():
     net = vn.init(jax.random.key(0), cfg, 16)
     f = _frames(2)
     np.testing.assert_array_equal(np.asarray(vn.predict_flow(net, f[0], f[1], cfg)), 0.0)
+
+
+@pytest.mark.parametrize("cfg", [NET, OUT], ids=["feature", "output"])
+def test_identical_frames_give_identical_output_frames(models, cfg):
+    """A still scene gives a still output, bit for bit, although this random flow net predicts a
+    non-zero flow on identical frames (the zero-flow candidate wins there, and warping by 0 and
+    compositing equal maps are exact)."""
+    p, net = models
+    frame = _frames(1, seed=11)[0]
+    clip = jnp.stack([frame] * 6)
+    assert float(jnp.abs(vn.predict_flow(net, frame, frame, cfg)).max()) > 1e-3
+    outs, aux = vn.stylize_clip(net, p, p["banks"]["a"], clip, SB, cfg)
+    for t in range(1, 6):
+        np.testing.assert_array_equal(np.asarray(outs[t]), np.asarray(outs[0]))
+    np.testing.assert_array_equal(np.asarray(aux["flow"][1:]), 0.0)
+
+
+def test_zero_flow_warp_is_the_identity():
+    x = jax.random.uniform(jax.random.key(3), (2,) + HW + (5,))
+    np.testing.assert_array_equal(np.asarray(flow_lib.warp(x, jnp.zeros(x.shape[:3] + (2,)))), np.asarray(x))
+
+
+def test_select_zero_flow_keeps_a_flow_that_explains_the_motion():
+    img = jax.random.uniform(jax.random.key(4), (1, 24, 32, 3))
+    cur = jnp.roll(img, 2, axis=2)  # cur(x) = img(x − 2): backward flow u = −2
+    true = jnp.broadcast_to(jnp.asarray([-2.0, 0.0]), (1, 24, 32, 2))
+    w, err = vn.select_zero_flow(img, cur, true, 3)
+    np.testing.assert_array_equal(np.asarray(w[:, :, 3:]), np.asarray(true[:, :, 3:]))
+    assert float(err[:, :, 3:].max()) < 1e-6
+    w, err = vn.select_zero_flow(img, img, true, 3)  # a still pair: the zero flow, error 0
+    np.testing.assert_array_equal(np.asarray(w), 0.0)
+    np.testing.assert_array_equal(np.asarray(err), 0.0)
+
+
+def test_output_composition_follows_exact_flow_on_traceable_pixels(models):
+    """With exact flow and an oracle mask: O_t = S_t + α c (warp(O_{t−1}) − S_t) exactly; α = 1
+    on traceable pixels makes O_t the warped previous output, untraceable ones stay per-frame."""
+    p, net = models
+    bank = p["banks"]["a"]
+    frames = _frames(3, seed=13)
+    flows = jnp.broadcast_to(jnp.asarray([1.0, -1.0]), (3, 1) + HW + (2,)).at[0].set(0.0)
+    tr = jnp.zeros((3, 1) + HW).at[:, :, :, : HW[1] // 2].set(1.0)
+    per = vn.stylize_per_frame(p, bank, frames, SB)
+    for alpha in (1.0, 0.5):
+        cfg = dataclasses.replace(OUT, blend=alpha)
+        outs, aux = vn.stylize_clip(net, p, bank, frames, SB, cfg, flows=flows, traceable=tr)
+        for t in (1, 2):
+            want = per[t] + alpha * tr[t][..., None] * (flow_lib.warp(outs[t - 1], flows[t]) - per[t])
+            np.testing.assert_allclose(np.asarray(outs[t]), np.asarray(want), atol=1e-6)
+        np.testing.assert_array_equal(np.asarray(outs[:, :, :, HW[1] // 2 :]), np.asarray(per[:, :, :, HW[1] // 2 :]))
+
+
+def test_output_composition_with_zero_blend_is_per_frame(models):
+    p, net = models
+    frames = _frames(3, seed=17)
+    outs, _ = vn.stylize_clip(net, p, p["banks"]["b"], frames, SB, dataclasses.replace(OUT, blend=0.0))
+    np.testing.assert_array_equal(np.asarray(outs), np.asarray(vn.stylize_per_frame(p, p["banks"]["b"], frames, SB)))
+
+
+def test_output_composition_stream_equals_scan(models):
+    p, net = models
+    frames = _frames(3, seed=19)
+    cfg = dataclasses.replace(OUT, trace_sigma=10.0)  # c ≈ 1 even on these unrelated random frames
+    outs, _ = vn.stylize_clip(net, p, p["banks"]["a"], frames, SB, cfg)
+    state = vn.init_stream(frames.shape[1:], SB.features)
+    for t in range(3):
+        state, o, _ = vn.stream_step(net, p, p["banks"]["a"], state, frames[t], SB, cfg)
+        np.testing.assert_allclose(np.asarray(o), np.asarray(outs[t]), atol=1e-5)
+    assert float(jnp.abs(outs[2] - vn.stylize_per_frame(p, p["banks"]["a"], frames, SB)[2]).max()) > 1e-4
+
+
+def test_config_rejects_bad_composition():
+    with pytest.raises(ValueError):
+        vn.VideoNetConfig(composition="pixels")
+    with pytest.raises(ValueError):
+        vn.VideoNetConfig(blend=1.5)
+    with pytest.raises(ValueError):
+        vn.VideoNetConfig(trace_window=4)
+
+
+def test_box_mean_averages_the_part_of_the_box_inside_the_image():
+    x = jax.random.uniform(jax.random.key(5), (1, 7, 9, 2))
+    b, xn = np.asarray(vn.box_mean(x, 5)), np.asarray(x)
+    np.testing.assert_allclose(b[0, 0, 0], xn[0, :3, :3].mean((0, 1)), rtol=1e-5)
+    np.testing.assert_allclose(b[0, 3, 4], xn[0, 1:6, 2:7].mean((0, 1)), rtol=1e-5)
+    # the last block is edge-padded (rows 4, 5, 6, 6 of column 8), as the encoder pads its input
+    np.testing.assert_allclose(np.asarray(vn.block_mean(x, 4))[0, 1, 2], xn[0, [4, 5, 6, 6], 8].mean(0), rtol=1e-5)

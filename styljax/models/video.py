@@ -30,6 +30,28 @@ one style, used with another; `bench/video.py` measures it).
 - MaskNet: 3 convs, stride 1 (3×3 C→32, ReLU, 3×3 32→16, ReLU, 3×3 16→1), sigmoid, on
   |F′ − F| divided by the mean |F| of the frame (scale-free across banks).
 
+Two guards make a still scene give a still output (identical frames give bit-identical
+output frames) whatever the nets learnt:
+- zero-flow candidate: per pixel (per feature pixel for the feature composition), the zero flow
+  replaces the flow net's wherever it explains the frame pair at least as well (photometric
+  error |I_t − warp(I_{t−1}, W)|), so identical frames get exactly W = 0, and bilinear warping
+  with W = 0 is exactly the identity;
+- the composite is written F + M ⊙ (F' − F), which is exactly F where F' = F (M·F' + (1 − M)·F
+  is not, by rounding).
+
+Composition (`VideoNetConfig.composition`):
+- "feature": the paper's, above (features at the decoder's input).
+- "output" (the default): the same recurrence on the decoded images, with an analytic mask:
+      S_t   = D(F_t)                                       the per-frame output
+      c_t   = exp(−(ē_t/σ)²) · [x + W lands inside]        ē_t: the photometric error, box-filtered
+      O_t   = S_t + α c_t ⊙ (warp(O_{t−1}, W_t) − S_t)      α = `blend`
+  Why (bench/video.py "factors", BENCHMARKS.md): even an oracle feature composition (exact flow,
+  M = 1 everywhere) keeps about half the per-frame warp error, because the decoder does not
+  commute with warping its input (it re-synthesises texture from resampled 1/4-resolution
+  features); and the trained mask net had learnt a near-constant M. Composited on the output,
+  a traceable pixel follows its motion trajectory as an exponential moving average of the
+  per-frame outputs (weight α on the past), and untraceable ones are the per-frame output.
+
 Params of Net₁ are {"flow": …, "mask": …}; the StyleBank params (and the bank) are separate
 arguments, so training closes over them as constants and they cannot change.
 """
@@ -51,6 +73,7 @@ from styljax.models import stylebank as sb
 from styljax.models.layers import lecun_normal_chunked, upsample_nearest_2x
 
 FLOW_STRIDE = 16  # the flow net's coarsest level: inputs are padded to a multiple of this
+COMPOSITIONS = ("output", "feature")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +88,15 @@ class VideoNetConfig:
         warmed-up flow net, a uniform M of 0.5-0.75 gave the lowest coherence loss (M = 0: 0.0069,
         0.5: 0.0058, 0.75: 0.0057, 1: 0.0061 on one batch).
       dtype: computation dtype of both nets (params stay float32; flow and mask are float32).
+      composition: "output" (composite decoded frames, analytic mask; the default) or "feature"
+        (the paper's: composite the stylised features with the mask net's M). Training always
+        uses "feature" (the paper's losses train the mask net).
+      blend: α, the weight of the warped previous output on a fully traceable pixel ("output").
+      trace_sigma: σ of the traceability exp(−(ē/σ)²), ē the mean |I_t − warp(I_{t−1})| over
+        channels and a `trace_window`² box, in [0, 1] intensity units ("output").
+      trace_window: side of that box (odd).
+        The three were chosen on clips of training images, not on the held-out ones (the sweep
+        is in BENCHMARKS.md): a higher α or σ trades drift from the per-frame output for stability.
     """
 
     flow_channels: tuple[int, ...] = (24, 48, 64, 96)
@@ -72,6 +104,10 @@ class VideoNetConfig:
     mask_channels: tuple[int, int] = (32, 16)
     mask_bias: float = 0.5
     dtype: Any = jnp.float32
+    composition: str = "output"
+    blend: float = 0.6
+    trace_sigma: float = 0.1
+    trace_window: int = 5
 
     def __post_init__(self):
         object.__setattr__(self, "flow_channels", tuple(int(c) for c in self.flow_channels))
@@ -81,6 +117,12 @@ class VideoNetConfig:
             raise ValueError(f"flow_channels needs 4 entries (1/2 … 1/16), got {self.flow_channels}")
         if len(self.mask_channels) != 2:
             raise ValueError(f"mask_channels needs 2 entries, got {self.mask_channels}")
+        if self.composition not in COMPOSITIONS:
+            raise ValueError(f"composition must be one of {COMPOSITIONS}, got {self.composition!r}")
+        if not 0.0 <= self.blend <= 1.0 or not self.trace_sigma > 0:
+            raise ValueError(f"need 0 <= blend <= 1 and trace_sigma > 0, got {self.blend}, {self.trace_sigma}")
+        if self.trace_window < 1 or self.trace_window % 2 == 0:
+            raise ValueError(f"trace_window must be odd and >= 1, got {self.trace_window}")
 
 
 def _conv(features: int, kernel: int, stride: int = 1, dtype: Any = jnp.float32, name: str | None = None) -> nn.Conv:
@@ -232,12 +274,56 @@ def stylised_features(sb_params: dict, bank: dict, images: jax.Array, sb_cfg: sb
     return sb.apply_bank(bank, sb.encode(sb_params, images, sb_cfg), sb_cfg)
 
 
+def image_flow(feature_flow: jax.Array, hw: tuple[int, int]) -> jax.Array:
+    """A feature flow (B, h, w, 2) at image resolution: resized ×4 (vectors ×4), cropped to hw."""
+    h, w = feature_flow.shape[1:3]
+    return flow_lib.resize_flow(feature_flow, (4 * h, 4 * w))[:, : hw[0], : hw[1]]
+
+
+def photometric_error(prev: jax.Array, cur: jax.Array, flow: jax.Array) -> jax.Array:
+    """|I_t − warp(I_{t−1}, W)| averaged over channels: (B, H, W, 3) × 2, (B, H, W, 2) → (B, H, W, 1)."""
+    return jnp.mean(jnp.abs(cur - flow_lib.warp(prev, flow)), axis=-1, keepdims=True)
+
+
+def box_mean(x: jax.Array, window: int) -> jax.Array:
+    """Mean of (B, H, W, C) over a window² box centred on each pixel (the part inside the image)."""
+    if window == 1:
+        return x
+    total = jax.lax.reduce_window(x, 0.0, jax.lax.add, (1, window, window, 1), (1, 1, 1, 1), "SAME")
+    r = window // 2
+    # pixels of the box inside the image, per axis (numpy at trace time: XLA would constant-fold
+    # a reduce_window over ones, slowly)
+    inside = [np.minimum(np.arange(n) + r, n - 1) - np.maximum(np.arange(n) - r, 0) + 1 for n in x.shape[1:3]]
+    count = np.outer(*inside).astype(np.float32)[None, :, :, None]
+    return total / count
+
+
+def block_mean(x: jax.Array, k: int = sb.DOWNSAMPLE) -> jax.Array:
+    """(B, H, W, C) → (B, ⌈H/k⌉, ⌈W/k⌉, C): means of k×k blocks (edge-padded at the bottom/right,
+    as `stylebank.encode` pads), i.e. an image map at F's resolution."""
+    b, h, w, c = x.shape
+    x = _pad_edge(x, k)
+    return x.reshape(b, x.shape[1] // k, k, x.shape[2] // k, k, c).mean(axis=(2, 4))
+
+
+def select_zero_flow(prev: jax.Array, cur: jax.Array, flow: jax.Array, window: int) -> tuple[jax.Array, jax.Array]:
+    """Image flow (B, H, W, 2) with the zero-flow candidate taken wherever it explains the pair at
+    least as well: box-filtered photometric errors ē(0) ≤ ē(W). Returns (flow, ē of the chosen one)
+    (B, H, W, 1). Identical frames give exactly W = 0 and ē = 0."""
+    e_net = box_mean(photometric_error(prev, cur, flow), window)
+    e_zero = box_mean(jnp.mean(jnp.abs(cur - prev), axis=-1, keepdims=True), window)
+    zero = e_zero <= e_net
+    return jnp.where(zero, 0.0, flow), jnp.where(zero, e_zero, e_net)
+
+
 class StreamState(struct.PyTreeNode):
-    """What an online stream carries from frame to frame: the previous input frame and the
-    previous *composite* feature; `started` is False before the first frame."""
+    """What an online stream carries from frame to frame: the previous input frame, the previous
+    *composite* feature ("feature" composition; "output": the previous per-frame feature) and the
+    previous output; `started` is False before the first frame."""
 
     prev_frame: jax.Array  # (B, H, W, 3)
     prev_feature: jax.Array  # (B, h, w, C)
+    prev_output: jax.Array  # (B, H, W, 3)
     started: jax.Array  # () bool
 
 
@@ -245,22 +331,69 @@ def init_stream(frame_shape: tuple[int, ...], features: int, dtype: Any = jnp.fl
     """Empty state for frames of shape (B, H, W, 3)."""
     b, h, w, _ = frame_shape
     fh, fw = sb.feature_hw((h, w))
-    return StreamState(jnp.zeros(frame_shape, jnp.float32), jnp.zeros((b, fh, fw, features), dtype), jnp.bool_(False))
+    zeros = jnp.zeros(frame_shape, jnp.float32)
+    return StreamState(zeros, jnp.zeros((b, fh, fw, features), dtype), zeros, jnp.bool_(False))
 
 
 def composite_step(
-    params: dict, state: StreamState, frame: jax.Array, current: jax.Array, cfg: VideoNetConfig
+    params: dict, state: StreamState, frame: jax.Array, current: jax.Array, cfg: VideoNetConfig,
+    flow: jax.Array | None = None, traceable: jax.Array | None = None, select_zero: bool = True,
 ) -> tuple[jax.Array, dict]:
-    """F^o_t from the carried state and the current features F_t = `current`.
+    """The paper's feature composition: F^o_t from the carried state and F_t = `current`.
 
-    Returns (F^o_t, aux) with aux = {"flow": W_t, "mask": M_t, "warped": F'_t}. Before the first
-    frame (`state.started` False) the mask is forced to 0, so F^o_1 = F_1 (plain StyleBank).
+    `select_zero`: take the zero flow per feature pixel where it explains the frame pair at least
+    as well as the flow net's (block-mean photometric error); training turns it off so the
+    paper's losses see (and train) the flow net's own flow everywhere.
+    `flow` (B, H, W, 2), an image-resolution flow, replaces the flow net's (evaluation with exact
+    flow); `traceable` (B, H, W) replaces the mask net's M by the traceable fraction of each 4×4
+    block (an oracle mask). Returns (F^o_t, aux) with aux = {"flow": the W_t used, "net_flow": the
+    flow net's own W_t, "mask": M_t, "warped": F'_t}. Before the first frame (`state.started`
+    False) the mask is forced to 0, so F^o_1 = F_1 (plain StyleBank).
     """
-    w = predict_flow(params, state.prev_frame, frame, cfg)
+    fhw = current.shape[1:3]
+    if flow is None:
+        w = net_flow = predict_flow(params, state.prev_frame, frame, cfg)
+        if select_zero:
+            e_net = block_mean(photometric_error(state.prev_frame, frame, image_flow(net_flow, frame.shape[1:3])))
+            e_zero = block_mean(jnp.mean(jnp.abs(frame - state.prev_frame), axis=-1, keepdims=True))
+            w = jnp.where(e_zero <= e_net, 0.0, net_flow)
+    else:
+        w = net_flow = flow_lib.resize_flow(flow, fhw)
     warped = flow_lib.warp(state.prev_feature, w).astype(current.dtype)
-    m = predict_mask(params, warped, current, cfg) * state.started.astype(jnp.float32)
-    out = (m * warped.astype(jnp.float32) + (1.0 - m) * current.astype(jnp.float32)).astype(current.dtype)
-    return out, {"flow": w, "mask": m, "warped": warped}
+    if traceable is None:
+        m = predict_mask(params, warped, current, cfg)
+    else:
+        m = block_mean(traceable.astype(jnp.float32)[..., None])
+    m = m * state.started.astype(jnp.float32)
+    cur = current.astype(jnp.float32)
+    out = (cur + m * (warped.astype(jnp.float32) - cur)).astype(current.dtype)
+    return out, {"flow": w, "net_flow": net_flow, "mask": m, "warped": warped}
+
+
+def output_composite_step(
+    params: dict, state: StreamState, frame: jax.Array, styled: jax.Array, cfg: VideoNetConfig,
+    flow: jax.Array | None = None, traceable: jax.Array | None = None,
+) -> tuple[jax.Array, dict]:
+    """The output composition: O_t = S_t + α c_t ⊙ (warp(O_{t−1}, W_t) − S_t), S_t = `styled`.
+
+    `flow` (B, H, W, 2) replaces the flow net's (exact flow); `traceable` (B, H, W) replaces the
+    photometric traceability c_t (an oracle mask). Returns (O_t, aux) with aux = {"flow": the
+    image flow W_t used, "mask": α c_t (B, H, W, 1)}; before the first frame the mask is 0.
+    """
+    hw = frame.shape[1:3]
+    if flow is None:
+        net_flow = image_flow(predict_flow(params, state.prev_frame, frame, cfg), hw)
+        w, err = select_zero_flow(state.prev_frame, frame, net_flow, cfg.trace_window)
+    else:
+        w = flow
+        err = box_mean(photometric_error(state.prev_frame, frame, w), cfg.trace_window)
+    if traceable is None:
+        c = jnp.exp(-jnp.square(err / cfg.trace_sigma)) * flow_lib.in_bounds(w)[..., None]
+    else:
+        c = traceable.astype(jnp.float32)[..., None]
+    m = cfg.blend * c * state.started.astype(jnp.float32)
+    warped = flow_lib.warp(state.prev_output, w)
+    return styled + m * (warped - styled), {"flow": w, "mask": m}
 
 
 @functools.partial(jax.jit, static_argnames=("sb_cfg", "cfg", "clip"))
@@ -273,17 +406,27 @@ def stream_step(
     sb_cfg: sb.StyleBankConfig,
     cfg: VideoNetConfig,
     clip: bool = True,
+    flow: jax.Array | None = None,
+    traceable: jax.Array | None = None,
 ) -> tuple[StreamState, jax.Array, dict]:
     """One online step: (state, frame (B, H, W, 3)) → (new state, O_t (B, H, W, 3), aux).
 
     The same compiled function serves the first frame (state not started: plain StyleBank) and
-    every later one, so a stream compiles once per frame size.
+    every later one, so a stream compiles once per frame size. `flow`/`traceable` (optional,
+    image resolution) replace the flow net's flow and the mask: evaluation with exact flow.
     """
     current = stylised_features(sb_params, bank, frame, sb_cfg)
-    feat, aux = composite_step(params, state, frame, current, cfg)
-    out = sb.decode(sb_params, feat, sb_cfg, frame.shape[1:3])
-    out = jnp.clip(out, 0.0, 1.0) if clip else out
-    return StreamState(frame.astype(jnp.float32), feat, jnp.bool_(True)), out, aux
+    hw = frame.shape[1:3]
+    if cfg.composition == "feature":
+        feat, aux = composite_step(params, state, frame, current, cfg, flow, traceable)
+        out = sb.decode(sb_params, feat, sb_cfg, hw)
+        out = jnp.clip(out, 0.0, 1.0) if clip else out
+    else:
+        feat = current
+        styled = sb.decode(sb_params, current, sb_cfg, hw)
+        styled = jnp.clip(styled, 0.0, 1.0) if clip else styled
+        out, aux = output_composite_step(params, state, frame, styled, cfg, flow, traceable)
+    return StreamState(frame.astype(jnp.float32), feat, out, jnp.bool_(True)), out, aux
 
 
 @functools.partial(jax.jit, static_argnames=("sb_cfg", "cfg", "clip"))
@@ -295,17 +438,20 @@ def stylize_clip(
     sb_cfg: sb.StyleBankConfig,
     cfg: VideoNetConfig,
     clip: bool = True,
+    flows: jax.Array | None = None,
+    traceable: jax.Array | None = None,
 ) -> tuple[jax.Array, dict]:
     """A whole clip (T, B, H, W, 3) through Net₁ with `lax.scan` (the online recurrence):
     returns outputs (T, B, H, W, 3) and stacked aux (flows, masks). Equals `stream_step` frame by
-    frame."""
+    frame. `flows` (T, B, H, W, 2) / `traceable` (T, B, H, W): exact flow / oracle mask."""
     state = init_stream(frames.shape[1:], sb_cfg.features, sb_cfg.dtype)
 
-    def body(state, frame):
-        state, out, aux = stream_step(params, sb_params, bank, state, frame, sb_cfg, cfg, clip)
+    def body(state, xs):
+        frame, w, tr = xs
+        state, out, aux = stream_step(params, sb_params, bank, state, frame, sb_cfg, cfg, clip, w, tr)
         return state, (out, {"flow": aux["flow"], "mask": aux["mask"]})
 
-    _, (outs, aux) = jax.lax.scan(body, state, frames)
+    _, (outs, aux) = jax.lax.scan(body, state, (frames, flows, traceable))
     return outs, aux
 
 
@@ -321,7 +467,14 @@ __all__ = [
     "MaskNet",
     "StreamState",
     "VideoNetConfig",
+    "COMPOSITIONS",
+    "block_mean",
+    "box_mean",
     "composite_step",
+    "image_flow",
+    "output_composite_step",
+    "photometric_error",
+    "select_zero_flow",
     "cost_volume",
     "init",
     "init_stream",

@@ -108,11 +108,11 @@ class VideoTask:
         traceable = jnp.moveaxis(jnp.asarray(batch["traceable"], jnp.float32), 1, 0)[..., None]
         feats, styled = self.per_frame(consts, frames)
         hw = frames.shape[2:4]
-        state = vn.StreamState(frames[0], feats[0], jnp.bool_(True))
+        state = vn.StreamState(frames[0], feats[0], styled[0], jnp.bool_(True))
         terms = {"coherence": 0.0, "occlusion": 0.0, "flow": 0.0, "epe": 0.0, "mask_traceable": 0.0, "mask_occluded": 0.0}
         n = frames.shape[0] - 1
         for t in range(1, frames.shape[0]):
-            feat, aux = vn.composite_step(params, state, frames[t], feats[t], self.cfg.net)
+            feat, aux = vn.composite_step(params, state, frames[t], feats[t], self.cfg.net, select_zero=False)
             out = sb.decode(consts["sb"], feat, self.sb_cfg, hw)
             target = flow_lib.warp(styled[t - 1], gt_flow[t])
             mg = traceable[t]
@@ -123,7 +123,7 @@ class VideoTask:
                 terms[k] += v / n
             terms["mask_traceable"] += _masked_mean(aux["mask"], mg_small) / n
             terms["mask_occluded"] += _masked_mean(aux["mask"], ~mg_small) / n
-            state = vn.StreamState(frames[t], feat, jnp.bool_(True))
+            state = vn.StreamState(frames[t], feat, out, jnp.bool_(True))
         loss = (lw.coherence_weight * terms["coherence"] + lw.occlusion_weight * terms["occlusion"]
                 + lw.flow_weight * terms["flow"])
         return loss, terms
