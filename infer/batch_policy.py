@@ -62,10 +62,11 @@ def serve_batch_runner(model, hw: tuple[int, int]) -> Callable[[int], object]:
     import numpy as np
 
     from styljax.infer.serving import stack
+    from styljax.render import StyleSpec
 
     fn = jax.jit(model.serve_batch)
     body, neutral = model.serving_args()
-    style = jax.tree.map(np.asarray, model.style_params({"mode": "single", "names": [model.styles[0]]}))
+    style = jax.tree.map(np.asarray, model.style_params(StyleSpec(names=(model.styles[0],))))
 
     def run(n: int):
         x = np.full((n, *hw, 3), 0.5, np.float32)

@@ -63,7 +63,7 @@ def register(sub) -> None:
     r.add_argument("--steps", type=int, default=50, help="L-BFGS steps per frame after the first (default 50)")
     r.add_argument("--first-steps", type=int, default=100, help="L-BFGS steps on the first frame (default 100)")
     r.add_argument("--temporal-weight", type=float, default=None, help="weight of the temporal loss (default: Ruder's)")
-    common.add_weights_arg(r)
+    cliargs.add_weights_arg(r)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
