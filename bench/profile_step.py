@@ -3,7 +3,7 @@
     python -m bench.profile_step [--method stylebank|cin|johnson] [--crop 128] [--batch 4] > bench/results/profile_step.jsonl
     python -m bench.report profile_step bench/results/profile_step.jsonl
 
-Runs the method's training step (StyleBank: the stylising phase) under `jax.profiler.trace`,
+Runs the method's training step (StyleBank: the stylizing phase) under `jax.profiler.trace`,
 with XLA's optimised HLO dumped beside it, and joins each executed op's time with the `op_name`
 metadata XLA keeps from the JAX program. Each op is put in one bucket by that name (`BUCKETS`,
 first match wins): VGG forward, VGG input gradient (its max-pool and ReLU backward apart), the

@@ -92,7 +92,7 @@ def stylebank(path: str) -> str:
         err = "–" if r.get("loss_rel_err") is None else f"{r['loss_rel_err']:.1e}"
         torch_cells = f"{_fmt(r.get('torch_s'))} | {_fmt(r.get('torch_img_s'))} | {_fmt(r.get('speedup_jax_over_torch'))} | {err}"
         if method == "stylebank":
-            out += [f"| stylebank | {crop} | stylising (E, K, D + VGG loss, Adam) | {_fmt(r['jax_phase0_s'])} | "
+            out += [f"| stylebank | {crop} | stylizing (E, K, D + VGG loss, Adam) | {_fmt(r['jax_phase0_s'])} | "
                     f"{_fmt(r['jax_phase0_img_s'])} | {pct(r.get('frac_of_roof'))} | {torch_cells} |",
                     f"| stylebank | {crop} | auto-encoder (identity) | {_fmt(r['jax_phase1_s'])} | "
                     f"{_fmt(r['jax_phase1_img_s'])} | {pct(r.get('frac_of_roof_phase1'))} | – | – | – | – |",

@@ -34,10 +34,10 @@ train_step  (one line per method x crop; methods --train-methods stylebank,cin,j
     Every method's `task.train_step` jitted with `static_argnames="phase", donate_argnums=0`, and
     its PyTorch twin on the same number of threads, both from the same params, batch and style ids.
     stylebank: `StyleBankTask` with the model above, the default (paper) loss on VGG-16 to relu4_2,
-      lr 1e-3, T = 2 (as before). `jax_phase0_s` (stylising branch: E, K_i, D forward, VGG-16 loss
+      lr 1e-3, T = 2 (as before). `jax_phase0_s` (stylizing branch: E, K_i, D forward, VGG-16 loss
       net on output + content, backward, Adam), `jax_phase1_s` (auto-encoder branch, identity
       loss), `jax_schedule_s` (mean over one T+1 block: (T·phase0 + phase1)/(T+1)). Twin:
-      `bench/torch_stylebank.py` (stylising step only; `speedup_jax_over_torch` = torch_s /
+      `bench/torch_stylebank.py` (stylizing step only; `speedup_jax_over_torch` = torch_s /
       jax_phase0_s).
     cin, johnson: `TransformTask` (net and every style's γ/β train, image j of step s in style
       (s·B + j) mod K) with the model in --cin-model/--johnson-model (default checkpoints/cin,
@@ -60,7 +60,7 @@ train_step  (one line per method x crop; methods --train-methods stylebank,cin,j
     Quick correctness check: `--cases train_step --train-crops 32 --quick` (loss_rel_err <= ~1e-6).
 memory  (one line per sub-case, each in a fresh subprocess)
     Peak resident memory (`ru_maxrss`, includes the Python/JAX runtime and XLA compilation) while
-    stylising one 1024x1024 image (`mode: "single"`), and a 4096x4096 image in 1024 px tiles with
+    stylizing one 1024x1024 image (`mode: "single"`), and a 4096x4096 image in 1024 px tiles with
     >= 64 px overlap and linear cross-fade blending (`mode: "tiled"`; numpy accumulators for the
     full-size output). `baseline_mib`: peak after imports, model and input set-up;
     `peak_mib`; `peak_minus_baseline_mib`; `compile_s`, `run_s` (single: a second, warm call;
@@ -312,7 +312,7 @@ def timing_fields(prefix: str, st: dict) -> dict:
 def tiled_stylize(
     params: dict, cfg: sb.StyleBankConfig, style: str, image: np.ndarray, tile: int = 1024, overlap: int = 64,
 ) -> tuple[np.ndarray, dict]:
-    """Stylise an (H, W, 3) image in overlapping tiles (`styljax.tiling.map_tiles`): one
+    """Stylize an (H, W, 3) image in overlapping tiles (`styljax.tiling.map_tiles`): one
     compilation for the tile shape. NB instance-norm statistics are per tile (see TILING_NOTE)."""
     from styljax import tiling
 
@@ -569,7 +569,7 @@ class JaxTrainStep:
 
 
 def torch_train_twin(task, consts: dict):
-    """The PyTorch twin of `task` (StyleBank stylising branch, or CIN/Johnson), same params, styles,
+    """The PyTorch twin of `task` (StyleBank stylizing branch, or CIN/Johnson), same params, styles,
     Gram targets, loss and learning rate."""
     grams = {l: np.asarray(g) for l, g in consts["grams"].items()}
     if task.name == "stylebank":
@@ -817,7 +817,7 @@ def case_memory(model_info, args, threads):
 
 
 def memory_child(spec: dict) -> None:
-    """Runs in a fresh process: one stylisation, then report ru_maxrss (one JSON line on stdout)."""
+    """Runs in a fresh process: one stylization, then report ru_maxrss (one JSON line on stdout)."""
     import resource
 
     def maxrss_mib() -> float:

@@ -49,7 +49,7 @@ CASES = ("identify", "quality", "add_style")  # + "gatys": fill the Gatys cache 
 
 
 class Evaluator:
-    """Unweighted content/style losses of stylised images under a `StyleBankLoss`."""
+    """Unweighted content/style losses of stylized images under a `StyleBankLoss`."""
 
     def __init__(self, vgg, loss: StyleBankLoss, paintings: dict[str, np.ndarray]):
         self.vgg, self.loss = vgg, loss

@@ -143,7 +143,7 @@ def perceptual_loss(vgg: TorchVGG, loss, grams: Mapping[str, torch.Tensor], out:
 
     `loss` is a `PerceptualLoss`; `grams` the JAX task's Gram targets {layer: (K, C, C)}. As on the
     JAX side, the content images go through VGG in a pass of their own without autograd (so the
-    backward pass runs over the stylised half only)."""
+    backward pass runs over the stylized half only)."""
     if loss.gram_norm not in GRAM_NORMS:
         raise ValueError(f"gram norm must be one of {GRAM_NORMS}, got {loss.gram_norm!r}")
     f_out = vgg(out)

@@ -1,4 +1,4 @@
-"""PyTorch mirror of the styljax StyleBank network and its stylising-branch training step — for
+"""PyTorch mirror of the styljax StyleBank network and its stylizing-branch training step — for
 `bench.stylebank`'s train_step comparison (same maths, same weights, same threads).
 
 Network (NCHW, float32), built from a styljax `StyleBankConfig` and initialised by copying the Flax
@@ -124,7 +124,7 @@ class TorchStyleBank(nn.Module):
 
 
 class TorchStyleBankTrainer(PerceptualTrainer):
-    """Stylising-branch step of `StyleBankTask` in PyTorch (per-image styles round-robin).
+    """Stylizing-branch step of `StyleBankTask` in PyTorch (per-image styles round-robin).
 
     `grams` are the JAX task's Gram targets {layer: (K, C, C)} (numpy), `loss` a `StyleBankLoss`.
     Every step also computes ‖∂L_K‖ over E and D (`gk_norm`), as the JAX task does for its

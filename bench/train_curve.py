@@ -4,7 +4,7 @@
 
 Random init, batch 4 of 128 px crops of four scikit-image photos (160 px short side), two
 scikit-image style images, the paper loss, lr 1e-3, the T+1 schedule: one JSON list of the
-per-step losses (stylising steps: the perceptual loss; every third step: the identity loss).
+per-step losses (stylizing steps: the perceptual loss; every third step: the identity loss).
 Deterministic for a given library version and XLA build, so two checkouts can be compared step by
 step (BENCHMARKS.md, issue #18: windowed means, since Adam amplifies float rounding after ~20 steps).
 """

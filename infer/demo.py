@@ -3,7 +3,7 @@
 - `--method stylebank` (default): renders a scikit-image photo in every style of the shipped
   StyleBank model (`checkpoints/stylebank`), plus a linear fusion of two styles and a region fusion
   (K-means regions of the encoder features), into one contact sheet. Seconds on a CPU.
-- `--method gatys`: fetches the VGG weights if needed, then stylises scikit-image's astronaut with
+- `--method gatys`: fetches the VGG weights if needed, then stylizes scikit-image's astronaut with
   its `immunohistochemistry` image as the style by Gatys optimisation (L-BFGS, 256 -> 512 px) and
   writes the result plus a contact sheet (content | style | result). Minutes on a CPU.
 """
@@ -19,7 +19,7 @@ from styljax.samples import skimage_image
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="stylise a scikit-image photo (embedded defaults)", description=__doc__,
+    p = sub.add_parser("demo", help="stylize a scikit-image photo (embedded defaults)", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--method", default="stylebank", help="stylebank (default, seconds) or gatys (minutes)")
     p.add_argument("--out-dir", default="out/demo", help="where the images and the contact sheet go (default out/demo)")

@@ -82,7 +82,7 @@ def load_models(paths: dict[str, Path]) -> dict:
 
 
 def thumbnail_scene(side: int = THUMB_SIDE) -> np.ndarray:
-    """The built-in content every style thumbnail stylises: sky, sun, hills, a house (float RGB)."""
+    """The built-in content every style thumbnail stylizes: sky, sun, hills, a house (float RGB)."""
     y, x = np.mgrid[0:side, 0:side].astype(np.float32) / side
     img = np.stack([0.35 + 0.4 * y, 0.55 + 0.3 * y, 0.9 - 0.2 * y], -1)  # sky
     sun = (x - 0.75) ** 2 + (y - 0.22) ** 2 < 0.012
@@ -308,7 +308,7 @@ def create_app(models: dict, cfg=None, sharding=None):
         return Response(thumbs[(model, style)], media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     @app.post("/v1/stylize", response_class=Response, responses={
-        200: {"description": "the stylised image", "content": {"image/png": {}, "image/jpeg": {}}}})
+        200: {"description": "the stylized image", "content": {"image/png": {}, "image/jpeg": {}}}})
     async def stylize(
         image: UploadFile = File(..., description="the photo"),
         style: str = Form(..., description="NAME or a fusion a:0.7,b:0.3"),

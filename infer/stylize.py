@@ -1,4 +1,4 @@
-"""`styljax stylize`: stylise images with any of the project's methods (--method, default gatys).
+"""`styljax stylize`: stylize images with any of the project's methods (--method, default gatys).
 
 examples:
   styljax stylize --content photo.jpg --style painting.jpg --size 512 --out x.png    # gatys, the default
@@ -33,7 +33,7 @@ def _either(names: tuple[str, ...]) -> str:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("stylize", help="stylise an image", description=__doc__,
+    p = sub.add_parser("stylize", help="stylize an image", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--method", default=None,
                    help="; ".join(f"{m} ({methods.get(m).help})" for m in methods.named("stylize")))

@@ -1,11 +1,11 @@
-"""`styljax video`: online, temporally coherent video stylisation (StyleBank + Net₁).
+"""`styljax video`: online, temporally coherent video stylization (StyleBank + Net₁).
 
     styljax video INPUT(dir|file) --style NAME|a:0.7,b:0.3 --out out.mp4|out.gif|DIR/ \
         [--model M] [--net1 N] [--per-frame] [--side-by-side] [--size PX] [--max-frames N] \
         [--composition output|feature]
     styljax video INPUT --method ruder --style painting.jpg --out out.mp4 [--steps 50 --first-steps 100]
 
-One frame in, one frame out: frames are decoded, stylised and encoded one at a time, so memory
+One frame in, one frame out: frames are decoded, stylized and encoded one at a time, so memory
 does not grow with the length of the video. `--per-frame` is the baseline (every frame through
 plain StyleBank); `--side-by-side` writes input | per-frame | Net₁ in one frame.
 
@@ -40,7 +40,7 @@ def default_net1() -> Path:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("video", help="stylise a video online (temporally coherent)", description=__doc__,
+    p = sub.add_parser("video", help="stylize a video online (temporally coherent)", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", help="a video file (mp4, mov, gif, ...) or a folder of frames")
     p.add_argument("--style", required=True,

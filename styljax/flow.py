@@ -7,7 +7,7 @@ was at (x + u, y + v) in frame t−1, so
 
     warp(prev, flow_t)[y, x] = prev(y + v, x + u)        (bilinear, `map_coordinates(order=1)`)
 
-brings frame t−1 (or anything aligned with it: its features, its stylised output) into frame t's
+brings frame t−1 (or anything aligned with it: its features, its stylized output) into frame t's
 geometry. A *traceable* mask (..., H, W) in {0, 1} marks the pixels of frame t whose point was
 visible in frame t−1 (not occluded, not outside the frame); only there is the warp meaningful.
 """

@@ -1,6 +1,6 @@
 """Fast photorealistic post-process: He, Sun, Tang 2010's colour guided filter.
 
-`photoreal` refits any stylised image as a local affine function of the content photo; every
+`photoreal` refits any stylized image as a local affine function of the content photo; every
 method's `--photoreal` uses it. The cheap alternative to DPST's matting term (`styljax.matting`).
 """
 
@@ -78,9 +78,9 @@ def photoreal(
     radius: int = PHOTOREAL_RADIUS,
     eps: float = PHOTOREAL_EPS,
 ) -> np.ndarray:
-    """The stylised image refit as a local affine colour transform of the content, in [0, 1].
+    """The stylized image refit as a local affine colour transform of the content, in [0, 1].
 
-    The content is resized to the stylised image's size and used as the guide. Defaults: radius
+    The content is resized to the stylized image's size and used as the guide. Defaults: radius
     15 (DPST's recommended `-f_radius 15` for its SmoothLocalAffine) and ε = 1e-4 (a colour
     standard deviation of 0.01). Seen on Gatys results of skimage photos at 256 px (coffee with
     rocket's style): radius 4 lets Gatys' chromatic fringes through, 8-15 removes them; ε = 1e-2

@@ -66,7 +66,7 @@ MAX_PIXELS_ENV = "STYLJAX_MAX_PIXELS"
 MIN_SIDE = 16
 """The smallest side, px, the programs accept for a photo (``load_image(min_side=MIN_SIDE)``), as
 read and as resized: the feed-forward nets work at 1/4 resolution and VGG's deepest layers at
-1/16, so a smaller image has next to nothing to stylise (a 1x1 photo comes out a flat colour).
+1/16, so a smaller image has next to nothing to stylize (a 1x1 photo comes out a flat colour).
 The same floor as ``--size`` and the HTTP service."""
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
@@ -156,7 +156,7 @@ def load_image(
             h, w = array.shape[:2]
             raise StyljaxError(
                 f"{path}: {w}x{h} resized to {target[1]}x{target[0]} has a side under {min_side} px "
-                f"(the minimum: smaller images have too little to stylise)"
+                f"(the minimum: smaller images have too little to stylize)"
             )
         array = _resize_float(array, target)
     return array
@@ -266,7 +266,7 @@ def _read_pixels(path: Path, max_pixels: int, min_side: int | None = None) -> np
             if min_side is not None and min(w, h) < min_side:
                 raise StyljaxError(
                     f"{path}: image is {w}x{h}; at least {min_side} px on each side needed "
-                    f"(smaller images have too little to stylise)"
+                    f"(smaller images have too little to stylize)"
                 )
             try:
                 img.load()

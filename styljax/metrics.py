@@ -1,4 +1,4 @@
-"""Numbers for judging a stylisation against its photo and its painting (METHODS.md A11).
+"""Numbers for judging a stylization against its photo and its painting (METHODS.md A11).
 
 All three are *proxies*: each sees one thing and can be gamed alone (erase the photo and the style
 distance improves; return the photo and the structure is perfect). Read them together, and look
@@ -40,7 +40,7 @@ artefact_score(out, photo)
     mean-removed and Hann-tapered first, so the image border leaks no energy onto the axes.
 
     Why not energy-at-the-points / total energy (`period_energy_fraction`, kept for comparison):
-    a stylised image has far more fine texture than its photo, so that fraction rises with any
+    a stylized image has far more fine texture than its photo, so that fraction rises with any
     brush stroke, artefact or not. On kodim21 at 512 px, white noise (σ = 0.15) added to the photo
     doubles the fraction (×2.1) and the peer's clean-looking outputs score ×1.2-2.6; the peak
     ratio gives ×1.7 for the noise (about its sampling spread: the next photo scores ×0.9-1.8

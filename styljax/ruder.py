@@ -104,7 +104,7 @@ def stylize_frames(
     flows: Callable[[np.ndarray, np.ndarray], tuple[jax.Array, jax.Array]],
     cfg: RuderConfig = RuderConfig(),
 ) -> Iterator[np.ndarray]:
-    """Stylise a stream of frames (H, W, 3) in [0, 1] online; yields one output frame per input.
+    """Stylize a stream of frames (H, W, 3) in [0, 1] online; yields one output frame per input.
 
     `flows(prev, cur)` returns frame t's backward flow to t−1 (H, W, 2) and its traceable mask c
     (H, W) (e.g. `traceable_mask` of a flow net's backward and forward flows, or exact ones).

@@ -44,7 +44,7 @@ from styljax.errors import StyljaxError
 
 class TrainState(struct.PyTreeNode):
     """step, all params (trainable and frozen), optimizer state (trainable part only), and any
-    method-specific carry (`extra`, e.g. the last stylising-branch gradient norm)."""
+    method-specific carry (`extra`, e.g. the last stylizing-branch gradient norm)."""
 
     step: jax.Array
     params: Any

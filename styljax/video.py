@@ -1,4 +1,4 @@
-"""Video I/O for online video stylisation: stream frames in, stream frames out.
+"""Video I/O for online video stylization: stream frames in, stream frames out.
 
 Conventions (the same as :mod:`styljax.image`)
 ----------------------------------------------
@@ -442,7 +442,7 @@ class FrameWriter:
 
         with FrameWriter("out.mp4", fps=info.fps) as writer:
             for frame in frames:
-                writer.write(stylise(frame))
+                writer.write(stylize(frame))
 
     The output kind comes from ``out_path``:
 

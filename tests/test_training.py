@@ -117,9 +117,9 @@ def test_add_style_freezes_everything_else_bit_identical(vgg_w, batches, tmp_pat
     assert jax.tree.leaves(state0.opt_state.inner_states["frozen"]) == []
     consts = task.constants()
     ids = jnp.full((2,), task.style_names.index("new"))
-    before = float(task.stylise_loss(state0.params, jnp.asarray(batches[0]["image"]), ids, consts)[0])
+    before = float(task.stylize_loss(state0.params, jnp.asarray(batches[0]["image"]), ids, consts)[0])
     final = training.train(task, batches, _loop(25), tmp_path / "add", state=state0)
-    after = float(task.stylise_loss(final.params, jnp.asarray(batches[0]["image"]), ids, consts)[0])
+    after = float(task.stylize_loss(final.params, jnp.asarray(batches[0]["image"]), ids, consts)[0])
     assert after < 0.7 * before, (before, after)
     for part in ("encoder", "decoder"):
         for x, y in zip(jax.tree.leaves(trained[part]), jax.tree.leaves(final.params[part])):
@@ -129,15 +129,15 @@ def test_add_style_freezes_everything_else_bit_identical(vgg_w, batches, tmp_pat
             assert np.array_equal(np.asarray(x), np.asarray(y))
 
 
-def test_stylise_loss_falls(vgg_w, batches, tmp_path):
+def test_stylize_loss_falls(vgg_w, batches, tmp_path):
     task = StyleBankTask(CFG, vgg_w, _styles(["a"]))
     consts = task.constants()
     state = task.init_state(jax.random.key(0))
     x = jnp.asarray(batches[0]["image"])
     ids = jnp.zeros((2,), jnp.int32)
-    before = float(task.stylise_loss(state.params, x, ids, consts)[0])
+    before = float(task.stylize_loss(state.params, x, ids, consts)[0])
     state = training.train(task, batches, _loop(30), tmp_path / "fall")
-    after = float(task.stylise_loss(state.params, x, ids, consts)[0])
+    after = float(task.stylize_loss(state.params, x, ids, consts)[0])
     assert after < 0.5 * before, (before, after)
 
 

@@ -80,7 +80,7 @@ def test_half_mask_is_the_average_of_warped_and_current_features(models):
     bank = p["banks"]["a"]
     half = _with_mask(0.0)  # σ(0) = 1/2, flow 0
     outs, _ = vn.stylize_clip(half, p, bank, frames, SB, NET0)
-    f0, f1 = (vn.stylised_features(p, bank, frames[t], SB) for t in (0, 1))
+    f0, f1 = (vn.stylized_features(p, bank, frames[t], SB) for t in (0, 1))
     want = sb.decode(p, 0.5 * (f0 + f1), SB, HW)
     np.testing.assert_allclose(np.asarray(outs[1]), np.clip(np.asarray(want), 0, 1), atol=1e-5)
 

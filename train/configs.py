@@ -69,7 +69,7 @@ HELD_OUT = KODAK_HELD_OUT + WIKIPEDIA_HELD_OUT
 #   styljax train stylebank --config kodak-wiki --init checkpoints/stylebank --styles STYLES \
 #       --content-dir ../shared/data/content/kodak ../shared/data/content/wikipedia --out OUT
 # Why each change: the shipped model's own reconstruction has a relu3_3 content error of 53-92
-# (its stylised outputs 90-223), so edges go before the style does; a relu2_2 content term
+# (its stylized outputs 90-223), so edges go before the style does; a relu2_2 content term
 # (×0.2: the same size as relu3_3's) asks for the photo's edges, style ×3 instead of ×10 lets
 # them through, 160 px crops of 200 px photos sit closer to the 512 px rendering scale, and 52
 # photos (Kodak + Wikipedia, HELD_OUT excluded) instead of 20. Judge with `python -m bench.quality`.

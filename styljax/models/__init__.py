@@ -1,4 +1,4 @@
-"""Feed-forward stylisation networks.
+"""Feed-forward stylization networks.
 
 - `styljax.models.layers`: shared blocks (reflection-padded conv, instance norm, upsample + conv).
 - `styljax.models.stylebank`: StyleBank (Chen et al., CVPR 2017): encoder, per-style banks, decoder,

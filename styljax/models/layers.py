@@ -1,4 +1,4 @@
-"""Building blocks shared by the feed-forward stylisation nets (StyleBank, Johnson, CIN).
+"""Building blocks shared by the feed-forward stylization nets (StyleBank, Johnson, CIN).
 
 All blocks are Flax Linen modules on NHWC float images; params stay float32, `dtype` is the
 computation dtype. Param names follow `nn.Conv` / `nn.InstanceNorm` (`kernel` HWIO, `bias`,

@@ -1,6 +1,6 @@
 """StyleBank (Chen, Yuan, Liao, Yu, Hua — CVPR 2017): one auto-encoder, one small filter bank per style.
 
-    O_i = D(K_i ⊗ E(I))   (stylising branch, style i)        O = D(E(I))   (auto-encoder branch)
+    O_i = D(K_i ⊗ E(I))   (stylizing branch, style i)        O = D(E(I))   (auto-encoder branch)
 
 Paper-default architecture (`StyleBankConfig()`), all convs reflection-padded (`ReflectConv`):
 
@@ -38,7 +38,7 @@ Params are a plain nested dict::
 Everything below is a pure function of (params, inputs) with the config static; the entry points
 are jitted (or chains of jitted steps). Style strength s ∈ [0, 1] (`strength=` of `stylize`,
 `stylize_bank`, `render_all`, `stylize_per_image`; `blend_features`) decodes
-s·(K ⊗ F) + (1 − s)·F: s = 1 is the stylising branch bit for bit, s = 0 the auto-encoder branch.
+s·(K ⊗ F) + (1 − s)·F: s = 1 is the stylizing branch bit for bit, s = 0 the auto-encoder branch.
 Note that JAX sorts dict keys in pytrees, so "all styles" means `sorted(params["banks"])`.
 """
 

@@ -130,7 +130,7 @@ def conditional_instance_norm(
 
 
 class TransformNet(nn.Module):
-    """RGB [0, 1] (B, H, W, 3) → stylised (B, 4⌈H/4⌉, 4⌈W/4⌉, 3), given one style's γ/β tree."""
+    """RGB [0, 1] (B, H, W, 3) → stylized (B, 4⌈H/4⌉, 4⌈W/4⌉, 3), given one style's γ/β tree."""
 
     cfg: TransformConfig
 
@@ -233,7 +233,7 @@ def stylize_with(
     params: dict, images: jax.Array, style: dict, cfg: TransformConfig,
     masks: jax.Array | None = None, clip: bool = False, strength=None, neutral: dict | None = None,
 ) -> jax.Array:
-    """Stylise (B, H, W, 3) with explicit γ/β `style` ((C,) leaves, (B, C) per image, or (R, C)
+    """Stylize (B, H, W, 3) with explicit γ/β `style` ((C,) leaves, (B, C) per image, or (R, C)
     / (B, R, C) with region `masks` (B, R, H, W)); output (B, H, W, 3) float32.
 
     `strength` s (None = 1, a scalar, or (B,) per image): with a `neutral` γ/β set (the model's
@@ -253,7 +253,7 @@ def stylize_with(
 def stylize(
     params: dict, images: jax.Array, style: str, cfg: TransformConfig, clip: bool = False, strength=None
 ) -> jax.Array:
-    """Stylise with the style named `style`; `strength` in the model's own mode (`strength_mode`)."""
+    """Stylize with the style named `style`; `strength` in the model's own mode (`strength_mode`)."""
     return stylize_with(params, images, params["styles"][style], cfg, clip=clip, strength=strength,
                         neutral=None if strength is None else neutral_style(params))
 

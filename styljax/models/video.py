@@ -1,7 +1,7 @@
 """Coherent online video style transfer (Chen, Liao, Yuan, Yu, Hua — ICCV 2017) over StyleBank.
 
 Net₁ adds two small trainable sub-networks to a *frozen* StyleBank encoder E, bank K and decoder D.
-With F_t = K ⊗ E(I_t) the stylised features of frame t (any bank: a named style, a linear fusion):
+With F_t = K ⊗ E(I_t) the stylized features of frame t (any bank: a named style, a linear fusion):
 
     W_t    = FlowNet(I_{t−1}, I_t)                   backward "feature flow" at F's resolution (H/4)
     F'_t   = warp(F^o_{t−1}, W_t)                    bilinear (`map_coordinates(order=1)`)
@@ -89,7 +89,7 @@ class VideoNetConfig:
         0.5: 0.0058, 0.75: 0.0057, 1: 0.0061 on one batch).
       dtype: computation dtype of both nets (params stay float32; flow and mask are float32).
       composition: "output" (composite decoded frames, analytic mask; the default) or "feature"
-        (the paper's: composite the stylised features with the mask net's M). Training always
+        (the paper's: composite the stylized features with the mask net's M). Training always
         uses "feature" (the paper's losses train the mask net).
       blend: α, the weight of the warped previous output on a fully traceable pixel ("output").
       trace_sigma: σ of the traceability exp(−(ē/σ)²), ē the mean |I_t − warp(I_{t−1})| over
@@ -269,7 +269,7 @@ def predict_mask(params: dict, warped: jax.Array, current: jax.Array, cfg: Video
     return MaskNet(cfg).apply({"params": params["mask"]}, diff)
 
 
-def stylised_features(sb_params: dict, bank: dict, images: jax.Array, sb_cfg: sb.StyleBankConfig) -> jax.Array:
+def stylized_features(sb_params: dict, bank: dict, images: jax.Array, sb_cfg: sb.StyleBankConfig) -> jax.Array:
     """F = K ⊗ E(I) for one bank's params (a named style or a `fuse_linear` result)."""
     return sb.apply_bank(bank, sb.encode(sb_params, images, sb_cfg), sb_cfg)
 
@@ -415,7 +415,7 @@ def stream_step(
     every later one, so a stream compiles once per frame size. `flow`/`traceable` (optional,
     image resolution) replace the flow net's flow and the mask: evaluation with exact flow.
     """
-    current = stylised_features(sb_params, bank, frame, sb_cfg)
+    current = stylized_features(sb_params, bank, frame, sb_cfg)
     hw = frame.shape[1:3]
     if cfg.composition == "feature":
         feat, aux = composite_step(params, state, frame, current, cfg, flow, traceable)
@@ -482,7 +482,7 @@ __all__ = [
     "predict_mask",
     "soft_argmax",
     "stream_step",
-    "stylised_features",
+    "stylized_features",
     "stylize_clip",
     "stylize_per_frame",
 ]

@@ -2,7 +2,7 @@
 
     L(O; I, s) = α Σ_l w_l ‖F_l(O) − F_l(I)‖²  +  β Σ_l v_l d(G_l(O), G_l(S_s))  +  γ TV(O)
 
-for a stylised batch O of content crops I, each image j with its own style s_j. `PerceptualLoss`
+for a stylized batch O of content crops I, each image j with its own style s_j. `PerceptualLoss`
 holds the layers, weights and Gram normalisation (explicit, so that weights mean something, see
 `styljax.losses`); `style_targets` computes the style images' Grams once; `perceptual_loss` is the
 pure per-step loss; `round_robin_styles` assigns styles to the images of a batch.
@@ -77,7 +77,7 @@ def round_robin_styles(step: jax.Array, batch_size: int, pool: Sequence[int]) ->
 def perceptual_loss(
     extract: Callable, loss: PerceptualLoss, consts: dict, out: jax.Array, images: jax.Array, ids: jax.Array
 ) -> tuple[jax.Array, dict]:
-    """(total, {"content", "style", "tv"}) for stylised `out` of content `images`, image j
+    """(total, {"content", "style", "tv"}) for stylized `out` of content `images`, image j
     against style `ids[j]`'s Grams. The content images go through VGG in a pass of their own, under
     `stop_gradient`: in one pass over [out; images] the backward pass ran over both halves."""
     f_out = extract(consts["vgg"], out)

@@ -5,12 +5,12 @@ Losses (VGG-16 loss network; layers, weights and Gram normalisation in `Perceptu
     L_K = α Σ_l ‖F_l(O_i) − F_l(I)‖² + β Σ_l d(G_l(O_i), G_l(S_i)) + γ TV(O_i)      O_i = D(K_i ⊗ E(I))
     L_I = ‖D(E(I)) − I‖²
 
-Schedule (paper §3.3): in every block of T+1 steps, T steps of the stylising branch update E, D
+Schedule (paper §3.3): in every block of T+1 steps, T steps of the stylizing branch update E, D
 and the banks with ∂L_K, then one auto-encoder step updates E and D only with ∂L_I rescaled by
-λ‖∂L_K‖/‖∂L_I‖ (‖·‖ the global L2 norm over E and D; ‖∂L_K‖ from the last stylising step).
+λ‖∂L_K‖/‖∂L_I‖ (‖·‖ the global L2 norm over E and D; ‖∂L_K‖ from the last stylizing step).
 
 Batches pair content crops with styles: image j of step s gets style (s·B + j) mod K, so with
-B ≥ K every bank trains at every stylising step, and always within ⌈K/B⌉ steps.
+B ≥ K every bank trains at every stylizing step, and always within ⌈K/B⌉ steps.
 
 Freezing: one `optax.partition` over the whole params tree (`labels`): an Adam for E and D, one
 for the banks that train, and `optax.set_to_zero` for everything frozen, which therefore has no
@@ -126,7 +126,7 @@ class StyleBankTask:
         pool = [self.style_names.index(n) for n in self.trainable_banks]
         return perceptual.round_robin_styles(step, batch_size, pool)
 
-    def stylise_loss(self, params: dict, images: jax.Array, ids: jax.Array, consts: dict):
+    def stylize_loss(self, params: dict, images: jax.Array, ids: jax.Array, consts: dict):
         """L_K for a batch with per-image styles `ids`."""
         mcfg = self.cfg.model
         f = sb.encode(params, images, mcfg)
@@ -140,7 +140,7 @@ class StyleBankTask:
         return jnp.mean(jnp.square(sb.reconstruct(params, images, self.cfg.model) - images))
 
     def phase(self, step: int) -> int:
-        """0: stylising branch, 1: auto-encoder branch (every (T+1)-th step when E, D train)."""
+        """0: stylizing branch, 1: auto-encoder branch (every (T+1)-th step when E, D train)."""
         if not self.train_autoencoder or self.cfg.T < 1:
             return 0
         return int(step % (self.cfg.T + 1) == self.cfg.T)
@@ -150,14 +150,14 @@ class StyleBankTask:
     ) -> tuple[TrainState, dict]:
         images = jnp.asarray(batch["image"], jnp.float32)
         params = state.params
-        if phase == 0:  # stylising branch: E, D and the banks that train, on L_K
+        if phase == 0:  # stylizing branch: E, D and the banks that train, on L_K
             ids = self.style_ids(state.step, images.shape[0])
             (loss, parts), grads = jax.value_and_grad(
-                lambda p: self.stylise_loss(p, images, ids, consts), has_aux=True)(params)
+                lambda p: self.stylize_loss(p, images, ids, consts), has_aux=True)(params)
             updates, opt_state = self.opt.update(grads, state.opt_state, params)
             extra = {"gk_norm": global_norm([grads["encoder"], grads["decoder"]])} if self.train_autoencoder else state.extra
             metrics = {"loss": loss, **parts, "branch": jnp.int32(0)}
-        else:  # auto-encoder branch: E, D only, on L_I rescaled to the last stylising gradient's norm
+        else:  # auto-encoder branch: E, D only, on L_I rescaled to the last stylizing gradient's norm
             ae = {"encoder": params["encoder"], "decoder": params["decoder"]}
             loss, g = jax.value_and_grad(lambda a: self.identity_loss({**a, "banks": {}}, images))(ae)
             g = jax.tree.map(lambda x: x * (self.cfg.lam * state.extra["gk_norm"] / (global_norm(g) + 1e-12)), g)

@@ -87,7 +87,7 @@ class VideoTask:
         """Frozen per-frame features F_t and outputs S_t for (T, B, H, W, 3) frames."""
         t, b, h, w, _ = frames.shape
         flat = frames.reshape((t * b, h, w, 3))
-        f = vn.stylised_features(consts["sb"], consts["bank"], flat, self.sb_cfg)
+        f = vn.stylized_features(consts["sb"], consts["bank"], flat, self.sb_cfg)
         s = sb.decode(consts["sb"], f, self.sb_cfg, (h, w))
         f, s = jax.lax.stop_gradient(f), jax.lax.stop_gradient(s)
         return f.reshape((t, b) + f.shape[1:]), s.reshape((t, b, h, w, 3))
