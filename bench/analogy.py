@@ -33,7 +33,6 @@ mrf-sheet  the paper's comparison: neural style (Gatys, Gram loss) | MRF (Li & W
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import resource
 import subprocess
@@ -202,10 +201,12 @@ def _sheet_result(vgg, method: str, photo: np.ndarray, painting: np.ndarray, siz
         return analogy.analogy(vgg, photo, painting, analogy.AnalogyConfig()).a_prime
     from styljax import gatys
 
-    sizes = (size // 2, size)
-    cfg = gatys.GatysConfig(sizes=sizes, steps=gatys.default_steps(len(sizes)))
-    if method == "mrf":
-        cfg = gatys.GatysConfig(**{**dataclasses.asdict(cfg), **gatys.MRF_DEFAULTS, "sizes": gatys.mrf_sizes(size)})
+    if method == "mrf":  # the CLI's defaults: `--style-loss mrf` runs 3 scales
+        sizes = gatys.halving_sizes(size, 3)
+        cfg = gatys.GatysConfig(**{**gatys.MRF_DEFAULTS, "sizes": sizes, "steps": gatys.default_steps(3, "mrf")})
+    else:
+        sizes = gatys.halving_sizes(size, 2)
+        cfg = gatys.GatysConfig(sizes=sizes, steps=gatys.default_steps(2))
     return gatys.stylize(vgg, photo, [painting], cfg)
 
 

@@ -37,15 +37,16 @@ __all__ = ["GatysConfig", "MRF_DEFAULTS", "STYLE_LAYERS", "Step", "default_steps
 STYLE_LAYERS: tuple[tuple[str, float], ...] = (("relu1_2", 1.0), ("relu2_2", 1.0), ("relu3_3", 1.0), ("relu4_3", 1.0))
 STYLE_LOSSES = ("gram", "mrf")
 
-# CNNMRF's layers (MRF on relu3_1 and relu4_1, content relu4_2); its 3 scales of 100 L-BFGS steps
-# are `default_steps(n, "mrf")`. The weights are a first guess for our mean-based losses, not yet
-# tuned by eye: at 128 px on kodim23 <- starry night, style weights 0.3-10 all gave rainbow-coloured
-# texture that keeps neither the photo's layout nor the painting's palette.
+# CNNMRF's layers (MRF on relu3_1 and relu4_1, content relu4_2) plus relu2_1, and its 3 scales of
+# 100 L-BFGS steps (`default_steps(n, "mrf")`). On this VGG-16 (the HED-tuned caffe weights) relu3_1
+# and relu4_1 alone are matched by rainbow-coloured high-frequency texture that keeps neither the
+# photo's layout nor the painting's palette (kodim05 <- starry night at 160 px, content weights
+# 1-100); relu2_1 brings the painting's colours and strokes, and content ×30 keeps the riders.
 MRF_DEFAULTS: dict = dict(
     style_loss="mrf",
     content_layers=(("relu4_2", 1.0),),
-    style_layers=(("relu3_1", 1.0), ("relu4_1", 1.0)),
-    content_weight=1.0,
+    style_layers=(("relu2_1", 1.0), ("relu3_1", 1.0), ("relu4_1", 1.0)),
+    content_weight=30.0,
     style_weight=1.0,
     tv_weight=1e2,
 )
