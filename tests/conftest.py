@@ -57,6 +57,25 @@ def real_vgg():
 
 
 @pytest.fixture(scope="session")
+def numpy_vgg():
+    """Random VGG-16 weights (LeCun-scaled normal kernels, zero biases, like `vgg.random_weights`)
+    drawn with NumPy: no Flax init, which takes seconds on a busy CPU."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    from styljax import vgg
+
+    rng = np.random.default_rng(0)
+    widths = [c for c, n in zip(vgg.CHANNELS, vgg.CONVS_PER_BLOCK[16]) for _ in range(n)]
+    params, c_in = {}, 3
+    for name, c_out in zip(vgg.conv_names(16), widths):
+        kernel = rng.normal(0.0, (9 * c_in) ** -0.5, (3, 3, c_in, c_out)).astype(np.float32)
+        params[name] = {"kernel": jnp.asarray(kernel), "bias": jnp.zeros(c_out, jnp.float32)}
+        c_in = c_out
+    return vgg.VggWeights(params, 16, vgg.CAFFE_HED, "random")
+
+
+@pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict:
     """{"stylebank": dir, "cin": dir}: tiny random models (styles red, green, blue) in the shipped layout."""
     from styljax.models import stylebank as sb

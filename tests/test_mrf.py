@@ -13,16 +13,8 @@ from styljax import gatys, image, mrf, vgg, weights
 
 
 @pytest.fixture(scope="module")
-def w():
-    """Random VGG-16 weights drawn with NumPy (LeCun-scaled normal kernels, zero biases)."""
-    rng = np.random.default_rng(0)
-    widths = [c for c, n in zip(vgg.CHANNELS, vgg.CONVS_PER_BLOCK[16]) for _ in range(n)]
-    params, c_in = {}, 3
-    for name, c_out in zip(vgg.conv_names(16), widths):
-        kernel = rng.normal(0.0, (9 * c_in) ** -0.5, (3, 3, c_in, c_out)).astype(np.float32)
-        params[name] = {"kernel": jnp.asarray(kernel), "bias": jnp.zeros(c_out, jnp.float32)}
-        c_in = c_out
-    return vgg.VggWeights(params, 16, vgg.CAFFE_HED, "random")
+def w(numpy_vgg):
+    return numpy_vgg
 
 
 def _img(seed, shape=(24, 24, 3)):
