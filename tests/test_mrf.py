@@ -9,7 +9,7 @@ import pytest
 from jax.test_util import check_grads
 
 from styljax.infer.cli import main
-from styljax import gatys, image, mrf, vgg, weights
+from styljax import gatys, image, mrf, weights
 
 
 @pytest.fixture(scope="module")
