@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from styljax import gatys, image, losses, vgg, weights
+from styljax import gatys, image, losses, vgg
 
 SMALL = gatys.GatysConfig(
     content_layers=(("relu2_1", 1.0),),
