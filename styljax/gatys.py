@@ -30,7 +30,7 @@ from styljax.optimize import Step
 from styljax.vgg import VggWeights
 
 __all__ = ["GatysConfig", "MRF_DEFAULTS", "STYLE_LAYERS", "Step", "default_steps", "finish", "halving_sizes",
-           "iterate", "make_loss", "stylize"]
+           "initial_image", "iterate", "make_loss", "style_blend", "stylize"]
 
 
 # relu1_2…relu4_3, equal weights: the style layers tuned for the bundled VGG-16 (also DPST's default)
@@ -186,6 +186,26 @@ def _fit(img: jax.Array, max_side: float) -> jax.Array:
     return image_lib.resize(img, (h, w))
 
 
+def style_blend(cfg: GatysConfig, n_styles: int) -> np.ndarray:
+    """The styles' blend weights (n_styles,), normalised to sum 1 (`cfg.style_blend`, else equal)."""
+    if n_styles < 1:
+        raise ValueError("need at least one style image")
+    blend = np.asarray(cfg.style_blend if cfg.style_blend is not None else [1.0] * n_styles, np.float32)
+    if blend.shape != (n_styles,) or blend.sum() <= 0 or (blend < 0).any():
+        raise ValueError(f"style_blend needs {n_styles} non-negative weights, got {cfg.style_blend}")
+    return blend / blend.sum()
+
+
+def initial_image(content: jax.Array, style: jax.Array, cfg: GatysConfig) -> jax.Array:
+    """The start of an optimisation at content's size, as `cfg.init` says: the content, the (first)
+    style resized, or uniform noise from `cfg.seed`."""
+    if cfg.init == "content":
+        return content
+    if cfg.init == "style":
+        return image_lib.resize(style, content.shape[:2])
+    return jax.random.uniform(jax.random.key(cfg.seed), content.shape, jnp.float32)
+
+
 def iterate(
     weights: VggWeights,
     content: np.ndarray | jax.Array,
@@ -199,12 +219,7 @@ def iterate(
 
     `init_image` (e.g. a snapshot of an interrupted run) replaces `cfg.init` at the first scale.
     """
-    if not styles:
-        raise ValueError("need at least one style image")
-    blend = np.asarray(cfg.style_blend if cfg.style_blend is not None else [1.0] * len(styles), np.float32)
-    if blend.shape != (len(styles),) or blend.sum() <= 0 or (blend < 0).any():
-        raise ValueError(f"style_blend needs {len(styles)} non-negative weights, got {cfg.style_blend}")
-    blend = blend / blend.sum()
+    blend = style_blend(cfg, len(styles))
     content = jnp.asarray(content, jnp.float32)
     styles = [jnp.asarray(s, jnp.float32) for s in styles]
     if cfg.color == "luminance":
@@ -223,14 +238,7 @@ def iterate(
         targets = targets_fn(params, c, ss, blend)
         if x is None and init_image is not None:
             x = jnp.asarray(init_image, jnp.float32)
-        if x is not None:
-            x = image_lib.resize(x, c.shape[:2])
-        elif cfg.init == "content":
-            x = c
-        elif cfg.init == "style":
-            x = image_lib.resize(ss[0], c.shape[:2])
-        else:
-            x = jax.random.uniform(jax.random.key(cfg.seed), c.shape, jnp.float32)
+        x = initial_image(c, ss[0], cfg) if x is None else image_lib.resize(x, c.shape[:2])
         for step in loop.run(x, (params, targets), n_steps, stage=scale, start=global_step, every=every):
             x, global_step = step.image, step.global_step
             yield step

@@ -113,14 +113,11 @@ def stylize_frames(
     if cfg.gatys.color != "transfer":
         raise ValueError("ruder: colour preservation is not supported")
     gcfg = cfg.gatys
-    blend = np.asarray(gcfg.style_blend if gcfg.style_blend is not None else [1.0] * len(styles), np.float32)
-    blend = blend / blend.sum()
+    blend = gatys.style_blend(gcfg, len(styles))
     styles = [jnp.asarray(s, jnp.float32) for s in styles]
     targets_fn, loss_fn = make_loss(weights, cfg)
     targets_fn = jax.jit(targets_fn)
-    loop = optimize.Loop(lambda x, aux: loss_fn(aux["params"], aux["targets"], x),
-                         optimize.OptimConfig(optimizer=gcfg.optimizer, learning_rate=gcfg.learning_rate,
-                                              lbfgs_memory=gcfg.lbfgs_memory))
+    loop = optimize.Loop(lambda x, aux: loss_fn(aux["params"], aux["targets"], x), gcfg.optim())
     params = weights.params
     prev_in = prev_out = None
     for frame in frames:
@@ -128,8 +125,7 @@ def stylize_frames(
         if prev_out is None:
             mask = jnp.zeros(content.shape[:2], jnp.float32)
             warped = content
-            x = {"content": content, "noise": jax.random.uniform(jax.random.key(gcfg.seed), content.shape),
-                 "style": jax.image.resize(styles[0], content.shape, "linear")}[gcfg.init]
+            x = gatys.initial_image(content, styles[0], gcfg)
             n_steps = cfg.first_steps
         else:
             back, mask = flows(prev_in, np.asarray(frame))
