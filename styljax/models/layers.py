@@ -108,13 +108,55 @@ def _valid_by_same(xp: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
     return y[:, sh : sh + oh, sw : sw + ow, :]
 
 
-def _valid_by_columns(xp: jax.Array, kernel: jax.Array) -> jax.Array:
-    """Stride-1 VALID conv as k column shifts stacked on channels (C → k·C), then a k×1 conv."""
+def space_to_depth(x: jax.Array) -> jax.Array:
+    """(B, 2h, 2w, C) → (B, h, w, 4C): each 2×2 block on channels, in (row, column, channel) order."""
+    b, h, w, c = x.shape
+    return x.reshape(b, h // 2, 2, w // 2, 2, c).transpose(0, 1, 3, 2, 4, 5).reshape(b, h // 2, w // 2, 4 * c)
+
+
+def depth_to_space(y: jax.Array, d: int) -> jax.Array:
+    """(B, h, w, 4d) with output phases (a, b) on channels → (B, 2h, 2w, d); inverse of `space_to_depth`."""
+    b, h, w, _ = y.shape
+    return y.reshape(b, h, w, 2, 2, d).transpose(0, 1, 3, 2, 4, 5).reshape(b, 2 * h, 2 * w, d)
+
+
+def _block_kernel(kernel: jax.Array, a: int, b: int, kb: int) -> jax.Array:
+    """A k×k HWIO kernel as the kernel over `space_to_depth` blocks that gives output phase (a, b).
+
+    Output 2i + a of a stride-1 conv reads input 2i + a + u (tap u); with v = a + u = 2m + q it is
+    tap (m, q) of a conv over blocks: the kernel shifted by the phase, zero-padded to an even
+    length 2·kb (≥ k + a), and split into kb block taps of 2 rows each. A stride-2 conv is phase (0, 0).
+    """
     k, _, c, d = kernel.shape
-    h, w = xp.shape[1] - k + 1, xp.shape[2] - k + 1
-    cols = jnp.concatenate([xp[:, :, dx : dx + w] for dx in range(k)], axis=-1)  # (B, H+k-1, W, kC)
-    y = lax.conv_general_dilated(cols, kernel.reshape(k, 1, k * c, d), (1, 1), "SAME", dimension_numbers=_DN)
-    return y[:, (k - 1) // 2 : (k - 1) // 2 + h]  # SAME pads (k-1)//2 rows in front
+    kp = jnp.pad(kernel, ((a, 2 * kb - k - a), (b, 2 * kb - k - b), (0, 0), (0, 0)))
+    return kp.reshape(kb, 2, kb, 2, c, d).transpose(0, 2, 1, 3, 4, 5).reshape(kb, kb, 4 * c, d)
+
+
+def _pad_to(x: jax.Array, h: int, w: int) -> jax.Array:
+    """Zero-pad the bottom/right of NHWC `x` to at least (h, w) (zeros only meet zero taps)."""
+    ph, pw = max(h - x.shape[1], 0), max(w - x.shape[2], 0)
+    return jnp.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0))) if ph or pw else x
+
+
+def _valid_by_blocks(xp: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+    """VALID conv (stride 1 or 2) of a padded `xp` as a stride-1 conv over its 2×2 blocks.
+
+    A stride-2 conv over C channels becomes a ⌈k/2⌉-tap conv over 4C (no strided access); a
+    stride-1 conv of a thin input (RGB under a 9×9 kernel) computes its four output phases at
+    once, a 5×5 conv from 12 channels to 4D, where the plain form contracts only k·3 channels
+    per matmul. More FLOPs (zero taps), but dense matmuls: the faster form on XLA:CPU.
+    """
+    k, _, _, d = kernel.shape
+    oh, ow = (xp.shape[1] - k) // stride + 1, (xp.shape[2] - k) // stride + 1
+    phases = ((0, 0),) if stride == 2 else ((0, 0), (0, 1), (1, 0), (1, 1))
+    kb = (k + 1 + (stride == 1)) // 2
+    bh, bw = -(-oh * stride // 2), -(-ow * stride // 2)  # output blocks per axis
+    z = space_to_depth(_pad_to(xp, 2 * (bh + kb - 1), 2 * (bw + kb - 1))[:, : 2 * (bh + kb - 1), : 2 * (bw + kb - 1)])
+    kz = jnp.concatenate([_block_kernel(kernel, a, b, kb) for a, b in phases], axis=-1)
+    y = _valid_by_same(z, kz, 1)
+    if stride == 1:
+        y = depth_to_space(y, d)
+    return y[:, :oh, :ow]
 
 
 def _patches(xp: jax.Array, k: int, stride: int, oh: int, ow: int) -> jax.Array:
@@ -137,8 +179,8 @@ def conv_valid(xp: jax.Array, kernel: jax.Array, stride: int = 1) -> jax.Array:
     form's.
     """
     k, _, c, _ = kernel.shape
-    if stride == 1 and k * c <= 32:  # thin input (3 channels under a 9×9 kernel)
-        return _valid_by_columns(xp, kernel)
+    if stride == 2 or (stride == 1 and k > 1 and k * c <= 32):  # strided, or thin input (RGB under a 9×9 kernel)
+        return _valid_by_blocks(xp, kernel, stride)
     return _valid_by_same(xp, kernel, stride)
 
 

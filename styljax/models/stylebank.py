@@ -285,11 +285,18 @@ def _encode_bank(params, images, bank, cfg):
     return apply_bank(bank, f, cfg), f
 
 
+@functools.partial(jax.jit, static_argnames=("cfg", "clip"))
+def _stylize_whole(params, images, bank, cfg, clip):
+    return _finish(decode(params, apply_bank(bank, encode(params, images, cfg), cfg), cfg, images.shape[1:3]), clip)
+
+
 def stylize_bank(
     params: dict, images: jax.Array, bank: dict, cfg: StyleBankConfig, clip: bool = False, strength=None
 ) -> jax.Array:
     """D(K ⊗ E(I)) for explicit bank params `bank` (e.g. a `fuse_linear` result); output H × W.
     With `strength` s (scalar or (B,)): D(s·(K ⊗ F) + (1 − s)·F), F = E(I) (`blend_features`)."""
+    if strength is None:  # one program: no encoder output to hand over to a second one
+        return _stylize_whole(params, images, bank, cfg, clip)
     styled, f = _encode_bank(params, images, bank, cfg)
     return _decode_blended(params, styled, f, cfg, images.shape[1:3], clip, strength)
 
