@@ -102,17 +102,21 @@ def style_loss(
     target_grams: Mapping[str, jax.Array],
     weights: Mapping[str, float],
     norm: str = "chw",
+    image_weights: jax.Array | None = None,
 ) -> jax.Array:
     """Σ_l w_l · gram_distance(Gram(F_l), A_l), averaged over the batch.
 
     `target_grams[l]` is (C, C) (one style for the whole batch) or (B, C, C) (a style per image).
+    `image_weights` (B,), if given, weights each image's term before the batch mean (0: no style
+    term for that image).
     """
     total = jnp.float32(0.0)
     for layer, w in weights.items():
         f = features[layer]
         g = gram(f, norm)
         count = jnp.float32(f.shape[1] * f.shape[2])
-        total += w * jnp.mean(gram_distance(g, target_grams[layer], norm, count))
+        d = gram_distance(g, target_grams[layer], norm, count)  # (B,)
+        total += w * jnp.mean(d if image_weights is None else d * image_weights)
     return total
 
 

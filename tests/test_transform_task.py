@@ -82,3 +82,25 @@ def test_new_style_trains_only_its_gamma_beta(vgg_w, batches):
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y))  # bit-identical
     assert not np.array_equal(state.params["styles"]["new"]["conv2"]["scale"], state0.params["styles"]["new"]["conv2"]["scale"])
 
+
+
+def test_identity_style_trains_on_content_alone(vgg_w, batches):
+    import dataclasses
+
+    cfg = dataclasses.replace(CIN, identity_style=True)
+    task = TransformTask(cfg, vgg_w, _styles(["a"]))
+    assert task.style_names == ("a", tr.IDENTITY_STYLE)
+    state, consts = task.init_state(jax.random.key(0)), task.constants()
+    x = jnp.asarray(batches[0]["image"], jnp.float32)
+    ident = jnp.full((x.shape[0],), 1, jnp.int32)
+    total, parts = task.loss(state.params, x, ident, consts)
+    assert float(parts["style"]) == 0.0 and float(total) == pytest.approx(float(parts["content"] + parts["tv"]))
+    _, painted = task.loss(state.params, x, jnp.zeros_like(ident), consts)
+    assert float(painted["style"]) > 0.0
+    # trained side by side, the identity style gets closer to the photo than the painted one
+    state, _ = _run(task, batches, 12)
+    _, after_id = task.loss(state.params, x, ident, consts)
+    _, after_a = task.loss(state.params, x, jnp.zeros_like(ident), consts)
+    assert float(after_id["content"]) < float(after_a["content"])
+    with pytest.raises(ValueError, match="reserved"):
+        TransformTask(cfg, vgg_w, _styles(["a", tr.IDENTITY_STYLE]))

@@ -159,6 +159,36 @@ EXPERIMENTS: dict[str, Experiment] = {
 
 TINY_LOSS = PerceptualLoss(style_size=64)
 
+# The held-out-quality recipe of the transform nets (issue #19), two stages from a fresh net, the
+# same for CIN and Johnson. Fine-tuning the shipped CIN on the render-scale objective kept its blob
+# textures and no photo after 300 steps, so:
+# 1. "identity": the content and TV terms alone (every style's γ/β), so the net starts by
+#    reproducing the photo at the scale it will render (photos at 352 px short side):
+#      styljax train cin --config identity --styles STYLES \
+#          --content-dir ../shared/data/content/kodak ../shared/data/content/wikipedia --out STAGE1
+# 2. "kodak-wiki-render": the paintings from there, with StyleBank's render-stage content layers,
+#    a lighter style weight (×2: the net has more capacity than StyleBank's to match the
+#    paintings, and the photo was what CIN lost), and the reserved `identity` style kept on the
+#    content terms, the γ/β that strength 0 interpolates toward:
+#      styljax train cin --config kodak-wiki-render --init STAGE1 --styles STYLES --content-dir ... --out OUT
+#    (Johnson: `train johnson --style PAINTING`, the same two configs.)
+# 192 px crops of a 352 px photo hold strokes at their rendered size, at 0.56× the cost of 256 px.
+def render_stages(model: TransformConfig) -> dict[str, Experiment]:
+    geometry = dict(batch_size=4, crop=192, short_side=352, exclude=HELD_OUT, log_every=20, checkpoint_every=50)
+    return {
+        "identity": Experiment(
+            train=TransformTrainConfig(model=model, loss=dataclasses.replace(RENDER_LOSS, style_weight=0.0),
+                                       learning_rate=2e-3, decay_every=1000),
+            steps=300, sample_every=100, **geometry,
+        ),
+        "kodak-wiki-render": Experiment(
+            train=TransformTrainConfig(model=model, loss=dataclasses.replace(RENDER_LOSS, style_weight=2.0),
+                                       learning_rate=1e-3, decay_every=1000, identity_style=True),
+            steps=3000, sample_every=250, **geometry,
+        ),
+    }
+
+
 CIN_EXPERIMENTS: dict[str, Experiment] = {
     # The shipped CIN model (checkpoints/cin): the StyleBank model's paintings, split and objective.
     "kodak": Experiment(
@@ -169,21 +199,7 @@ CIN_EXPERIMENTS: dict[str, Experiment] = {
         short_side=160,
         exclude=HELD_OUT,
     ),
-    # The held-out-quality stage (issue #19), fine-tuned from the shipped CIN (--init): the StyleBank
-    # "kodak-wiki-render" objective and geometry, so the two architectures stay comparable.
-    #   styljax train cin --config kodak-wiki-render --init checkpoints/cin --styles STYLES \
-    #       --content-dir ../shared/data/content/kodak ../shared/data/content/wikipedia --out OUT
-    "kodak-wiki-render": Experiment(
-        train=TransformTrainConfig(model=TransformConfig.cin(), loss=RENDER_LOSS, learning_rate=1e-3, decay_every=1000),
-        steps=2000,
-        batch_size=4,
-        crop=256,
-        short_side=352,
-        exclude=HELD_OUT,
-        log_every=20,
-        sample_every=250,
-        checkpoint_every=50,
-    ),
+    **render_stages(TransformConfig.cin()),
     # A new style on a frozen net: only its γ/β train (`styljax add-style`).
     "add-style": Experiment(
         train=TransformTrainConfig(model=TransformConfig.cin(), loss=KODAK_LOSS, learning_rate=1e-2, decay_every=400),
@@ -210,6 +226,7 @@ JOHNSON_EXPERIMENTS: dict[str, Experiment] = {
         short_side=160,
         exclude=HELD_OUT,
     ),
+    **render_stages(TransformConfig.johnson()),
     "tiny": Experiment(
         train=TransformTrainConfig(model=TransformConfig.johnson(channels=(8, 16, 32), residual_blocks=2),
                                    loss=TINY_LOSS, learning_rate=1e-2),

@@ -83,9 +83,11 @@ def perceptual_loss(
     f_out = extract(consts["vgg"], out)
     f_in = jax.lax.stop_gradient(extract(consts["vgg"], images))
     targets = {l: consts["grams"][l][ids] for l, _ in loss.style_layers}
+    # consts["style_on"] (K,), if present: 0 for a style trained on the content terms alone
+    on = consts["style_on"][ids] if "style_on" in consts else None
     parts = {
         "content": loss.content_weight * losses.content_loss(f_out, f_in, dict(loss.content_layers)),
-        "style": loss.style_weight * losses.style_loss(f_out, targets, dict(loss.style_layers), loss.gram_norm),
+        "style": loss.style_weight * losses.style_loss(f_out, targets, dict(loss.style_layers), loss.gram_norm, on),
         "tv": loss.tv_weight * losses.tv_loss(out),
     }
     return parts["content"] + parts["style"] + parts["tv"], parts

@@ -29,11 +29,18 @@ from styljax.vgg import VggWeights
 
 @dataclasses.dataclass(frozen=True)
 class TransformTrainConfig:
+    """Args:
+      identity_style: also train the reserved `identity` style (`tr.IDENTITY_STYLE`) on the content
+        and TV terms alone, beside the painted ones: the γ/β that reproduce the photo through the
+        same net, which strength 0 interpolates toward (`styljax.models.strength`).
+    """
+
     model: tr.TransformConfig = tr.TransformConfig.cin()
     loss: PerceptualLoss = PerceptualLoss()
     learning_rate: float = 1e-3
     decay_every: int = 1000
     decay_rate: float = 0.8
+    identity_style: bool = False
 
 
 class TransformTask:
@@ -53,12 +60,14 @@ class TransformTask:
         self.name = method
         self.cfg = cfg
         self.vgg = vgg
-        self.style_names = tuple(styles)
+        if cfg.identity_style and tr.IDENTITY_STYLE in styles:
+            raise ValueError(f"{tr.IDENTITY_STYLE!r} is the reserved content-only style; rename that style image")
         self.style_images = {n: np.asarray(s, np.float32) for n, s in styles.items()}
+        self.style_names = tuple(styles) + ((tr.IDENTITY_STYLE,) if cfg.identity_style else ())
         self.init_params = init_params
         self.trainable_styles = tuple(self.style_names if trainable_styles is None else trainable_styles)
         self.train_net = train_net
-        unknown = set(self.trainable_styles) - set(self.style_names)
+        unknown = set(self.trainable_styles) - set(self.style_names)  # the identity style has none, and needs none
         if unknown:
             raise ValueError(f"trainable styles {sorted(unknown)} have no style image")
         self.extract = vgg.extractor(cfg.loss.layers)
@@ -88,7 +97,11 @@ class TransformTask:
         return TrainState(jnp.int32(0), params, self.opt.init(params), None)
 
     def constants(self) -> dict:
-        return perceptual.style_targets(self.vgg, self.cfg.loss, self.style_images)
+        consts = perceptual.style_targets(self.vgg, self.cfg.loss, self.style_images)
+        if self.cfg.identity_style:  # a zero target that its style_on of 0 switches off
+            consts["grams"] = {l: jnp.concatenate([g, jnp.zeros_like(g[:1])]) for l, g in consts["grams"].items()}
+            consts["style_on"] = jnp.asarray([1.0] * len(self.style_images) + [0.0], jnp.float32)
+        return consts
 
     def phase(self, step: int) -> int:
         return 0
