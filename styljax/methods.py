@@ -202,7 +202,7 @@ REGISTRY: tuple[Method, ...] = (
         task="styljax.tasks.video:VideoTask",
         trainer="styljax.train.video:register_train",
         train_help="train the video flow and mask nets (Net1) on a frozen StyleBank model",
-        configs="VIDEO_EXPERIMENTS", config_names=("video", "video-tiny"), default_config="video",
+        configs="VIDEO_EXPERIMENTS", config_names=("video", "video-finetune", "video-tiny"), default_config="video",
     ),
 )
 

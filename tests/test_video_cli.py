@@ -105,6 +105,28 @@ def test_net1_for_another_autoencoder_is_refused(setup, tmp_path, capsys):
     assert rc == 2 and "different StyleBank auto-encoder" in capsys.readouterr().err
 
 
+def test_init_moves_net1_to_another_autoencoder(setup, tmp_path, capsys):
+    other = tmp_path / "other"
+    stylebank_store.save_model(other, sb.init(jax.random.key(9), SB, ["a"]), SB, {"method": "stylebank"})
+    moved = tmp_path / "moved"
+    rc = main(["train", "video", "--config", "video-tiny", "--init", str(setup["net1"]), "--model", str(other),
+               "--style", "a", "--steps", "1", "--out", str(moved), "--quiet"])
+    assert rc == 0
+    start, _, _ = video_store.load_net1(setup["net1"])
+    after, _, meta = video_store.load_net1(moved)
+    assert meta["autoencoder_sha256"] == stylebank_store.read_manifest(other)["autoencoder_sha256"]
+    # one step from the given Net1, not from a fresh one: close to it, and changed
+    diff = jax.tree.map(lambda a, b: float(np.abs(np.asarray(a) - np.asarray(b)).max()), start, after)
+    assert 0 < max(jax.tree.leaves(diff)) < 0.05
+    rc = main(["video", str(setup["frames"]), "--model", str(other), "--net1", str(moved), "--style", "a",
+               "--out", str(tmp_path / "o.mp4"), "--quiet"])
+    assert rc == 0
+    capsys.readouterr()
+    bad = main(["train", "video", "--config", "video-tiny", "--init", str(tmp_path / "nope"), "--model", str(other),
+                "--style", "a", "--out", str(tmp_path / "x"), "--quiet"])
+    assert bad == 2 and "not a Net1 directory" in capsys.readouterr().err
+
+
 def _still_clip(root, name, size=48):
     """A folder of six identical frames (a still scene), written as a user would have them."""
     frame = skimage.data.astronaut()[::4, ::4][:size, :size]

@@ -251,6 +251,15 @@ VIDEO_EXPERIMENTS: dict[str, VideoExperiment] = {
         checkpoint_every=250,
         exclude=HELD_OUT,
     ),
+    # Net₁ moved to a new StyleBank model (issue #19): from the shipped Net₁ (--init), the full loss
+    # at once; its flow net never sees the StyleBank, the mask net learns the new features.
+    #   styljax train video --config video-finetune --init checkpoints/video --model NEW_STYLEBANK \
+    #       --style starry-night --content-dir ../shared/data/content/kodak --out OUT
+    "video-finetune": VideoExperiment(
+        train=VideoTrainConfig(learning_rate=1e-3, decay_every=1000, decay_rate=0.7, flow_warmup=0),
+        steps=400, batch_size=4, crop=128, short_side=256, frames=3,
+        log_every=20, sample_every=200, checkpoint_every=100, exclude=HELD_OUT,
+    ),
     # Seconds-long smoke run (tests, CI).
     "video-tiny": VideoExperiment(
         train=VideoTrainConfig(net=VideoNetConfig(flow_channels=(8, 8, 16, 16), mask_channels=(8, 8), correlation=2),

@@ -28,6 +28,9 @@ def register_train(parsers, method: methods.Method) -> None:
     p.add_argument("--frames", type=int, default=None, help="clip length T >= 2 (default: per config)")
     content_flags(p)
     p.add_argument("--out", required=True, help="Net1 directory to write")
+    p.add_argument("--init", default=None, metavar="NET1",
+                   help="start from this Net1's flow and mask nets (e.g. to move a Net1 to a new StyleBank model; "
+                        "the architecture must be the config's)")
     loop_flags(p)
     p.set_defaults(func=run_train_video)
 
@@ -49,7 +52,12 @@ def run_train_video(args: argparse.Namespace) -> int:
     source, n_content = content_of(args, exp)
     out = Path(args.out)
     workdir = Path(args.workdir or f"{out}.run")
-    task = method.task_class()(exp.train, params, sb_cfg, params["banks"][args.style], args.style)
+    init = None
+    if args.init is not None:
+        init, init_cfg, _ = video_store.load_net1(args.init)
+        if init_cfg != exp.train.net:
+            raise StyljaxError(f"--init {args.init}: its architecture {init_cfg} is not the config's {exp.train.net}")
+    task = method.task_class()(exp.train, params, sb_cfg, params["banks"][args.style], args.style, init_params=init)
     batches = synthetic.clip_batches(source, exp.crop, exp.frames, exp.batch_size, exp.seed, exp.motion)
     state, wall = fit(args, exp, task, batches, workdir, f"training Net1 on {model} with style {args.style!r}: "
                       f"{n_content} background images, clips of {exp.frames} frames")
