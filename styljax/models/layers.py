@@ -174,9 +174,9 @@ def conv_valid(xp: jax.Array, kernel: jax.Array, stride: int = 1) -> jax.Array:
     Same values as `lax.conv_general_dilated(xp, kernel, stride, "VALID")` up to float rounding,
     but each of the forward pass, the input gradient and the kernel gradient takes the form that is
     fast on XLA:CPU for its layer shape (BENCHMARKS.md, training-step profile): VALID itself is
-    far off the fast path; an RGB input under a 9×9 kernel runs as column shifts + a k×1 conv; the
-    kernel gradient of a stride-1 k ≤ 3 conv is one im2col matmul, and of an RGB output head the VALID
-    form's.
+    far off the fast path; stride-2 convs and an RGB input under a 9×9 kernel run as stride-1
+    convs over 2×2 blocks (`_valid_by_blocks`); the kernel gradient of a stride-1 k ≤ 3 conv is one
+    im2col matmul, and of an RGB output head the VALID form's.
     """
     k, _, c, _ = kernel.shape
     if stride == 2 or (stride == 1 and k > 1 and k * c <= 32):  # strided, or thin input (RGB under a 9×9 kernel)
