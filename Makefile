@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup weights browser demo test test-slow bench clean
+.PHONY: setup weights browser demo test test-slow bench gallery clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,18 @@ bench: setup
 	$(BIN)/python -m bench.photo > bench/results/photo.jsonl
 	$(BIN)/python -m bench.quality --gatys-cache out/gatys_cache_quality > bench/results/quality.jsonl
 	$(BIN)/python -m bench.serve_load > bench/results/serve_load.jsonl
+
+# The README's pictures of the feed-forward models (rerun whenever a shipped model changes): the
+# held-out table and its gallery (the peer installed as a bench extra), the feed-forward tiles, the
+# StyleBank demo sheet and the video gif. Needs ../shared/data.
+gallery: setup
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python -m bench.quality --gatys-cache out/gatys_cache_quality --gatys-photos 1 --out-dir out/quality \
+	  --gallery docs/quality_gallery.jpg --gallery-rows 6 > bench/results/quality.jsonl
+	$(BIN)/python docs/feedforward_gallery.py
+	$(BIN)/styljax demo --size 288 --out-dir out/demo_gallery && cp out/demo_gallery/stylebank_contact_sheet.jpg docs/stylebank_demo.jpg
+	$(BIN)/styljax video ../shared/data/video/sipi-6.2 --style starry-night --out docs/video_sipi.gif \
+	  --side-by-side --size 128 --fps 6 --max-frames 14
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
