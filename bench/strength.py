@@ -1,15 +1,16 @@
-"""Which strength mode for CIN/Johnson models without an `identity` style (issue #19)?
+"""Which strength mode for CIN/Johnson models, with and without an `identity` style (issue #19)?
 
-    python -m bench.strength [--size 256] [--photos astronaut,chelsea,coffee] [--sigma 1.5] > bench/results/strength.jsonl
+    python -m bench.strength [--size 256] [--photos astronaut,chelsea,coffee] [--sigma 1.5] [--cin-model DIR] > bench/results/strength.jsonl
     python -m bench.report strength bench/results/strength.jsonl
 
-A transform net has no content path of its own. Two candidates for strength s < 1:
-- gamma-beta: γ/β interpolated toward the "neutral" set γ = 1, β = 0 (plain IN), s = 0 renders
-  with that set, which the net never saw in training;
+Two candidates for strength s < 1 on a transform net:
+- gamma-beta: γ/β interpolated toward the model's reserved `identity` style (γ/β trained on the
+  content terms alone; `neutral: "identity"`), or, for a model without one, toward the "neutral"
+  set γ = 1, β = 0 (plain IN, never seen in training; `neutral: "plain"`); s = 0 renders with it;
 - pixel: O = s·O_style + (1 − s)·I, s = 0 is the photo itself.
 One JSON line per (model, style, photo, s, mode): `structure`, the correlation of the Sobel edge
-maps of the blurred luminance of the output and of the photo (`styljax.models.strength.
-styljax.metrics.structure_kept`: 1 = the photo's edges), and `l1_photo`, the mean |O − I|. The γ/β path is
+maps of the blurred luminance of the output and of the photo (`styljax.metrics.structure_kept`:
+1 = the photo's edges), and `l1_photo`, the mean |O − I|. The γ/β path is
 worth having only if its s = 0 end reproduces the photo's structure (it cannot beat pixel fading,
 whose s = 0 end *is* the photo, but it should come close, and be at least as faithful in between).
 """
@@ -37,6 +38,8 @@ def main(argv=None) -> int:
     p.add_argument("--photos", default="astronaut,chelsea,coffee", help="scikit-image data names")
     p.add_argument("--models", default="cin,johnson,stylebank")
     p.add_argument("--sigma", type=float, default=1.5, help="blur before the edge maps, px")
+    p.add_argument("--cin-model", default=None, help="CIN model directory (default: the shipped one)")
+    p.add_argument("--johnson-model", default=None, help="Johnson model directory (default: the shipped one)")
     args = p.parse_args(argv)
     photos = {}
     for n in args.photos.split(","):
@@ -46,9 +49,11 @@ def main(argv=None) -> int:
         if method == "stylebank":
             stylebank_rows(photos, args.sigma)
             continue
-        params, cfg, _ = transform_store.load_model(methods.get(method).default_model_path())
-        neutral = tr.init_style(cfg)  # γ = 1, β = 0
-        for style in sorted(params["styles"]):
+        params, cfg, _ = transform_store.load_model(getattr(args, f"{method}_model") or methods.get(method).default_model_path())
+        # the model's reserved identity style if it has one (what `--strength` uses), else γ = 1, β = 0
+        identity = tr.neutral_style(params)
+        neutral, neutral_name = (identity, "identity") if identity is not None else (tr.init_style(cfg), "plain")
+        for style in sorted(set(params["styles"]) - {st.IDENTITY_STYLE}):
             for pname, photo in photos.items():
                 x = jnp.asarray(photo)[None]
                 for s in STRENGTHS:
@@ -57,6 +62,7 @@ def main(argv=None) -> int:
                                               strength=jnp.float32(s), neutral=nt)
                         emit({"case": "strength", "model": method, "style": style, "photo": pname,
                               "strength": s, "mode": mode, "sigma": args.sigma,
+                              "neutral": neutral_name if mode == "gamma-beta" else None,
                               "structure": float(metrics.structure_kept(np.asarray(out[0]), np.asarray(x[0]), args.sigma)),
                               "l1_photo": float(jnp.abs(out[0] - x[0]).mean())})
                 log(f"{method} {style} {pname}")
