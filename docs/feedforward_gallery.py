@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "feedforward_gallery.jpg"
 PHOTOS = ("astronaut", "coffee")
 SIZE = 512  # the size a user renders at; tiles are shrunk for the page
-TILE = 300
+TILE = 240
 # (label, stylize arguments); "{mask}" is a left/right mask the size of the photo
 TILES = (
     ("StyleBank starry-night", ["--method", "stylebank", "--style", "starry-night"]),

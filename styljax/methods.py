@@ -176,7 +176,7 @@ REGISTRY: tuple[Method, ...] = (
         task="styljax.tasks.transform:TransformTask",
         trainer="styljax.train.transform:register_cin",
         train_help="train a conditional-instance-norm net (one net, γ/β per style)",
-        configs="CIN_EXPERIMENTS", config_names=("kodak", "identity", "kodak-wiki-render", "add-style", "tiny"), default_config="kodak",
+        configs="CIN_EXPERIMENTS", config_names=("kodak", "identity", "kodak-wiki-render", "render-soft", "add-style", "tiny"), default_config="kodak",
         add_style=True,
     ),
     Method(
@@ -188,7 +188,7 @@ REGISTRY: tuple[Method, ...] = (
         task="styljax.tasks.transform:TransformTask",
         trainer="styljax.train.transform:register_johnson",
         train_help="train a Johnson et al. transform net for one style",
-        configs="JOHNSON_EXPERIMENTS", config_names=("kodak", "identity", "kodak-wiki-render", "tiny"), default_config="kodak",
+        configs="JOHNSON_EXPERIMENTS", config_names=("kodak", "identity", "kodak-wiki-render", "render-soft", "tiny"), default_config="kodak",
     ),
     Method(
         name="photo", title="Deep Photo Style Transfer", kind="optimisation",

@@ -69,7 +69,7 @@ def test_unknown_names_give_one_clear_line():
         methods.get("stylebnak", "stylize")
     with pytest.raises(StyljaxError, match=r"^--method: expected one of .*got 'video'$"):
         methods.get("video", "stylize")  # a method, but not one stylize runs
-    with pytest.raises(StyljaxError, match=r"^--config: unknown CIN experiment 'paper'; known: kodak, identity, kodak-wiki-render, add-style, tiny$"):
+    with pytest.raises(StyljaxError, match=r"^--config: unknown CIN experiment 'paper'; known: kodak, identity, kodak-wiki-render, render-soft, add-style, tiny$"):
         methods.get("cin").experiment("paper")
     with pytest.raises(ValueError):
         methods.named("fly")

@@ -286,9 +286,10 @@ def test_serves_the_shipped_models_by_default():
     assert set(paths) == {"stylebank", "cin", "johnson"} and all((p / "manifest.json").is_file() for p in paths.values())
     with TestClient(serve.create_app(serve.load_models(paths))) as c:
         health = c.get("/healthz").json()["models"]
-        assert health["stylebank"]["styles"] >= 6 and health["cin"]["styles"] == 6 and health["johnson"]["method"] == "johnson"
+        # the six paintings (CIN) or starry-night (Johnson), and the reserved content-only style
+        assert health["stylebank"]["styles"] >= 6 and health["cin"]["styles"] == 7 and health["johnson"]["method"] == "johnson"
         styles = {m["name"]: [s["name"] for s in m["styles"]] for m in c.get("/v1/styles").json()["models"]}
-        assert "starry-night" in styles["cin"] and styles["johnson"] == ["starry-night"]
+        assert {"starry-night", "identity"} <= set(styles["cin"]) and styles["johnson"] == ["identity", "starry-night"]
 
 
 # ---------------------------------------------------------------- strength, colours (issue #19)

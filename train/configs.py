@@ -186,6 +186,13 @@ def render_stages(model: TransformConfig, style_weight: float) -> dict[str, Expe
                                        learning_rate=1e-3, decay_every=1000, identity_style=True),
             steps=3000, sample_every=250, **geometry,
         ),
+        # 3. "render-soft" (--init the stage-2 model): 3/4 of the style weight at half the rate,
+        #    for when stage 2 matches the paintings better than the peer does and keeps less photo.
+        "render-soft": Experiment(
+            train=TransformTrainConfig(model=model, loss=dataclasses.replace(RENDER_LOSS, style_weight=0.75 * style_weight),
+                                       learning_rate=5e-4, decay_every=1000, identity_style=True),
+            steps=1000, sample_every=250, **geometry,
+        ),
     }
 
 
