@@ -67,7 +67,7 @@ class TransformTask:
         self.init_params = init_params
         self.trainable_styles = tuple(self.style_names if trainable_styles is None else trainable_styles)
         self.train_net = train_net
-        unknown = set(self.trainable_styles) - set(self.style_names)  # the identity style has none, and needs none
+        unknown = set(self.trainable_styles) - set(self.style_names)
         if unknown:
             raise ValueError(f"trainable styles {sorted(unknown)} have no style image")
         self.extract = vgg.extractor(cfg.loss.layers)
