@@ -334,6 +334,14 @@ def _encode_banks(params, images, cfg, names):
     return jax.vmap(lambda bank: apply_bank(bank, f, cfg))(stacked), f  # (K, B, h', w', C), F
 
 
+@functools.partial(jax.jit, static_argnames=("cfg", "names", "clip"))
+def _render_all_whole(params, images, cfg, names, clip):
+    b, h, w = images.shape[:3]
+    fk, _ = _encode_banks(params, images, cfg, names)
+    out = _finish(decode(params, fk.reshape((fk.shape[0] * b,) + fk.shape[2:]), cfg, (h, w)), clip)
+    return out.reshape((fk.shape[0], b, h, w, 3))
+
+
 def render_all(
     params: dict,
     images: jax.Array,
@@ -348,6 +356,8 @@ def render_all(
     one batch (IN is per image); equals `stylize` per style (with the same `strength`, scalar or (B,)).
     """
     names = tuple(sorted(params["banks"])) if names is None else tuple(names)
+    if strength is None:  # one program, as `stylize_bank`
+        return _render_all_whole(params, images, cfg, names, clip)
     b, h, w = images.shape[:3]
     fk, f = _encode_banks(params, images, cfg, names)
     if strength is not None:  # the same strength for every style
