@@ -40,7 +40,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for name in PHOTOS:
-            photo = image.resize(skimage_image(name), image.fit_max_side(*skimage_image(name).shape[:2], SIZE))
+            full = skimage_image(name)
+            photo = image.resize(full, image.fit_max_side(*full.shape[:2], SIZE))
             src = image.save_image(tmp / f"{name}.png", photo)
             h, w = photo.shape[:2]
             mask = image.save_image(tmp / f"{name}_mask.png", np.repeat((np.arange(w) >= w // 2)[None, :, None], h, 0)

@@ -149,6 +149,13 @@ class Method:
         return table[name]
 
 
+# What CIN and Johnson share: the transform net's renderer, store, format and training task.
+_TRANSFORM_NET = dict(
+    renderer="styljax.models.transform_renderer:TransformRenderer",
+    store="styljax.models.transform_store:STORE", model_format="styljax-transform/1",
+    task="styljax.tasks.transform:TransformTask",
+)
+
 REGISTRY: tuple[Method, ...] = (
     Method(
         name="gatys", title="Gatys", kind="optimisation",
@@ -170,10 +177,7 @@ REGISTRY: tuple[Method, ...] = (
     Method(
         name="cin", title="CIN", kind="feedforward",
         help="conditional instance norm: one transform net, γ/β per named style",
-        renderer="styljax.models.transform_renderer:TransformRenderer",
-        store="styljax.models.transform_store:STORE", model_format="styljax-transform/1",
-        default_model="cin",
-        task="styljax.tasks.transform:TransformTask",
+        **_TRANSFORM_NET, default_model="cin",
         trainer="styljax.train.transform:register_cin",
         train_help="train a conditional-instance-norm net (one net, γ/β per style)",
         configs="CIN_EXPERIMENTS", config_names=("kodak", "identity", "kodak-wiki-render", "render-soft", "add-style", "tiny"), default_config="kodak",
@@ -182,10 +186,7 @@ REGISTRY: tuple[Method, ...] = (
     Method(
         name="johnson", title="Johnson", kind="feedforward",
         help="Johnson et al.: one transform net per style",
-        renderer="styljax.models.transform_renderer:TransformRenderer",
-        store="styljax.models.transform_store:STORE", model_format="styljax-transform/1",
-        default_model="johnson",
-        task="styljax.tasks.transform:TransformTask",
+        **_TRANSFORM_NET, default_model="johnson",
         trainer="styljax.train.transform:register_johnson",
         train_help="train a Johnson et al. transform net for one style",
         configs="JOHNSON_EXPERIMENTS", config_names=("kodak", "identity", "kodak-wiki-render", "render-soft", "tiny"), default_config="kodak",

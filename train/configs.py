@@ -76,7 +76,7 @@ HELD_OUT = KODAK_HELD_OUT + WIKIPEDIA_HELD_OUT
 KODAK_WIKI = Experiment(
     train=StyleBankTrainConfig(
         model=StyleBankConfig(output="sigmoid"),
-        loss=dataclasses.replace(KODAK_LOSS, content_layers=(("relu2_2", 0.2), ("relu3_3", 1.0)), style_weight=3.0),
+        loss=dataclasses.replace(RENDER_LOSS, style_weight=3.0),
         learning_rate=1e-3, decay_every=1000,
     ),
     steps=6000,
@@ -175,27 +175,20 @@ TINY_LOSS = PerceptualLoss(style_size=64)
 # 192 px crops of a 352 px photo hold strokes at their rendered size, at 0.56× the cost of 256 px.
 def render_stages(model: TransformConfig, style_weight: float) -> dict[str, Experiment]:
     geometry = dict(batch_size=4, crop=192, short_side=352, exclude=HELD_OUT, log_every=20, checkpoint_every=50)
+
+    def train(style: float, lr: float, identity_style: bool) -> TransformTrainConfig:
+        return TransformTrainConfig(model=model, loss=dataclasses.replace(RENDER_LOSS, style_weight=style),
+                                    learning_rate=lr, decay_every=1000, identity_style=identity_style)
+
     return {
-        "identity": Experiment(
-            train=TransformTrainConfig(model=model, loss=dataclasses.replace(RENDER_LOSS, style_weight=0.0),
-                                       learning_rate=2e-3, decay_every=1000),
-            steps=300, sample_every=100, **geometry,
-        ),
-        "kodak-wiki-render": Experiment(
-            train=TransformTrainConfig(model=model, loss=dataclasses.replace(RENDER_LOSS, style_weight=style_weight),
-                                       learning_rate=1e-3, decay_every=1000, identity_style=True),
-            steps=3000, sample_every=250, **geometry,
-        ),
+        "identity": Experiment(train=train(0.0, 2e-3, False), steps=300, sample_every=100, **geometry),
+        "kodak-wiki-render": Experiment(train=train(style_weight, 1e-3, True), steps=3000, sample_every=250, **geometry),
         # 3. "render-soft" (--init the stage-2 model): 3/4 of the style weight at half the rate,
         #    for when stage 2 matches the paintings better than the peer does and keeps less photo.
         # The shipped CIN (issue #19, held-out 12 photos × 6 paintings at 512 px): stage 2 stopped
         # at 1,320 steps, structure 0.63 / style distance 0.67; stage 3 at 280 steps 0.73 / 0.68,
         # 71/72 nearest its own painting (the peer: 0.73 / 0.83). Johnson: stage 2 at 700 steps.
-        "render-soft": Experiment(
-            train=TransformTrainConfig(model=model, loss=dataclasses.replace(RENDER_LOSS, style_weight=0.75 * style_weight),
-                                       learning_rate=5e-4, decay_every=1000, identity_style=True),
-            steps=1000, sample_every=250, **geometry,
-        ),
+        "render-soft": Experiment(train=train(0.75 * style_weight, 5e-4, True), steps=1000, sample_every=250, **geometry),
     }
 
 

@@ -150,8 +150,9 @@ def _valid_by_blocks(xp: jax.Array, kernel: jax.Array, stride: int) -> jax.Array
     oh, ow = (xp.shape[1] - k) // stride + 1, (xp.shape[2] - k) // stride + 1
     phases = ((0, 0),) if stride == 2 else ((0, 0), (0, 1), (1, 0), (1, 1))
     kb = (k + 1 + (stride == 1)) // 2
-    bh, bw = -(-oh * stride // 2), -(-ow * stride // 2)  # output blocks per axis
-    z = space_to_depth(_pad_to(xp, 2 * (bh + kb - 1), 2 * (bw + kb - 1))[:, : 2 * (bh + kb - 1), : 2 * (bw + kb - 1)])
+    # input rows/columns the output blocks read: 2·(blocks + kb − 1) per axis
+    nh, nw = 2 * (-(-oh * stride // 2) + kb - 1), 2 * (-(-ow * stride // 2) + kb - 1)
+    z = space_to_depth(_pad_to(xp, nh, nw)[:, :nh, :nw])
     kz = jnp.concatenate([_block_kernel(kernel, a, b, kb) for a, b in phases], axis=-1)
     y = _valid_by_same(z, kz, 1)
     if stride == 1:

@@ -287,7 +287,7 @@ def _encode_bank(params, images, bank, cfg):
 
 @functools.partial(jax.jit, static_argnames=("cfg", "clip"))
 def _stylize_whole(params, images, bank, cfg, clip):
-    return _finish(decode(params, apply_bank(bank, encode(params, images, cfg), cfg), cfg, images.shape[1:3]), clip)
+    return _decode_finish(params, apply_bank(bank, encode(params, images, cfg), cfg), cfg, images.shape[1:3], clip)
 
 
 def stylize_bank(
@@ -338,7 +338,7 @@ def _encode_banks(params, images, cfg, names):
 def _render_all_whole(params, images, cfg, names, clip):
     b, h, w = images.shape[:3]
     fk, _ = _encode_banks(params, images, cfg, names)
-    out = _finish(decode(params, fk.reshape((fk.shape[0] * b,) + fk.shape[2:]), cfg, (h, w)), clip)
+    out = _decode_finish(params, fk.reshape((fk.shape[0] * b,) + fk.shape[2:]), cfg, (h, w), clip)
     return out.reshape((fk.shape[0], b, h, w, 3))
 
 
@@ -360,8 +360,7 @@ def render_all(
         return _render_all_whole(params, images, cfg, names, clip)
     b, h, w = images.shape[:3]
     fk, f = _encode_banks(params, images, cfg, names)
-    if strength is not None:  # the same strength for every style
-        fk = _blend_all(fk, f, strength)
+    fk = _blend_all(fk, f, strength)  # the same strength for every style
     k = fk.shape[0]
     out = _decode_finish(params, fk.reshape((k * b,) + fk.shape[2:]), cfg, (h, w), clip)
     return out.reshape((k, b, h, w, 3))
