@@ -33,6 +33,8 @@ train_step  (one line per method x crop; methods --train-methods stylebank,cin,j
             --train-crops 128,256, batch 4)
     Every method's `task.train_step` jitted with `static_argnames="phase", donate_argnums=0`, and
     its PyTorch twin on the same number of threads, both from the same params, batch and style ids.
+    Run alone (`--cases train_step`), JAX gets the XLA:CPU options `styljax train` uses
+    (`styljax.xla_cpu.TRAINING`; `--xla-options default` keeps XLA's); each line records its `xla_flags`.
     stylebank: `StyleBankTask` with the model above, the default (paper) loss on VGG-16 to relu4_2,
       lr 1e-3, T = 2 (as before). `jax_phase0_s` (stylizing branch: E, K_i, D forward, VGG-16 loss
       net on output + content, backward, Adam), `jax_phase1_s` (auto-encoder branch, identity
@@ -94,6 +96,7 @@ import numpy as np
 import optax
 
 from bench.common import emit, log, machine_info, matmul_roof, thread_setup, timeit_clean, torch_or_none
+from styljax import xla_cpu
 from styljax.models import stylebank as sb
 from styljax.models.style_store import config_to_dict
 from styljax.tasks.perceptual import jsonable
@@ -633,7 +636,7 @@ def train_step_row(task, model_info: dict, crop: int, args, timing, threads, roo
     rec: dict[str, Any] = dict(
         kind="case", case="train_step", bench="stylebank", method=method, model=model_info["source"],
         model_path=model_info["path"], batch=batch, crop=crop, n_styles=len(task.style_names), threads=threads,
-        dtype="float32", vgg_weights=vgg_source,
+        dtype="float32", vgg_weights=vgg_source, xla_flags=os.environ.get("XLA_FLAGS", ""),
     )
     if sbk:
         rec["T"] = task.cfg.T
@@ -924,6 +927,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--mem-timeout", type=float, default=900.0, help="seconds per memory subprocess")
     ap.add_argument("--roof-n", type=int, default=None, help="matmul roof size (default 2048, quick 1024; 0 = skip)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--xla-options", choices=("training", "default"), default="training",
+                    help="XLA:CPU options of a train_step-only run: those `styljax train` uses, or XLA's defaults")
     # hidden overrides (smoke tests)
     ap.add_argument("--sizes", default=None, help=argparse.SUPPRESS)  # all image sizes, see below
     ap.add_argument("--batches", default=None, help=argparse.SUPPRESS)
@@ -941,6 +946,8 @@ def main(argv: list[str] | None = None) -> None:
     for c in cases:
         if c not in CASES:
             ap.error(f"unknown case {c!r}; known {CASES}")
+    if args.xla_options == "training" and set(cases) == {"train_step"}:  # as `styljax train`; before JAX starts
+        xla_cpu.use(xla_cpu.TRAINING)
     args.train_methods = parse_list(args.train_methods)
     for m in args.train_methods:
         if m not in TRAIN_METHODS:

@@ -6,7 +6,8 @@ the user (`StyljaxError`) print as one line on stderr and exit with status 2; Ct
 Start-up: building the parsers imports no JAX, Flax, Optax or Orbax (verb modules import them
 inside the functions that run), so `styljax --help` and `styljax VERB --help` answer at once;
 `tests/test_cli_startup.py` holds every verb to it. A verb that runs turns on JAX's persistent
-compilation cache first (`styljax.compile_cache`), so a second run of a command compiles nothing.
+compilation cache first (`styljax.compile_cache`), so a second run of a command compiles nothing,
+and a training verb sets its XLA:CPU options (`styljax.xla_cpu`) before JAX starts.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv  # recorded in provenance
     try:
         try:
-            from styljax import compile_cache
+            from styljax import compile_cache, xla_cpu
 
+            xla_cpu.use(getattr(args, "xla_flags", ()))  # a training verb's compiler options, before JAX starts
             compile_cache.enable()  # before anything compiles
             if hasattr(args, "distributed"):  # before anything touches a device
                 from styljax import parallel

@@ -28,8 +28,12 @@ def _conv_same(x: jax.Array, kernel: jax.Array) -> jax.Array:
     return jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
-@jax.custom_vjp
-def conv3x3(x: jax.Array, kernel: jax.Array) -> jax.Array:
+def transposed_kernel(kernel: jax.Array) -> jax.Array:
+    """flip_hw(K)ᵀ_io: the kernel whose SAME conv of ∂L/∂y is ∂L/∂x (see `conv3x3`)."""
+    return jnp.flip(kernel, (0, 1)).swapaxes(2, 3)
+
+
+def conv3x3(x: jax.Array, kernel: jax.Array, kernel_t: jax.Array | None = None) -> jax.Array:
     """Stride-1 SAME convolution (NHWC, HWIO) with the textbook input gradient made explicit.
 
         ∂L/∂x = conv_SAME(∂L/∂y, flip_hw(K)ᵀ_io)
@@ -38,24 +42,39 @@ def conv3x3(x: jax.Array, kernel: jax.Array) -> jax.Array:
     Analogy deconvolution) XLA:CPU folds autodiff's kernel transpose into the convolution
     (`dim_labels=..._01oi`), which misses its fast path: a VGG input gradient ran several times slower
     in a loop than outside one. The transposed kernel is materialised behind an
-    `optimization_barrier` so the input-gradient conv stays `_01io`. The kernel gradient is the
-    autodiff one (dropped by XLA when unused, as for the frozen loss network).
+    `optimization_barrier` so the input-gradient conv stays `_01io`; a frozen loss network passes
+    it precomputed as `kernel_t` (`with_transposed_kernels`), so a training step does not rebuild
+    it. The kernel gradient is the autodiff one (dropped by XLA when unused, as for the frozen loss
+    network); `kernel_t` gets none.
     """
+    if kernel_t is None:
+        kernel_t = transposed_kernel(kernel)
+    return _conv3x3(x, kernel, kernel_t)
+
+
+@jax.custom_vjp
+def _conv3x3(x: jax.Array, kernel: jax.Array, kernel_t: jax.Array) -> jax.Array:
     return _conv_same(x, kernel)
 
 
-def _conv3x3_fwd(x, kernel):
-    return _conv_same(x, kernel), (x, kernel)
+def _conv3x3_fwd(x, kernel, kernel_t):
+    return _conv_same(x, kernel), (x, kernel, kernel_t)
 
 
 def _conv3x3_bwd(res, g):
-    x, kernel = res
-    kernel_t = jax.lax.optimization_barrier(jnp.flip(kernel, (0, 1)).swapaxes(2, 3))
+    x, kernel, kernel_t = res
     _, kernel_vjp = jax.vjp(lambda k: _conv_same(x, k), kernel)
-    return _conv_same(g, kernel_t), kernel_vjp(g)[0]
+    gx = _conv_same(g, jax.lax.optimization_barrier(kernel_t))
+    return gx, kernel_vjp(g)[0], jnp.zeros_like(kernel_t)
 
 
-conv3x3.defvjp(_conv3x3_fwd, _conv3x3_bwd)
+_conv3x3.defvjp(_conv3x3_fwd, _conv3x3_bwd)
+
+
+def with_transposed_kernels(params: dict) -> dict:
+    """VGG `params` with each conv's `transposed_kernel` beside its kernel ("kernel_t"), for a
+    frozen loss network whose input gradient is taken every step."""
+    return {name: {**p, "kernel_t": transposed_kernel(p["kernel"])} for name, p in params.items()}
 
 
 def _windows(x: jax.Array) -> jax.Array:
@@ -106,7 +125,7 @@ max_pool_2x2.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 class Conv3x3(nn.Module):
     """`nn.Conv(features, (3, 3), padding="SAME")` with the same params ("kernel" HWIO, "bias"),
-    through `conv3x3`."""
+    through `conv3x3`; a "kernel_t" param, if the params have one, is its precomputed transpose."""
 
     features: int
     dtype: Any = jnp.float32
@@ -115,7 +134,9 @@ class Conv3x3(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, x.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        return conv3x3(x.astype(self.dtype), kernel.astype(self.dtype)) + bias.astype(self.dtype)
+        kernel_t = self.get_variable("params", "kernel_t") if self.has_variable("params", "kernel_t") else None
+        kernel_t = None if kernel_t is None else kernel_t.astype(self.dtype)
+        return conv3x3(x.astype(self.dtype), kernel.astype(self.dtype), kernel_t) + bias.astype(self.dtype)
 
 
 def conv_names(depth: int) -> tuple[str, ...]:

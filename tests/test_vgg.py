@@ -149,6 +149,25 @@ def test_conv3x3_equals_lax_conv_values_and_both_gradients():
     np.testing.assert_allclose(descend(vgg.conv3x3), descend(plain), rtol=1e-4, atol=1e-4)
 
 
+def test_precomputed_transposed_kernels_give_the_same_features_and_input_gradient(w16):
+    """`with_transposed_kernels` only moves work out of the step: each conv's "kernel_t" is
+    flip_hw(K)ᵀ_io, and features and the input gradient are bit-identical with and without it."""
+    params_t = vgg.with_transposed_kernels(w16.params)
+    k = w16.params["conv2_1"]["kernel"]
+    np.testing.assert_array_equal(params_t["conv2_1"]["kernel_t"], np.flip(np.asarray(k), (0, 1)).swapaxes(2, 3))
+    extract = w16.extractor(["relu1_2", "relu3_1"])
+    x = jax.random.uniform(jax.random.key(5), (2, 20, 24, 3))
+
+    def loss(params, x):
+        f = extract(params, x)
+        return jnp.sum(f["relu1_2"] ** 2) + jnp.sum(jnp.sin(f["relu3_1"]))
+
+    plain = jax.jit(jax.value_and_grad(loss, argnums=1))(w16.params, x)
+    pre = jax.jit(jax.value_and_grad(loss, argnums=1))(params_t, x)
+    np.testing.assert_array_equal(pre[0], plain[0])
+    np.testing.assert_array_equal(pre[1], plain[1])
+
+
 @pytest.mark.parametrize("hw", [(8, 10), (9, 7)])
 def test_max_pool_2x2_equals_flax_values_and_gradient_with_ties(hw):
     """The custom VJP sends each window's gradient to its first maximum, as select_and_scatter

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from styljax import cliargs, methods
+from styljax import cliargs, methods, xla_cpu
 from styljax.errors import StyljaxError
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def register_add_style(sub) -> None:
                         f"(default add-style; the loss is always the model's own)")
     p.add_argument("--out", default=None, help="write the result here instead of updating --model")
     _common_flags(p)
-    p.set_defaults(func=run_add_style)
+    p.set_defaults(func=run_add_style, xla_flags=xla_cpu.TRAINING)
 
 
 def config_flag(p: argparse.ArgumentParser, method: methods.Method) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from styljax import image as image_lib
 from styljax import losses
+from styljax import vgg as vgg_lib
 from styljax.vgg import VggWeights
 
 
@@ -56,7 +57,8 @@ class PerceptualLoss:
 
 def style_targets(vgg: VggWeights, loss: PerceptualLoss, style_images: Mapping[str, np.ndarray]) -> dict:
     """{"vgg": params, "grams": {layer: (K, C, C)}}, the Grams of the K style images in order,
-    each resized to `loss.style_size` max side first."""
+    each resized to `loss.style_size` max side first; the params carry their transposed kernels
+    (`vgg.with_transposed_kernels`), which the per-step input gradient would otherwise rebuild."""
     extract = jax.jit(vgg.extractor(loss.layers))
     grams = {l: [] for l, _ in loss.style_layers}
     for s in style_images.values():
@@ -64,7 +66,7 @@ def style_targets(vgg: VggWeights, loss: PerceptualLoss, style_images: Mapping[s
         feats = extract(vgg.params, s[None])
         for l in grams:
             grams[l].append(losses.gram(feats[l], loss.gram_norm)[0])
-    return {"vgg": vgg.params, "grams": {l: jnp.stack(g) for l, g in grams.items()}}
+    return {"vgg": vgg_lib.with_transposed_kernels(vgg.params), "grams": {l: jnp.stack(g) for l, g in grams.items()}}
 
 
 def round_robin_styles(step: jax.Array, batch_size: int, pool: Sequence[int]) -> jax.Array:
