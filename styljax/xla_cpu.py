@@ -5,10 +5,11 @@ element-wise ops around them. A forward pass gains from that. A training step lo
 conv gets its bias and ReLU operands as materialised full-size broadcasts, and the loss network's
 pass over the content images (no gradient, so nothing else reads its activations) becomes one
 subgraph that runs well below the matmul rate. Measured on a 2-core AVX-512 CPU (BENCHMARKS.md,
-issue #18), in alternating runs: the StyleBank training step at 128 px 8-10% faster with the
-fusions off and CIN's at 256 px 13-15% faster, while a StyleBank forward pass at 256 px is slower
-by a third. So the programs that train (`styljax train`, `styljax add-style`) turn them off
-(`TRAINING`) and every other program keeps XLA's defaults.
+issue #18) with the fusions off: in alternating runs of one step, StyleBank's at 128 px 4-14%
+faster and CIN's at 256 px 12-19%; in the full training-step benchmark, 4-7% faster in five of
+six cases; a StyleBank forward pass at 256 px a third slower. So the programs that train
+(`styljax train`, `styljax add-style`) turn them off (`TRAINING`) and every other program keeps
+XLA's defaults.
 
 The options are read when JAX creates its CPU backend, at the first computation of the process,
 so `use` has to run before that; it never overrides an option the user already set in $XLA_FLAGS.
@@ -38,4 +39,3 @@ def use(flags: Sequence[str]) -> list[str]:
     if added:
         os.environ["XLA_FLAGS"] = " ".join(current + added)
     return added
-

@@ -44,6 +44,19 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _xla_flags_restored():
+    """A training verb run in-process adds its options to $XLA_FLAGS (`styljax.xla_cpu`). This
+    process's backend has started already, so only the subprocesses of later tests would see them:
+    each test starts from the suite's setting."""
+    before = os.environ.get("XLA_FLAGS")
+    yield
+    if before is None:
+        os.environ.pop("XLA_FLAGS", None)
+    else:
+        os.environ["XLA_FLAGS"] = before
+
+
 @pytest.fixture(scope="session")
 def real_vgg():
     """The real VGG-16 weights (`styljax weights fetch`); skips only when the file is absent, so a
