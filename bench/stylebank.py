@@ -33,8 +33,8 @@ train_step  (one line per method x crop; methods --train-methods stylebank,cin,j
             --train-crops 128,256, batch 4)
     Every method's `task.train_step` jitted with `static_argnames="phase", donate_argnums=0`, and
     its PyTorch twin on the same number of threads, both from the same params, batch and style ids.
-    Run alone (`--cases train_step`), JAX gets the XLA:CPU options `styljax train` uses
-    (`styljax.xla_cpu.TRAINING`; `--xla-options default` keeps XLA's); each line records its `xla_flags`.
+    Run alone (`--cases train_step`), JAX gets the XLA:CPU options the trainers use
+    (`styljax.xla_cpu.PERCEPTUAL_TRAINING`; `--xla-options default` keeps XLA's); each line records its `xla_flags`.
     stylebank: `StyleBankTask` with the model above, the default (paper) loss on VGG-16 to relu4_2,
       lr 1e-3, T = 2 (as before). `jax_phase0_s` (stylizing branch: E, K_i, D forward, VGG-16 loss
       net on output + content, backward, Adam), `jax_phase1_s` (auto-encoder branch, identity
@@ -928,7 +928,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--roof-n", type=int, default=None, help="matmul roof size (default 2048, quick 1024; 0 = skip)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--xla-options", choices=("training", "default"), default="training",
-                    help="XLA:CPU options of a train_step-only run: those `styljax train` uses, or XLA's defaults")
+                    help="XLA:CPU options of a train_step-only run: the perceptual trainers' or XLA's defaults")
     # hidden overrides (smoke tests)
     ap.add_argument("--sizes", default=None, help=argparse.SUPPRESS)  # all image sizes, see below
     ap.add_argument("--batches", default=None, help=argparse.SUPPRESS)
@@ -946,8 +946,8 @@ def main(argv: list[str] | None = None) -> None:
     for c in cases:
         if c not in CASES:
             ap.error(f"unknown case {c!r}; known {CASES}")
-    if args.xla_options == "training" and set(cases) == {"train_step"}:  # as `styljax train`; before JAX starts
-        xla_cpu.use(xla_cpu.TRAINING)
+    if args.xla_options == "training" and set(cases) == {"train_step"}:  # as the trainers; before JAX starts
+        xla_cpu.use(xla_cpu.PERCEPTUAL_TRAINING)
     args.train_methods = parse_list(args.train_methods)
     for m in args.train_methods:
         if m not in TRAIN_METHODS:

@@ -7,7 +7,8 @@ Start-up: building the parsers imports no JAX, Flax, Optax or Orbax (verb module
 inside the functions that run), so `styljax --help` and `styljax VERB --help` answer at once;
 `tests/test_cli_startup.py` holds every verb to it. A verb that runs turns on JAX's persistent
 compilation cache first (`styljax.compile_cache`), so a second run of a command compiles nothing,
-and a training verb sets its XLA:CPU options (`styljax.xla_cpu`) before JAX starts.
+and a verb with XLA:CPU options of its own (the perceptual-loss trainers, `styljax.xla_cpu`) sets
+them before JAX starts.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             from styljax import compile_cache, xla_cpu
 
-            xla_cpu.use(getattr(args, "xla_flags", ()))  # a training verb's compiler options, before JAX starts
+            xla_cpu.use(getattr(args, "xla_flags", ()))  # a verb's own compiler options, before JAX starts
             compile_cache.enable()  # before anything compiles
             if hasattr(args, "distributed"):  # before anything touches a device
                 from styljax import parallel

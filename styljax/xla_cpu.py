@@ -1,15 +1,17 @@
-"""XLA:CPU compiler options chosen per kind of program: training, or everything else.
+"""XLA:CPU compiler options chosen per kind of program.
 
 By default XLA:CPU hands convolutions and matmuls to YNNPACK as fused subgraphs that take in the
-element-wise ops around them. A forward pass gains from that. A training step loses: each fused
-conv gets its bias and ReLU operands as materialised full-size broadcasts, and the loss network's
-pass over the content images (no gradient, so nothing else reads its activations) becomes one
-subgraph that runs well below the matmul rate. Measured on a 2-core AVX-512 CPU (BENCHMARKS.md,
-issue #18) with the fusions off: in alternating runs of one step, StyleBank's at 128 px 4-14%
-faster and CIN's at 256 px 12-19%; in the full training-step benchmark, 4-7% faster in five of
-six cases; a StyleBank forward pass at 256 px a third slower. So the programs that train
-(`styljax train`, `styljax add-style`) turn them off (`TRAINING`) and every other program keeps
-XLA's defaults.
+element-wise ops around them. A forward pass gains from that. A perceptual-loss training step
+(a net, then VGG forward and backward) loses: each fused conv gets its bias and ReLU operands as
+materialised full-size broadcasts, and the loss network's pass over the content images (no
+gradient, so nothing else reads its activations) becomes one subgraph that runs well below the
+matmul rate. Measured on a 2-core AVX-512 CPU (BENCHMARKS.md, issue #18) with the fusions off: in
+alternating runs of one step, StyleBank's at 128 px 6-13% faster and CIN's at 256 px 12-17%; in
+the full training-step benchmark, 4-7% faster in five of six cases. Forward-heavy work goes the
+other way: a StyleBank forward pass at 256 px a third slower, the Net₁ (video) training step,
+which runs the frozen StyleBank on every frame, a third slower too. So the perceptual-loss
+trainers (`styljax train stylebank|cin|johnson`, `styljax add-style`) turn the fusions off
+(`PERCEPTUAL_TRAINING`) and every other program keeps XLA's defaults.
 
 The options are read when JAX creates its CPU backend, at the first computation of the process,
 so `use` has to run before that; it never overrides an option the user already set in $XLA_FLAGS.
@@ -21,14 +23,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-TRAINING = ("--xla_cpu_experimental_ynn_fusion_type=",)
+PERCEPTUAL_TRAINING = ("--xla_cpu_experimental_ynn_fusion_type=",)
 
 
 def use(flags: Sequence[str]) -> list[str]:
     """Append each of `flags` ("--name=value") to $XLA_FLAGS unless an option of that name is there.
 
     Args:
-      flags: XLA options, e.g. `TRAINING`.
+      flags: XLA options, e.g. `PERCEPTUAL_TRAINING`.
 
     Returns:
       The options added (the ones the user had not set).

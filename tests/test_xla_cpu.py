@@ -1,5 +1,6 @@
-"""`styljax.xla_cpu`: training verbs get their XLA:CPU options, the user's own settings win, and
-the options reach XLA when set after `import jax` but before the first computation."""
+"""`styljax.xla_cpu`: the perceptual-loss training verbs get their XLA:CPU options (the video
+trainer and the rendering verbs do not), the user's own settings win, and the options reach XLA
+when set after `import jax` but before the first computation."""
 
 import os
 import subprocess
@@ -11,34 +12,36 @@ import pytest
 from styljax import xla_cpu
 from styljax.infer.cli import build_parser
 
-FLAG = xla_cpu.TRAINING[0].split("=", 1)[0]
+FLAG = xla_cpu.PERCEPTUAL_TRAINING[0].split("=", 1)[0]
 
 
 def test_use_adds_missing_options_only(monkeypatch):
     monkeypatch.delenv("XLA_FLAGS", raising=False)
-    assert xla_cpu.use(xla_cpu.TRAINING) == list(xla_cpu.TRAINING)
-    assert os.environ["XLA_FLAGS"] == " ".join(xla_cpu.TRAINING)
-    assert xla_cpu.use(xla_cpu.TRAINING) == []  # idempotent
-    assert os.environ["XLA_FLAGS"] == " ".join(xla_cpu.TRAINING)
+    assert xla_cpu.use(xla_cpu.PERCEPTUAL_TRAINING) == list(xla_cpu.PERCEPTUAL_TRAINING)
+    assert os.environ["XLA_FLAGS"] == " ".join(xla_cpu.PERCEPTUAL_TRAINING)
+    assert xla_cpu.use(xla_cpu.PERCEPTUAL_TRAINING) == []  # idempotent
+    assert os.environ["XLA_FLAGS"] == " ".join(xla_cpu.PERCEPTUAL_TRAINING)
 
 
 def test_use_keeps_the_users_value(monkeypatch):
     mine = f"--xla_cpu_enable_fast_math=false {FLAG}=individual_convolution"
     monkeypatch.setenv("XLA_FLAGS", mine)
-    assert xla_cpu.use(xla_cpu.TRAINING) == []
+    assert xla_cpu.use(xla_cpu.PERCEPTUAL_TRAINING) == []
     assert os.environ["XLA_FLAGS"] == mine
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false")
-    assert xla_cpu.use(xla_cpu.TRAINING) == list(xla_cpu.TRAINING)
-    assert os.environ["XLA_FLAGS"].split() == ["--xla_cpu_enable_fast_math=false", *xla_cpu.TRAINING]
+    assert xla_cpu.use(xla_cpu.PERCEPTUAL_TRAINING) == list(xla_cpu.PERCEPTUAL_TRAINING)
+    assert os.environ["XLA_FLAGS"].split() == ["--xla_cpu_enable_fast_math=false", *xla_cpu.PERCEPTUAL_TRAINING]
 
 
 @pytest.mark.parametrize("argv, flags", [
-    (["train", "cin", "--styles", "a.jpg", "--out", "o"], xla_cpu.TRAINING),
-    (["train", "stylebank", "--styles", "a.jpg", "--out", "o"], xla_cpu.TRAINING),
-    (["add-style", "--model", "m", "--style", "s.jpg", "--name", "n"], xla_cpu.TRAINING),
+    (["train", "cin", "--styles", "a.jpg", "--out", "o"], xla_cpu.PERCEPTUAL_TRAINING),
+    (["train", "stylebank", "--styles", "a.jpg", "--out", "o"], xla_cpu.PERCEPTUAL_TRAINING),
+    (["add-style", "--model", "m", "--style", "s.jpg", "--name", "n"], xla_cpu.PERCEPTUAL_TRAINING),
+    (["train", "johnson", "--style", "a.jpg", "--out", "o"], xla_cpu.PERCEPTUAL_TRAINING),
+    (["train", "video", "--style", "wave", "--content-dir", "d", "--out", "o"], None),
     (["stylize", "a.jpg", "--method", "cin", "--style", "wave", "--out", "o.jpg"], None),
 ])
-def test_training_verbs_carry_the_training_options(argv, flags):
+def test_perceptual_trainers_carry_their_options(argv, flags):
     assert getattr(build_parser().parse_args(argv), "xla_flags", None) == flags
 
 
@@ -47,7 +50,7 @@ _PROBE = textwrap.dedent("""
     import jax, jax.numpy as jnp
     from styljax import xla_cpu
     if sys.argv[1] == "training":
-        xla_cpu.use(xla_cpu.TRAINING)  # after `import jax`, before the first computation
+        xla_cpu.use(xla_cpu.PERCEPTUAL_TRAINING)  # after `import jax`, before the first computation
     conv = lambda x, k: jax.nn.relu(jax.lax.conv_general_dilated(
         x, k, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")) + 1.0)
     hlo = jax.jit(conv).lower(jnp.ones((4, 64, 64, 64)), jnp.ones((3, 3, 64, 64))).compile().as_text()

@@ -36,7 +36,7 @@ def register_train(parsers, method: methods.Method) -> None:
     p.add_argument("--out", required=True, help="model directory to write")
     init_flag(p)
     _common_flags(p)
-    p.set_defaults(func=run_train)
+    p.set_defaults(func=run_train, xla_flags=xla_cpu.PERCEPTUAL_TRAINING)  # `styljax` sets them before JAX starts
 
 
 def register_add_style(sub) -> None:
@@ -64,7 +64,7 @@ def register_add_style(sub) -> None:
                         f"(default add-style; the loss is always the model's own)")
     p.add_argument("--out", default=None, help="write the result here instead of updating --model")
     _common_flags(p)
-    p.set_defaults(func=run_add_style, xla_flags=xla_cpu.TRAINING)
+    p.set_defaults(func=run_add_style, xla_flags=xla_cpu.PERCEPTUAL_TRAINING)  # `styljax` sets them before JAX starts
 
 
 def config_flag(p: argparse.ArgumentParser, method: methods.Method) -> None:
