@@ -134,8 +134,9 @@ class Conv3x3(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, x.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        kernel_t = self.get_variable("params", "kernel_t") if self.has_variable("params", "kernel_t") else None
-        kernel_t = None if kernel_t is None else kernel_t.astype(self.dtype)
+        kernel_t = None
+        if self.has_variable("params", "kernel_t"):
+            kernel_t = self.get_variable("params", "kernel_t").astype(self.dtype)
         return conv3x3(x.astype(self.dtype), kernel.astype(self.dtype), kernel_t) + bias.astype(self.dtype)
 
 

@@ -36,7 +36,7 @@ def register_train(parsers, method: methods.Method) -> None:
     p.add_argument("--out", required=True, help="model directory to write")
     init_flag(p)
     _common_flags(p)
-    p.set_defaults(func=run_train, xla_flags=xla_cpu.PERCEPTUAL_TRAINING)  # `styljax` sets them before JAX starts
+    perceptual_trainer(p, run_train)
 
 
 def register_add_style(sub) -> None:
@@ -64,7 +64,7 @@ def register_add_style(sub) -> None:
                         f"(default add-style; the loss is always the model's own)")
     p.add_argument("--out", default=None, help="write the result here instead of updating --model")
     _common_flags(p)
-    p.set_defaults(func=run_add_style, xla_flags=xla_cpu.PERCEPTUAL_TRAINING)  # `styljax` sets them before JAX starts
+    perceptual_trainer(p, run_add_style)
 
 
 def config_flag(p: argparse.ArgumentParser, method: methods.Method) -> None:
@@ -102,6 +102,12 @@ def init_params(args: argparse.Namespace, model_cfg) -> dict | None:
     if dataclasses.asdict(cfg) != dataclasses.asdict(model_cfg):
         raise StyljaxError(f"--init {args.init}: its architecture {cfg} is not the config's {model_cfg}")
     return params
+
+
+def perceptual_trainer(p: argparse.ArgumentParser, func) -> None:
+    """Run `func` for this verb, compiled with the perceptual-loss trainers' XLA:CPU options
+    (`styljax.xla_cpu.PERCEPTUAL_TRAINING`, which `styljax` sets before JAX starts)."""
+    p.set_defaults(func=func, xla_flags=xla_cpu.PERCEPTUAL_TRAINING)
 
 
 def _common_flags(p: argparse.ArgumentParser) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from styljax import cliargs, methods, xla_cpu
+from styljax import cliargs, methods
 from styljax.errors import StyljaxError
 from styljax.train.stylebank import (config_flag, content_flags, content_of, experiment, fit, init_flag, init_params, loop_flags,
-                             provenance, style_images)
+                                     perceptual_trainer, provenance, style_images)
 
 
 def _parser(parsers, method: methods.Method) -> argparse.ArgumentParser:
@@ -44,7 +44,7 @@ def _flags(p: argparse.ArgumentParser) -> None:
     init_flag(p)
     loop_flags(p)
     cliargs.add_weights_arg(p)
-    p.set_defaults(func=run_train, xla_flags=xla_cpu.PERCEPTUAL_TRAINING)  # `styljax` sets them before JAX starts
+    perceptual_trainer(p, run_train)
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -334,12 +334,15 @@ def _encode_banks(params, images, cfg, names):
     return jax.vmap(lambda bank: apply_bank(bank, f, cfg))(stacked), f  # (K, B, h', w', C), F
 
 
+def _decode_styles(params, fk, cfg, hw, clip):
+    """(K, B, h', w', C) styled features → (K, B, H, W, 3): the K·B maps decoded as one batch."""
+    k, b = fk.shape[:2]
+    return _decode_finish(params, fk.reshape((k * b,) + fk.shape[2:]), cfg, hw, clip).reshape((k, b) + hw + (3,))
+
+
 @functools.partial(jax.jit, static_argnames=("cfg", "names", "clip"))
 def _render_all_whole(params, images, cfg, names, clip):
-    b, h, w = images.shape[:3]
-    fk, _ = _encode_banks(params, images, cfg, names)
-    out = _decode_finish(params, fk.reshape((fk.shape[0] * b,) + fk.shape[2:]), cfg, (h, w), clip)
-    return out.reshape((fk.shape[0], b, h, w, 3))
+    return _decode_styles(params, _encode_banks(params, images, cfg, names)[0], cfg, images.shape[1:3], clip)
 
 
 def render_all(
@@ -358,12 +361,8 @@ def render_all(
     names = tuple(sorted(params["banks"])) if names is None else tuple(names)
     if strength is None:  # one program, as `stylize_bank`
         return _render_all_whole(params, images, cfg, names, clip)
-    b, h, w = images.shape[:3]
     fk, f = _encode_banks(params, images, cfg, names)
-    fk = _blend_all(fk, f, strength)  # the same strength for every style
-    k = fk.shape[0]
-    out = _decode_finish(params, fk.reshape((k * b,) + fk.shape[2:]), cfg, (h, w), clip)
-    return out.reshape((k, b, h, w, 3))
+    return _decode_styles(params, _blend_all(fk, f, strength), cfg, images.shape[1:3], clip)  # one strength for all
 
 
 # ------------------------------------------------------------------------------------------ fusion
