@@ -163,23 +163,45 @@ def tfds_source(name: str, split: str, short_side: int, data_dir: str | None = N
     return ImageSource(lambda i: as_rgb01(src[int(i)]["image"]), len(src), short_side, cache=False)
 
 
-def random_crop(img: np.ndarray, crop: int, rng: np.random.Generator, flip: bool = True) -> np.ndarray:
-    """A random `crop`x`crop` window (and a random horizontal flip) of an image at least that big."""
+def _resize_square(img: np.ndarray, side: int) -> np.ndarray:
+    """(h, w, C) float32 -> (side, side, C), bilinear (PIL's, antialiased when shrinking)."""
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(img[..., c]), mode="F")
+                                .resize((side, side), Image.BILINEAR)) for c in range(img.shape[-1])], axis=-1)
+
+
+def random_crop(
+    img: np.ndarray, crop: int, rng: np.random.Generator, flip: bool = True, scales: tuple[float, float] = (1.0, 1.0)
+) -> np.ndarray:
+    """A random `crop`x`crop` window (and a random horizontal flip) of an image at least that big.
+
+    `scales` (lo, hi): the window is drawn at a random zoom z in [lo, hi] (log-uniform), i.e. a
+    crop/z window resized to `crop` (z < 1 shows more of the photo, smaller; capped by the image).
+    """
     h, w = img.shape[:2]
-    y, x = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
-    out = img[y : y + crop, x : x + crop]
+    side = crop
+    if scales != (1.0, 1.0):
+        z = float(np.exp(rng.uniform(np.log(scales[0]), np.log(scales[1]))))
+        side = max(1, min(h, w, int(round(crop / z))))
+    y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+    out = np.asarray(img[y : y + side, x : x + side], np.float32)
+    if side != crop:
+        out = _resize_square(out, crop)
     if flip and rng.random() < 0.5:
         out = out[:, ::-1]
     return np.ascontiguousarray(out, np.float32)
 
 
 def crop_batches(
-    source: Any, crop: int, batch_size: int, seed: int, epochs: int = 100_000, flip: bool = True
+    source: Any, crop: int, batch_size: int, seed: int, epochs: int = 100_000, flip: bool = True,
+    scales: tuple[float, float] = (1.0, 1.0),
 ) -> grain.MapDataset:
     """`ds[step]` -> {"image": (batch_size, crop, crop, 3) float32, "index": (batch_size,) int}.
 
     Indices are shuffled per epoch-block with `seed`; crops and flips draw from grain's per-element
-    RNG, so the whole stream is deterministic and random-access.
+    RNG, so the whole stream is deterministic and random-access. `scales`: zoom range of the crops
+    (`random_crop`).
     """
     if len(source) == 0:
         raise StyljaxError("empty training set")
@@ -187,7 +209,7 @@ def crop_batches(
     ds = grain.MapDataset.range(n * epochs).shuffle(seed=seed)
     ds = ds.map(lambda i: i % n)
     ds = ds.random_map(
-        lambda i, rng: {"image": random_crop(source[i], crop, rng, flip), "index": np.int32(i)}, seed=seed
+        lambda i, rng: {"image": random_crop(source[i], crop, rng, flip, scales), "index": np.int32(i)}, seed=seed
     )
     return ds.batch(batch_size, drop_remainder=True)
 

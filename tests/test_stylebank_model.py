@@ -348,3 +348,63 @@ def test_region_fusion_folds_no_feature_sized_constant(cfg):
     assert max(gathers(lambda p, x, b, m: sb.stylize_per_image(p, x, b, m, cfg), p, x, banks, masks), default=0) < h * w
     for m in (masks, None):  # the CLI's whole region program, given masks or K-means regions
         assert max(gathers(lambda p, x: sb.stylize_regions(p, x, ("a", "b"), cfg, m, k=2), p, x), default=0) < h * w
+
+
+# ------------------------------------------------------------------ tones and bank loudness (issue #31)
+
+
+def test_restore_tone_ends_exact(params):
+    out, photo = _images((2, 9, 11, 3), seed=3) * 0.5, _images((2, 9, 11, 3), seed=4)
+    np.testing.assert_array_equal(np.asarray(sb.restore_tone(out, photo, 0.0)), np.asarray(out))
+    toned = np.asarray(sb.restore_tone(out, photo, 1.0))
+    np.testing.assert_allclose(toned.mean((1, 2)), np.asarray(photo).mean((1, 2)), atol=1e-5)
+    np.testing.assert_allclose(toned.std((1, 2)), np.asarray(photo).std((1, 2)), rtol=1e-3)
+    # per image: image 0 untouched, image 1 toned
+    both = np.asarray(sb.restore_tone(out, photo, jnp.asarray([0.0, 1.0])))
+    np.testing.assert_array_equal(both[0], np.asarray(out)[0])
+    np.testing.assert_allclose(both[1], toned[1], atol=1e-6)
+
+
+def test_encoder_cannot_see_a_colour_offset_and_restore_tone_gives_it_back(params):
+    # IN after every encoder conv: E(I + c) = E(I), so only the restored tones tell the two apart
+    x = _images((1,) + HW + (3,), seed=5) * 0.6
+    y = x + jnp.asarray([0.2, 0.1, 0.3])
+    np.testing.assert_allclose(np.asarray(sb.encode(params, x, SMALL)), np.asarray(sb.encode(params, y, SMALL)), atol=2e-4)
+    toned = dataclasses.replace(SMALL, restore_tone=True)
+    for img in (x, y):
+        out = np.asarray(sb.reconstruct(params, img, toned))
+        np.testing.assert_allclose(out.mean((0, 1, 2)), np.asarray(img).mean((0, 1, 2)), atol=1e-5)
+
+
+def test_tone_blend_moves_from_photo_tones_to_the_style(params):
+    toned = dataclasses.replace(SMALL, restore_tone=True)
+    x = _images((2,) + HW + (3,), seed=6)
+    zero = np.asarray(sb.stylize(params, x, "a", toned, strength=jnp.float32(0.0)))
+    np.testing.assert_allclose(zero, np.asarray(sb.reconstruct(params, x, toned)), atol=1e-5)
+    one = np.asarray(sb.stylize(params, x, "a", toned, strength=jnp.float32(1.0)))
+    np.testing.assert_allclose(one, np.asarray(sb.stylize(params, x, "a", toned)), atol=1e-5)
+    per = np.asarray(sb.render_all(params, x, toned, ("a", "b"), strength=jnp.float32(0.0)))
+    np.testing.assert_allclose(per[1], zero, atol=1e-5)
+
+
+def test_decoder_ignores_the_scale_of_its_input(params):
+    f = sb.encode(params, _images((2,) + HW + (3,), seed=7), SMALL)
+    np.testing.assert_allclose(np.asarray(sb.decode(params, f, SMALL)), np.asarray(sb.decode(params, 9.0 * f, SMALL)),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_calibrate_banks_makes_banks_as_loud_as_features_and_keeps_full_strength(params):
+    loud = {**params, "banks": {n: jax.tree.map(lambda x, k=k: x * (3.0 + 5 * k), b)
+                                 for k, (n, b) in enumerate(params["banks"].items())}}
+    x = _images((3,) + HW + (3,), seed=8)
+    cal, gains = sb.calibrate_banks(loud, x, SMALL)
+    f = sb.encode(cal, x, SMALL)
+    for n in NAMES:
+        assert gains[n] > 2.0
+        np.testing.assert_allclose(float(jnp.mean(sb.bank_gain(cal["banks"][n], f, SMALL))), 1.0, rtol=1e-4)
+        np.testing.assert_allclose(np.asarray(sb.stylize(cal, x, n, SMALL)), np.asarray(sb.stylize(loud, x, n, SMALL)),
+                                   atol=1e-4)
+    # the paper's fusion identity still holds on the calibrated banks
+    fused = sb.fuse_linear(cal["banks"], {"a": 0.5, "b": 0.5})
+    direct = 0.5 * sb.apply_bank(cal["banks"]["a"], f, SMALL) + 0.5 * sb.apply_bank(cal["banks"]["b"], f, SMALL)
+    np.testing.assert_allclose(np.asarray(sb.apply_bank(fused, f, SMALL)), np.asarray(direct), atol=1e-5)

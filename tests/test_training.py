@@ -180,3 +180,46 @@ def test_sample_sheet(vgg_w, batches):
     params = task.init_state(jax.random.key(0)).params
     sheet = task.sample(params, batches[0], task.constants())
     assert sheet.ndim == 3 and sheet.shape[2] == 3 and sheet.shape[1] > 4 * 16
+
+
+def test_autoencoder_stage_trains_e_d_only_and_its_loss_falls(vgg_w, batches, tmp_path):
+    from styljax.tasks.stylebank import ReconstructionLoss
+
+    cfg = dataclasses.replace(
+        CFG, model=dataclasses.replace(CFG.model, restore_tone=True), autoencoder_only=True,
+        identity=ReconstructionLoss(pixel_weight=10.0, content_layers=(("relu2_1", 0.1),)))
+    task = StyleBankTask(cfg, vgg_w, _styles(["a", "b"]))
+    assert task.phase(0) == task.phase(1) == task.phase(2) == 1
+    state0 = task.init_state(jax.random.key(0))
+    consts = task.constants()
+    x = jnp.asarray(batches[0]["image"])
+    before = float(task.identity_loss(state0.params, x, consts))
+    final = training.train(task, batches, _loop(30), tmp_path / "ae", state=state0)
+    after = float(task.identity_loss(final.params, x, consts))
+    assert after < 0.7 * before, (before, after)
+    for x0, x1 in zip(jax.tree.leaves(state0.params["banks"]), jax.tree.leaves(final.params["banks"])):
+        assert np.array_equal(np.asarray(x0), np.asarray(x1))
+
+
+def test_bank_norm_penalty_is_zero_for_a_bank_as_loud_as_its_input(vgg_w, batches):
+    cfg = dataclasses.replace(CFG, bank_norm_weight=1.0)
+    task = StyleBankTask(cfg, vgg_w, _styles(["a"]))
+    params = task.init_state(jax.random.key(0)).params
+    c = sb.StyleBankConfig(channels=(8, 16, 32)).features
+    params["banks"]["a"] = {"conv1": {"kernel": jnp.zeros((3, 3, c, c)).at[1, 1].set(2.0 * jnp.eye(c)),
+                                      "bias": jnp.zeros((c,))}}
+    x, ids, consts = jnp.asarray(batches[0]["image"]), jnp.zeros((2,), jnp.int32), task.constants()
+    parts = task.stylize_loss(params, x, ids, consts)[1]
+    np.testing.assert_allclose(float(parts["bank_norm"]), np.log(2.0) ** 2, rtol=1e-4)
+    params["banks"]["a"]["conv1"]["kernel"] = params["banks"]["a"]["conv1"]["kernel"] / 2.0
+    assert float(task.stylize_loss(params, x, ids, consts)[1]["bank_norm"]) < 1e-8
+
+
+def test_crops_at_random_zoom():
+    rng = np.random.default_rng(0)
+    img = np.random.default_rng(1).uniform(size=(60, 80, 3)).astype(np.float32)
+    outs = [data.random_crop(img, 32, rng, scales=(0.5, 2.0)) for _ in range(5)]
+    assert all(o.shape == (32, 32, 3) and o.dtype == np.float32 for o in outs)
+    assert all(0.0 <= o.min() and o.max() <= 1.0 for o in outs)
+    assert np.array_equal(data.random_crop(img, 32, np.random.default_rng(3), scales=(0.5, 2.0)),
+                          data.random_crop(img, 32, np.random.default_rng(3), scales=(0.5, 2.0)))

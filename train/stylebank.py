@@ -99,9 +99,17 @@ def init_params(args: argparse.Namespace, model_cfg) -> dict | None:
     from styljax.models.style_store import open_store
 
     params, cfg, _ = open_store(args.init).load_model(args.init)
-    if dataclasses.asdict(cfg) != dataclasses.asdict(model_cfg):
+    if _architecture(cfg) != _architecture(model_cfg):
         raise StyljaxError(f"--init {args.init}: its architecture {cfg} is not the config's {model_cfg}")
     return params
+
+
+# Config fields that change how a model renders, not its params: --init may change them.
+RENDERING_FIELDS = ("restore_tone",)
+
+
+def _architecture(cfg) -> dict:
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RENDERING_FIELDS}
 
 
 def perceptual_trainer(p: argparse.ArgumentParser, func) -> None:
@@ -251,7 +259,7 @@ def run_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     workdir = Path(args.workdir or f"{out}.run")
     task = method.task_class()(exp.train, cliargs.load_vgg(args), styles, init_params=init_params(args, exp.train.model))
-    batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed)
+    batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed, scales=exp.scales)
     state, wall = fit(args, exp, task, batches, workdir,
                       f"training StyleBank: {len(styles)} styles ({', '.join(styles)}), {n_content} content images")
     meta = {**task.meta(), "provenance": provenance(args, exp, workdir, wall, {"content_images": n_content})}
@@ -296,7 +304,7 @@ def run_add_style(args: argparse.Namespace) -> int:
     else:
         frozen = {"method": method.name, "trainable_styles": [name], "train_net": False}
     task = method.task_class()(exp.train, vgg, {name: new_style}, init_params=params, **frozen)
-    batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed)
+    batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed, scales=exp.scales)
     what = "its bank" if method.name == "stylebank" else "its γ/β"
     state, wall = fit(args, exp, task, batches, workdir,
                       f"{'refining' if args.refine else 'adding'} style {name!r} in {args.model}: only {what} trains")

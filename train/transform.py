@@ -66,7 +66,7 @@ def run_train(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir or f"{out}.run")
     task = method.task_class()(exp.train, cliargs.load_vgg(args), styles, method=method.name,
                                init_params=init_params(args, exp.train.model))
-    batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed)
+    batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed, scales=exp.scales)
     state, wall = fit(args, exp, task, batches, workdir,
                       f"training {method.name}: {len(styles)} style(s) ({', '.join(styles)}), {n_content} content images")
     meta = {**task.meta(), "provenance": provenance(args, exp, workdir, wall, {"content_images": n_content})}

@@ -56,7 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from styljax.models.layers import ConvINReLU, ReflectConv, reflect_conv, reflect_pad
-from styljax.models.strength import lerp
+from styljax.models.strength import lerp, per_image
 
 DOWNSAMPLE = 4  # two stride-2 convs in the encoder
 KMEANS_ITERS = 10  # Lloyd iterations after the k-means++ seeding of `kmeans_masks`
@@ -73,6 +73,11 @@ class StyleBankConfig:
       bank_kernel: bank kernel size (odd); the paper finds larger kernels capture larger textures.
       bank_norm_relu: follow each bank conv by IN + ReLU (the port; breaks the fusion identities).
       output: "linear" (paper) or "sigmoid" (output bounded to (0, 1)).
+      restore_tone: give the auto-encoder branch the photo's tones back (`restore_tone`). The
+        encoder normalises every layer (IN), so E(I + c) = E(I) for any constant colour offset c:
+        the features do not know the photo's tones, and D(E(I)) can only guess them. With this
+        on, `reconstruct` matches each channel's mean and spread to the photo's, and a strength
+        blend moves them toward the photo's by 1 − s. Off in models trained before it existed.
       dtype: computation dtype (params stay float32; outputs of `decode` are float32).
     """
 
@@ -81,6 +86,7 @@ class StyleBankConfig:
     bank_kernel: int = 3
     bank_norm_relu: bool = False
     output: str = "linear"
+    restore_tone: bool = False
     dtype: Any = jnp.float32
 
     def __post_init__(self):
@@ -273,9 +279,31 @@ def _decode_finish(params, features, cfg, hw, clip):
     return _finish(decode(params, features, cfg, hw), clip)
 
 
-def _decode_blended(params, styled, features, cfg, hw, clip, strength):
-    if strength is not None:
-        styled = _blend(styled, features, strength)
+def restore_tone(out: jax.Array, photo: jax.Array, amount=1.0) -> jax.Array:
+    """Move each channel's mean and standard deviation of `out` toward the photo's, per image.
+
+    out' = a·((out − μ_o)·σ_p/σ_o + μ_p) + (1 − a)·out, with a = `amount` (a scalar or (B,)): a = 1
+    gives `out` the photo's channel statistics exactly, a = 0 returns `out` bit for bit. `out` and
+    `photo` are (B, H, W, 3) of the same size.
+    """
+    mo, so = jnp.mean(out, axis=(1, 2), keepdims=True), jnp.std(out, axis=(1, 2), keepdims=True)
+    mp, sp = jnp.mean(photo, axis=(1, 2), keepdims=True), jnp.std(photo, axis=(1, 2), keepdims=True)
+    toned = (out - mo) * (sp / (so + 1e-6)) + mp
+    return lerp(toned, out, amount)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "hw", "clip"))
+def _decode_toned(params, features, images, amount, cfg, hw, clip):
+    out = restore_tone(decode(params, features, cfg, hw), images.astype(jnp.float32), amount)
+    return _finish(out, clip)
+
+
+def _decode_blended(params, styled, features, cfg, hw, clip, strength, images=None):
+    if strength is None:
+        return _decode_finish(params, styled, cfg, hw, clip)
+    styled = _blend(styled, features, strength)
+    if cfg.restore_tone and images is not None:  # tones move toward the photo's as s goes to 0
+        return _decode_toned(params, styled, images, 1.0 - jnp.asarray(strength, jnp.float32), cfg, hw, clip)
     return _decode_finish(params, styled, cfg, hw, clip)
 
 
@@ -298,7 +326,7 @@ def stylize_bank(
     if strength is None:  # one program: no encoder output to hand over to a second one
         return _stylize_whole(params, images, bank, cfg, clip)
     styled, f = _encode_bank(params, images, bank, cfg)
-    return _decode_blended(params, styled, f, cfg, images.shape[1:3], clip, strength)
+    return _decode_blended(params, styled, f, cfg, images.shape[1:3], clip, strength, images)
 
 
 def stylize(
@@ -311,9 +339,13 @@ def stylize(
 
 @functools.partial(jax.jit, static_argnames=("cfg", "clip"))
 def reconstruct(params: dict, images: jax.Array, cfg: StyleBankConfig, clip: bool = False) -> jax.Array:
-    """Auto-encoder branch O = D(E(I)) (trained with the identity loss ‖O − I‖²)."""
+    """Auto-encoder branch O = D(E(I)) (trained with the identity loss ‖O − I‖²), with the photo's
+    tones restored when `cfg.restore_tone`."""
     f = encode(params, images, cfg)
-    return _finish(decode(params, f, cfg, images.shape[1:3]), clip)
+    out = decode(params, f, cfg, images.shape[1:3])
+    if cfg.restore_tone:
+        out = restore_tone(out, images.astype(jnp.float32))
+    return _finish(out, clip)
 
 
 # ------------------------------------------------------------------------------ many styles at once
@@ -362,7 +394,15 @@ def render_all(
     if strength is None:  # one program, as `stylize_bank`
         return _render_all_whole(params, images, cfg, names, clip)
     fk, f = _encode_banks(params, images, cfg, names)
-    return _decode_styles(params, _blend_all(fk, f, strength), cfg, images.shape[1:3], clip)  # one strength for all
+    blended = _blend_all(fk, f, strength)  # one strength for all
+    if not cfg.restore_tone:
+        return _decode_styles(params, blended, cfg, images.shape[1:3], clip)
+    k, b = blended.shape[:2]
+    flat = blended.reshape((k * b,) + blended.shape[2:])
+    photos = jnp.tile(images, (k, 1, 1, 1))
+    amount = jnp.tile(jnp.broadcast_to(1.0 - jnp.asarray(strength, jnp.float32), (b,)), k)
+    out = _decode_toned(params, flat, photos, amount, cfg, images.shape[1:3], clip)
+    return out.reshape((k, b) + images.shape[1:3] + (3,))
 
 
 # ------------------------------------------------------------------------------------------ fusion
@@ -388,6 +428,43 @@ def fuse_linear(banks: Mapping[str, dict], weights: Mapping[str, float]) -> dict
     w = w / w.sum()
     stacked = stack_banks(banks, names)
     return jax.tree.map(lambda x: jnp.tensordot(w, x.astype(jnp.float32), axes=1).astype(x.dtype), stacked)
+
+
+def bank_gain(bank: dict, features: jax.Array, cfg: StyleBankConfig) -> jax.Array:
+    """RMS(K ⊗ F) / RMS(F) per image, (B,): how much louder the bank's output is than its input."""
+    out = apply_bank(bank, features, cfg).astype(jnp.float32)
+    rms = lambda x: jnp.sqrt(jnp.mean(jnp.square(x.astype(jnp.float32)), axis=(1, 2, 3)))
+    return rms(out) / (rms(features) + 1e-12)
+
+
+def calibrate_banks(params: dict, images: jax.Array, cfg: StyleBankConfig) -> tuple[dict, dict]:
+    """Scale every bank so that its output is as loud as the features it replaces (gain 1).
+
+    The decoder starts with a bias-free conv and IN, so D(c·F̃) = D(F̃) for any c > 0: a bank's
+    overall scale is invisible at full strength and training leaves it wherever it drifts (the
+    shipped banks' outputs measured 4-25× the features'). It is not invisible to the controls that
+    add feature maps, the strength blend s·(K ⊗ F) + (1 − s)·F and the mixes Σ wᵢ Kᵢ ⊗ F: a bank 19×
+    louder than F wins a 50/50 blend 19 to 1. An affine bank's last conv scales exactly, so each
+    bank's kernel and bias are divided by its mean gain over `images`; full-strength outputs are
+    unchanged (up to IN's ε) and the fusion identities still hold.
+
+    Args:
+      params: a StyleBank model's params.
+      images: (B, H, W, 3) photos to measure the gains on.
+      cfg: the model's config; its banks must be affine (`cfg.bank_is_affine`).
+    Returns:
+      (params with every bank rescaled, {style: the gain it had}).
+    """
+    if not cfg.bank_is_affine:
+        raise ValueError("calibrate_banks needs affine banks (bank_norm_relu=False)")
+    f = encode(params, images, cfg)
+    last = f"conv{cfg.bank_layers}"
+    banks, gains = {}, {}
+    for name, bank in params["banks"].items():
+        g = float(jnp.mean(bank_gain(bank, f, cfg)))
+        banks[name] = {**bank, last: jax.tree.map(lambda x, g=g: x / jnp.asarray(g, x.dtype), bank[last])}
+        gains[name] = g
+    return {**params, "banks": banks}, gains
 
 
 def bank_at_zero(bank: dict, cfg: StyleBankConfig, dtype=jnp.float32) -> jax.Array:
@@ -504,7 +581,7 @@ def stylize_regions(
     if masks is None:
         noise = kmeans_noise(seed, k, images.shape[0], math.prod(cfg.feature_hw(images.shape[1:3])))
     fused, f = _encode_regions(params, images, masks, noise, names, cfg, None if masks is not None else k)
-    return _decode_blended(params, fused, f, cfg, images.shape[1:3], clip, strength)
+    return _decode_blended(params, fused, f, cfg, images.shape[1:3], clip, strength, images)
 
 
 # ------------------------------------------------------------------------- a style per image (serving)
@@ -566,7 +643,7 @@ def stylize_per_image(
     (B,) (or a scalar) gives each image its own strength: D(s_b·F̃_b + (1 − s_b)·F_b).
     """
     fused, f = _fused_per_image(params, images, banks, masks, cfg)
-    return _decode_blended(params, fused, f, cfg, images.shape[1:3], clip, strength)
+    return _decode_blended(params, fused, f, cfg, images.shape[1:3], clip, strength, images)
 
 
 # ----------------------------------------------------------------------------------------- k-means

@@ -30,6 +30,7 @@ import numpy as np
 import optax
 
 from styljax import image as image_lib
+from styljax import losses
 from styljax.models import stylebank as sb
 from styljax.tasks import perceptual
 from styljax.tasks.perceptual import PerceptualLoss, jsonable
@@ -41,7 +42,29 @@ StyleBankLoss = PerceptualLoss  # the StyleBank name of the shared objective's c
 
 
 @dataclasses.dataclass(frozen=True)
+class ReconstructionLoss:
+    """L_I, the auto-encoder branch's objective: w_px ‖O − I‖² + Σ_l w_l ‖F_l(O) − F_l(I)‖².
+
+    The paper's L_I is the pixel term alone (`content_layers=()`). Pixels alone let a 4× down-
+    sampling auto-encoder blur: VGG content terms (relu2_2, relu3_3) ask for the edges and textures
+    the stylizing branch must keep.
+    """
+
+    pixel_weight: float = 1.0
+    content_layers: tuple[tuple[str, float], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class StyleBankTrainConfig:
+    """Attributes:
+      autoencoder_only: train E and D on `identity` alone (every step the auto-encoder branch, at
+        full gradient, banks frozen): the reconstruction stage that precedes the banks.
+      identity: the auto-encoder branch's objective.
+      bank_norm_weight: weight of log(RMS(K ⊗ F)/RMS(F))², which keeps every bank's output as loud
+        as the features (see `stylebank.calibrate_banks`: the decoder cannot see the scale, the
+        strength blend and the mixes can).
+    """
+
     model: sb.StyleBankConfig = sb.StyleBankConfig()
     loss: StyleBankLoss = StyleBankLoss()
     T: int = 2
@@ -49,6 +72,9 @@ class StyleBankTrainConfig:
     learning_rate: float = 1e-3
     decay_every: int = 1000
     decay_rate: float = 0.8
+    autoencoder_only: bool = False
+    identity: ReconstructionLoss = ReconstructionLoss()
+    bank_norm_weight: float = 0.0
 
 
 def _schedule(cfg: StyleBankTrainConfig) -> optax.Schedule:
@@ -80,11 +106,15 @@ class StyleBankTask:
         self.style_images = {n: np.asarray(s, np.float32) for n, s in styles.items()}
         self.init_params = init_params
         self.trainable_banks = tuple(self.style_names if trainable_banks is None else trainable_banks)
+        if cfg.autoencoder_only:
+            self.trainable_banks, train_autoencoder = (), True
         self.train_autoencoder = train_autoencoder
         unknown = set(self.trainable_banks) - set(self.style_names)
         if unknown:
             raise ValueError(f"trainable banks {sorted(unknown)} have no style image")
-        self.extract = vgg.extractor(cfg.loss.layers)
+        identity_layers = tuple(n for n, _ in cfg.identity.content_layers)
+        layers = identity_layers if cfg.autoencoder_only else tuple(dict.fromkeys(cfg.loss.layers + identity_layers))
+        self.extract = vgg.extractor(layers)
         # One optimizer over the whole params tree: an Adam for the auto-encoder and one for the
         # banks that train (the T+1 schedule updates them at different steps), `set_to_zero` with
         # no state for everything frozen.
@@ -117,7 +147,10 @@ class StyleBankTask:
         return TrainState(jnp.int32(0), params, self.opt.init(params), {"gk_norm": jnp.float32(1.0)})
 
     def constants(self) -> dict:
-        """VGG params and the style Gram targets {layer: (K, C, C)} in `style_names` order."""
+        """VGG params and the style Gram targets {layer: (K, C, C)} in `style_names` order (none
+        when only the auto-encoder trains)."""
+        if self.cfg.autoencoder_only:
+            return perceptual.style_targets(self.vgg, dataclasses.replace(self.cfg.loss, style_layers=()), {})
         return perceptual.style_targets(self.vgg, self.cfg.loss, self.style_images)
 
     def style_ids(self, step: jax.Array, batch_size: int) -> jax.Array:
@@ -134,13 +167,29 @@ class StyleBankTask:
         per_image = jax.tree.map(lambda x: x[ids], stacked)
         g = sb.apply_banks_per_image(per_image, f, mcfg)
         out = sb.decode(params, g, mcfg, images.shape[1:3])
-        return perceptual.perceptual_loss(self.extract, self.cfg.loss, consts, out, images, ids)
+        loss, parts = perceptual.perceptual_loss(self.extract, self.cfg.loss, consts, out, images, ids)
+        if self.cfg.bank_norm_weight:
+            rms = lambda x: jnp.sqrt(jnp.mean(jnp.square(x.astype(jnp.float32)), axis=(1, 2, 3)) + 1e-12)
+            parts["bank_norm"] = self.cfg.bank_norm_weight * jnp.mean(jnp.square(jnp.log(rms(g) / rms(f))))
+            loss = loss + parts["bank_norm"]
+        return loss, parts
 
-    def identity_loss(self, params: dict, images: jax.Array) -> jax.Array:
-        return jnp.mean(jnp.square(sb.reconstruct(params, images, self.cfg.model) - images))
+    def identity_loss(self, params: dict, images: jax.Array, consts: dict | None = None) -> jax.Array:
+        """L_I (`ReconstructionLoss`) of the auto-encoder branch `reconstruct`."""
+        ident = self.cfg.identity
+        out = sb.reconstruct(params, images, self.cfg.model)
+        loss = ident.pixel_weight * jnp.mean(jnp.square(out - images))
+        if ident.content_layers:
+            f_out = self.extract(consts["vgg"], out)
+            f_in = jax.lax.stop_gradient(self.extract(consts["vgg"], images))
+            loss = loss + losses.content_loss(f_out, f_in, dict(ident.content_layers))
+        return loss
 
     def phase(self, step: int) -> int:
-        """0: stylizing branch, 1: auto-encoder branch (every (T+1)-th step when E, D train)."""
+        """0: stylizing branch, 1: auto-encoder branch (every (T+1)-th step when E, D train; every
+        step with `autoencoder_only`)."""
+        if self.cfg.autoencoder_only:
+            return 1
         if not self.train_autoencoder or self.cfg.T < 1:
             return 0
         return int(step % (self.cfg.T + 1) == self.cfg.T)
@@ -159,8 +208,9 @@ class StyleBankTask:
             metrics = {"loss": loss, **parts, "branch": jnp.int32(0)}
         else:  # auto-encoder branch: E, D only, on L_I rescaled to the last stylizing gradient's norm
             ae = {"encoder": params["encoder"], "decoder": params["decoder"]}
-            loss, g = jax.value_and_grad(lambda a: self.identity_loss({**a, "banks": {}}, images))(ae)
-            g = jax.tree.map(lambda x: x * (self.cfg.lam * state.extra["gk_norm"] / (global_norm(g) + 1e-12)), g)
+            loss, g = jax.value_and_grad(lambda a: self.identity_loss({**a, "banks": {}}, images, consts))(ae)
+            if not self.cfg.autoencoder_only:  # the paper's rescaling to the stylizing gradient
+                g = jax.tree.map(lambda x: x * (self.cfg.lam * state.extra["gk_norm"] / (global_norm(g) + 1e-12)), g)
             grads = {**g, "banks": jax.tree.map(jnp.zeros_like, params["banks"])}
             updates, opt_state = self.opt.update(grads, state.opt_state, params)
             # the banks sit this step out: no update, and their Adam state stays as it was
