@@ -171,7 +171,7 @@ REGISTRY: tuple[Method, ...] = (
         task="styljax.tasks.stylebank:StyleBankTask",
         trainer="styljax.train.stylebank:register_train",
         train_help="train a StyleBank model (auto-encoder + one bank per style)",
-        configs="EXPERIMENTS", config_names=("kodak", "kodak-wiki", "autoencoder", "kodak-wiki-render", "paper", "add-style", "tiny"),
+        configs="EXPERIMENTS", config_names=("kodak", "kodak-wiki", "autoencoder", "banks", "kodak-wiki-render", "paper", "add-style", "tiny"),
         default_config="kodak", add_style=True,
     ),
     Method(

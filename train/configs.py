@@ -123,6 +123,20 @@ AUTOENCODER = Experiment(
     log_every=20, sample_every=250, checkpoint_every=50,
 )
 
+# The banks stage (issue #31), from the reconstruction stage's model (--init AE): the paper's T+1
+# schedule with the auto-encoder branch on the same reconstruction objective, so E and D keep
+# giving the photo back while the banks learn; banks kept as loud as the features they replace
+# (bank_norm_weight: log-gain² ×10, about a tenth of the loss at the shipped banks' 4-25× gains).
+#   styljax train stylebank --config banks --init AE --styles STYLES --content-dir ... --out OUT
+BANKS = Experiment(
+    train=dataclasses.replace(
+        AUTOENCODER.train, loss=dataclasses.replace(RENDER_LOSS, style_weight=2.0), autoencoder_only=False,
+        bank_norm_weight=10.0,
+    ),
+    steps=3000, batch_size=4, crop=192, short_side=352, scales=(0.8, 1.25), exclude=HELD_OUT,
+    log_every=20, sample_every=250, checkpoint_every=50,
+)
+
 EXPERIMENTS: dict[str, Experiment] = {
     # The shipped 6-style model (checkpoints/stylebank): Kodak minus kodim21-24, 2 CPU cores.
     "kodak": Experiment(
@@ -139,6 +153,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     ),
     "kodak-wiki": KODAK_WIKI,
     "autoencoder": AUTOENCODER,
+    "banks": BANKS,
     "kodak-wiki-render": KODAK_WIKI_RENDER,
     # Paper scale (GPU/TPU): 512 crops, batch 4, lr 1e-3 decayed ×0.8 every 30k, 300k steps.
     "paper": Experiment(

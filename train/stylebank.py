@@ -262,11 +262,27 @@ def run_train(args: argparse.Namespace) -> int:
     batches = data.crop_batches(source, exp.crop, exp.batch_size, exp.seed, scales=exp.scales)
     state, wall = fit(args, exp, task, batches, workdir,
                       f"training StyleBank: {len(styles)} styles ({', '.join(styles)}), {n_content} content images")
-    meta = {**task.meta(), "provenance": provenance(args, exp, workdir, wall, {"content_images": n_content})}
+    params, gains = calibrated(state.params, exp, batches, task.trainable_banks)
+    meta = {**task.meta(), "provenance": provenance(args, exp, workdir, wall, {"content_images": n_content, "bank_gains": gains})}
     if parallel.is_main():
-        method.open_store().save_model(out, state.params, exp.train.model, meta)
+        method.open_store().save_model(out, params, exp.train.model, meta)
     print(f"wrote {out} ({len(styles)} styles) after {wall:.0f} s")
     return 0
+
+
+def calibrated(params: dict, exp: configs.Experiment, batches, names) -> tuple[dict, dict]:
+    """The trained banks `names` scaled to gain 1 on a few training crops (`stylebank.calibrate_banks`:
+    the full-strength look is unchanged, the strength blend and mixes get banks of equal loudness)."""
+    import numpy as np
+
+    from styljax.models import stylebank as sb
+
+    cfg = exp.train.model
+    if not names or not cfg.bank_is_affine:
+        return params, {}
+    images = np.concatenate([batches[i]["image"] for i in range(max(1, 8 // exp.batch_size))])
+    params, gains = sb.calibrate_banks(params, images, cfg, names)
+    return params, {n: round(g, 4) for n, g in gains.items()}
 
 
 def run_add_style(args: argparse.Namespace) -> int:
@@ -308,8 +324,11 @@ def run_add_style(args: argparse.Namespace) -> int:
     what = "its bank" if method.name == "stylebank" else "its γ/β"
     state, wall = fit(args, exp, task, batches, workdir,
                       f"{'refining' if args.refine else 'adding'} style {name!r} in {args.model}: only {what} trains")
+    new_params = state.params
+    if method.name == "stylebank":
+        new_params, gains = calibrated(new_params, exp, batches, [name])
     prov = dict(manifest.get("provenance", {}))
-    record = provenance(args, exp, workdir, wall, {})
+    record = provenance(args, exp, workdir, wall, {"bank_gains": gains} if method.name == "stylebank" else {})
     if args.refine:  # a style may be refined several times: keep every run, oldest first
         runs = prov.setdefault("refined_styles", {}).get(name, [])
         prov["refined_styles"][name] = (runs if isinstance(runs, list) else [runs]) + [record]
@@ -317,6 +336,6 @@ def run_add_style(args: argparse.Namespace) -> int:
         prov.setdefault("added_styles", {})[name] = record
     keep = {k: v for k, v in manifest.items() if k not in ("format", "config", st.sha_key, "provenance")}
     if parallel.is_main():
-        st.save_model(out, state.params, model_cfg, {**keep, "styles": sorted(state.params[st.styles_key]), "provenance": prov})
+        st.save_model(out, new_params, model_cfg, {**keep, "styles": sorted(new_params[st.styles_key]), "provenance": prov})
     print(f"{'refined' if args.refine else 'added'} {name!r} in {out} in {wall:.0f} s")
     return 0

@@ -437,7 +437,9 @@ def bank_gain(bank: dict, features: jax.Array, cfg: StyleBankConfig) -> jax.Arra
     return rms(out) / (rms(features) + 1e-12)
 
 
-def calibrate_banks(params: dict, images: jax.Array, cfg: StyleBankConfig) -> tuple[dict, dict]:
+def calibrate_banks(
+    params: dict, images: jax.Array, cfg: StyleBankConfig, names: Sequence[str] | None = None
+) -> tuple[dict, dict]:
     """Scale every bank so that its output is as loud as the features it replaces (gain 1).
 
     The decoder starts with a bias-free conv and IN, so D(c·F̃) = D(F̃) for any c > 0: a bank's
@@ -452,8 +454,9 @@ def calibrate_banks(params: dict, images: jax.Array, cfg: StyleBankConfig) -> tu
       params: a StyleBank model's params.
       images: (B, H, W, 3) photos to measure the gains on.
       cfg: the model's config; its banks must be affine (`cfg.bank_is_affine`).
+      names: the banks to calibrate (default: all); the others are returned as they are.
     Returns:
-      (params with every bank rescaled, {style: the gain it had}).
+      (params with those banks rescaled, {style: the gain it had}).
     """
     if not cfg.bank_is_affine:
         raise ValueError("calibrate_banks needs affine banks (bank_norm_relu=False)")
@@ -461,6 +464,9 @@ def calibrate_banks(params: dict, images: jax.Array, cfg: StyleBankConfig) -> tu
     last = f"conv{cfg.bank_layers}"
     banks, gains = {}, {}
     for name, bank in params["banks"].items():
+        if names is not None and name not in names:
+            banks[name] = bank
+            continue
         g = float(jnp.mean(bank_gain(bank, f, cfg)))
         banks[name] = {**bank, last: jax.tree.map(lambda x, g=g: x / jnp.asarray(g, x.dtype), bank[last])}
         gains[name] = g
