@@ -66,7 +66,9 @@ def stylebank_run(run: str):
     got = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
     state, meta = got["state"], got["meta"]
     params = state["params"] if isinstance(state, dict) else state[1]
-    cfg = config_from_dict(sb.StyleBankConfig, meta["train_config"]["model"])
+    model = dict(meta["train_config"]["model"])
+    model.pop("dtype", None)  # the run's meta holds it as str(type); the checkpointed params are float32
+    cfg = config_from_dict(sb.StyleBankConfig, model)
     return (lambda x: sb.reconstruct(params, x, cfg, clip=True)), step
 
 

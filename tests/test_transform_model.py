@@ -125,3 +125,18 @@ def test_per_image_region_styles(params, images):
         np.testing.assert_allclose(got[i], one[0], atol=1e-5)
     whole = tr.stylize_with(params, images, styles, SMALL, masks=jnp.ones((2, 2) + images.shape[1:3]) * jnp.asarray([1.0, 0.0])[:, None, None])
     np.testing.assert_allclose(whole[1], tr.stylize(params, images[1:], "b", SMALL)[0], atol=1e-5)
+
+
+def test_restore_tone_moves_tones_to_the_photo_as_strength_falls(params, images):
+    import dataclasses
+
+    toned = dataclasses.replace(SMALL, restore_tone=True)
+    a, neutral = params["styles"]["a"], params["styles"]["b"]
+    zero = np.asarray(tr.stylize_with(params, images, a, toned, strength=jnp.float32(0.0), neutral=neutral))
+    np.testing.assert_allclose(zero.mean((1, 2)), np.asarray(images).mean((1, 2)), atol=1e-5)
+    plain = np.asarray(tr.stylize_with(params, images, a, SMALL, strength=jnp.float32(1.0), neutral=neutral))
+    one = np.asarray(tr.stylize_with(params, images, a, toned, strength=jnp.float32(1.0), neutral=neutral))
+    np.testing.assert_allclose(one, plain, atol=1e-6)  # s = 1: the style's own tones
+    half = np.asarray(tr.stylize_with(params, images, a, toned, strength=jnp.float32(0.5), neutral=neutral))
+    gap = lambda o: np.abs(o.mean((1, 2)) - np.asarray(images).mean((1, 2))).max()  # noqa: E731
+    assert gap(zero) < gap(half) < gap(one) or gap(one) < 1e-3

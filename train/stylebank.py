@@ -96,20 +96,12 @@ def init_params(args: argparse.Namespace, model_cfg) -> dict | None:
     """The --init model's params, checked against the config's architecture."""
     if args.init is None:
         return None
-    from styljax.models.style_store import open_store
+    from styljax.models.style_store import config_to_dict, open_store, same_architecture
 
     params, cfg, _ = open_store(args.init).load_model(args.init)
-    if _architecture(cfg) != _architecture(model_cfg):
+    if not same_architecture(config_to_dict(cfg), config_to_dict(model_cfg)):
         raise StyljaxError(f"--init {args.init}: its architecture {cfg} is not the config's {model_cfg}")
     return params
-
-
-# Config fields that change how a model renders, not its params: --init may change them.
-RENDERING_FIELDS = ("restore_tone",)
-
-
-def _architecture(cfg) -> dict:
-    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RENDERING_FIELDS}
 
 
 def perceptual_trainer(p: argparse.ArgumentParser, func) -> None:

@@ -65,12 +65,26 @@ def lerp(a: jax.Array, b: jax.Array, strength) -> jax.Array:
     return (s * a.astype(jnp.float32) + (1.0 - s) * b.astype(jnp.float32)).astype(a.dtype)
 
 
+def restore_tone(out: jax.Array, photo: jax.Array, amount=1.0) -> jax.Array:
+    """Move each channel's mean and standard deviation of `out` toward the photo's, per image.
+
+    out' = a·((out − μ_o)·σ_p/σ_o + μ_p) + (1 − a)·out, with a = `amount` (a scalar or (B,)): a = 1
+    gives `out` the photo's channel statistics exactly, a = 0 returns `out` bit for bit. `out` and
+    `photo` are (B, H, W, 3) of the same size.
+    """
+    mo, so = jnp.mean(out, axis=(1, 2), keepdims=True), jnp.std(out, axis=(1, 2), keepdims=True)
+    mp, sp = jnp.mean(photo, axis=(1, 2), keepdims=True), jnp.std(photo, axis=(1, 2), keepdims=True)
+    toned = (out - mo) * (sp / (so + 1e-6)) + mp
+    return lerp(toned, out, amount)
+
+
 def pixel_blend(stylized: jax.Array, images: jax.Array, strength) -> jax.Array:
     """O = s·O_style + (1 − s)·I for (B, H, W, 3) images; exact at s = 0 (I) and s = 1 (O_style)."""
     return lerp(stylized, images, strength)
 
 
 __all__ = [
+    "restore_tone",
     "IDENTITY_STYLE",
     "MODES",
     "MODE_FEATURES",

@@ -58,6 +58,17 @@ def config_from_dict(cls: type, d: dict) -> Any:
     return cls(**d)
 
 
+# Config fields that change how a model renders, not its params: two configs that differ only in
+# these hold interchangeable weights (an exported style imports, a model initialises another).
+RENDERING_FIELDS = ("restore_tone",)
+
+
+def same_architecture(a: dict, b: dict) -> bool:
+    """Whether two configs (as `config_to_dict` dicts) describe the same params."""
+    strip = lambda d: {k: v for k, v in d.items() if k not in RENDERING_FIELDS}  # noqa: E731
+    return strip(a) == strip(b)
+
+
 def _np(tree: Any) -> Any:
     return jax.tree.map(lambda x: np.asarray(x, np.float32), tree)
 
@@ -176,7 +187,7 @@ class StyleStore:
         if meta.get(self.sha_key) != manifest[self.sha_key] and not force:
             raise StyljaxError(f"{what}: trained with a different {self.body_name} than {model} "
                                "(use --force to import anyway)")
-        if meta.get("config") != manifest["config"]:
+        if not same_architecture(meta.get("config") or {}, manifest["config"]):
             raise StyljaxError(f"{what}: architecture differs from {model}")
         return check_style_name(name or meta.get("style", ""))
 

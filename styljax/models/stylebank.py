@@ -56,7 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from styljax.models.layers import ConvINReLU, ReflectConv, reflect_conv, reflect_pad
-from styljax.models.strength import lerp, per_image
+from styljax.models.strength import lerp, restore_tone
 
 DOWNSAMPLE = 4  # two stride-2 convs in the encoder
 KMEANS_ITERS = 10  # Lloyd iterations after the k-means++ seeding of `kmeans_masks`
@@ -277,19 +277,6 @@ _blend_all = jax.jit(jax.vmap(blend_features, in_axes=(0, None, None)))  # (K, B
 @functools.partial(jax.jit, static_argnames=("cfg", "hw", "clip"))
 def _decode_finish(params, features, cfg, hw, clip):
     return _finish(decode(params, features, cfg, hw), clip)
-
-
-def restore_tone(out: jax.Array, photo: jax.Array, amount=1.0) -> jax.Array:
-    """Move each channel's mean and standard deviation of `out` toward the photo's, per image.
-
-    out' = a·((out − μ_o)·σ_p/σ_o + μ_p) + (1 − a)·out, with a = `amount` (a scalar or (B,)): a = 1
-    gives `out` the photo's channel statistics exactly, a = 0 returns `out` bit for bit. `out` and
-    `photo` are (B, H, W, 3) of the same size.
-    """
-    mo, so = jnp.mean(out, axis=(1, 2), keepdims=True), jnp.std(out, axis=(1, 2), keepdims=True)
-    mp, sp = jnp.mean(photo, axis=(1, 2), keepdims=True), jnp.std(photo, axis=(1, 2), keepdims=True)
-    toned = (out - mo) * (sp / (so + 1e-6)) + mp
-    return lerp(toned, out, amount)
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "hw", "clip"))

@@ -53,7 +53,7 @@ from styljax.models.layers import ReflectConv, instance_norm
 from styljax.models.stylebank import nbytes  # noqa: F401  (re-exported: bytes of a style's γ/β)
 from styljax.models.stylebank import pad_to_multiple  # two stride-2 convs: sides padded to multiples of 4
 from styljax.models.stylebank import stack_banks as stack_styles  # the styles `names` stacked on a new axis
-from styljax.models.strength import IDENTITY_STYLE, MODE_GAMMA_BETA, MODE_PIXEL, lerp, pixel_blend
+from styljax.models.strength import IDENTITY_STYLE, MODE_GAMMA_BETA, MODE_PIXEL, lerp, pixel_blend, restore_tone
 
 CAFFE_MEAN_RGB = (123.68 / 255.0, 116.779 / 255.0, 103.939 / 255.0)
 OUTPUTS = ("sigmoid", "tanh150")
@@ -68,6 +68,10 @@ class TransformConfig:
       residual_blocks: number of residual blocks.
       norm_output: a conditional IN on the output conv too (Magenta CIN) or not (Johnson).
       output: "sigmoid" (Magenta) or "tanh150" (Johnson: caffe mean + 150/255·tanh).
+      restore_tone: a strength toward the neutral style moves each channel's mean and spread
+        toward the photo's by 1 − s (`strength.restore_tone`). IN after the first conv makes the
+        net blind to a constant colour offset of its input, so no γ/β set, the `identity` style
+        included, can give the photo's tones back on its own.
       dtype: computation dtype (params and norm statistics stay float32).
     """
 
@@ -75,6 +79,7 @@ class TransformConfig:
     residual_blocks: int = 5
     norm_output: bool = True
     output: str = "sigmoid"
+    restore_tone: bool = False
     dtype: Any = jnp.float32
 
     def __post_init__(self):
@@ -229,6 +234,12 @@ _toward = jax.jit(toward, static_argnames=("per_image_style",))
 _pixel_blend = jax.jit(pixel_blend)
 
 
+@functools.partial(jax.jit, static_argnames=("clip",))
+def _toned(out, images, strength, clip):
+    out = restore_tone(out, images.astype(jnp.float32), 1.0 - jnp.asarray(strength, jnp.float32))
+    return jnp.clip(out, 0.0, 1.0) if clip else out
+
+
 def stylize_with(
     params: dict, images: jax.Array, style: dict, cfg: TransformConfig,
     masks: jax.Array | None = None, clip: bool = False, strength=None, neutral: dict | None = None,
@@ -239,11 +250,14 @@ def stylize_with(
     `strength` s (None = 1, a scalar, or (B,) per image): with a `neutral` γ/β set (the model's
     identity style, `neutral_style`) the γ/β are interpolated toward it (`toward`); without one
     the output is faded in pixels, s·O + (1 − s)·I (after clipping when `clip`). Both are exact at
-    s = 1 (today's output) and s = 0 (the neutral style's output, or the input itself).
+    s = 1 (today's output) and s = 0 (the neutral style's output, or the input itself). With
+    `cfg.restore_tone` the γ/β path also moves the tones toward the photo's by 1 − s.
     """
     if strength is not None and neutral is not None:
         leaf = jax.tree.leaves(style)[0]
         style = _toward(style, neutral, strength, per_image_style=leaf.ndim == (2 if masks is None else 3))
+        if cfg.restore_tone:
+            return _toned(_stylize(params, images, style, cfg, masks, False), images, strength, clip)
     out = _stylize(params, images, style, cfg, masks, clip)
     if strength is not None and neutral is None:
         out = _pixel_blend(out, images, strength)
