@@ -40,11 +40,18 @@ def main(argv=None) -> int:
     p.add_argument("--sigma", type=float, default=1.5, help="blur before the edge maps, px")
     p.add_argument("--cin-model", default=None, help="CIN model directory (default: the shipped one)")
     p.add_argument("--johnson-model", default=None, help="Johnson model directory (default: the shipped one)")
+    p.add_argument("--stylebank-model", default=None, help="StyleBank model directory (default: the shipped one)")
+    p.add_argument("--curves", action="store_true",
+                   help="instead: the strength and mix curves of every model (style distance to the full style / "
+                        "to each end of the mix, structure), issue #34")
+    p.add_argument("--pair", default="starry-night,the-scream", help="the two styles of the mix curve")
     args = p.parse_args(argv)
     photos = {}
     for n in args.photos.split(","):
         img = skimage_image(n)
         photos[n] = np.asarray(image.resize(img, image.fit_max_side(*img.shape[:2], args.size)))
+    if args.curves:
+        return curves(args, photos)
     for method in args.models.split(","):
         if method == "stylebank":
             stylebank_rows(photos, args.sigma)
@@ -89,6 +96,44 @@ def stylebank_rows(photos: dict, sigma: float) -> None:
                           "structure": float(metrics.structure_kept(np.asarray(out[0]), np.asarray(x[0]), sigma)),
                           "l1_photo": float(jnp.abs(out[0] - x[0]).mean())})
             log(f"stylebank {style} {pname}")
+
+
+def curves(args, photos: dict) -> int:
+    """Does the look move steadily? For s (or the mix weight w of `--pair` a:w,b:1−w) in 0..1:
+    `to_full` / `to_a`, `to_b`, the relative Gram distance (`metrics.StyleDistance`) of the output
+    to the full-style output (or to the pure a and pure b outputs) of the same photo, and
+    `structure`. Renders through each model's renderer, as the CLI and the service do."""
+    from styljax import weights
+    from styljax.render import StyleSpec
+
+    dist = metrics.StyleDistance(weights.resolve(None))
+    a, b = args.pair.split(",")
+    for method in args.models.split(","):
+        r = methods.get(method).open_renderer(getattr(args, f"{method}_model"))
+        if a not in r.styles or b not in r.styles:
+            log(f"{method}: no {a} and {b}; skipped")
+            continue
+        for pname, photo in photos.items():
+            x = jnp.asarray(photo)[None]
+
+            def run(spec: str, s: float | None = None) -> np.ndarray:
+                out = r.render(x, StyleSpec.parse(spec, r.styles, strength=s))
+                return np.asarray(next(iter(out.values()))[0])
+
+            for style in (a, b):
+                full = dist.grams(run(style))
+                for s in STRENGTHS:
+                    out = run(style, s)
+                    emit({"case": "strength_curve", "model": method, "style": style, "photo": pname, "strength": s,
+                          "to_full": dist.distance(out, full), "structure": float(metrics.structure_kept(out, photo, args.sigma))})
+            ga, gb = dist.grams(run(a)), dist.grams(run(b))
+            for w in STRENGTHS:
+                out = run(f"{a}:{w},{b}:{1 - w}") if 0 < w < 1 else run(a if w == 1 else b)
+                emit({"case": "mix_curve", "model": method, "pair": args.pair, "photo": pname, "weight_a": w,
+                      "to_a": dist.distance(out, ga), "to_b": dist.distance(out, gb),
+                      "structure": float(metrics.structure_kept(out, photo, args.sigma))})
+            log(f"{method} {pname}")
+    return 0
 
 
 def summary(rows: list[dict]) -> list[dict]:

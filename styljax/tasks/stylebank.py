@@ -201,8 +201,14 @@ class StyleBankTask:
         params = state.params
         if phase == 0:  # stylizing branch: E, D and the banks that train, on L_K
             ids = self.style_ids(state.step, images.shape[0])
-            (loss, parts), grads = jax.value_and_grad(
-                lambda p: self.stylize_loss(p, images, ids, consts), has_aux=True)(params)
+            if self.train_autoencoder:
+                (loss, parts), grads = jax.value_and_grad(
+                    lambda p: self.stylize_loss(p, images, ids, consts), has_aux=True)(params)
+            else:  # a frozen E and D: no kernel gradients for them, and no backward pass through E
+                (loss, parts), g = jax.value_and_grad(
+                    lambda b: self.stylize_loss({**params, "banks": b}, images, ids, consts), has_aux=True)(params["banks"])
+                grads = {"encoder": jax.tree.map(jnp.zeros_like, params["encoder"]),
+                         "decoder": jax.tree.map(jnp.zeros_like, params["decoder"]), "banks": g}
             updates, opt_state = self.opt.update(grads, state.opt_state, params)
             extra = {"gk_norm": global_norm([grads["encoder"], grads["decoder"]])} if self.train_autoencoder else state.extra
             metrics = {"loss": loss, **parts, "branch": jnp.int32(0)}
