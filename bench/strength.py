@@ -45,6 +45,9 @@ def main(argv=None) -> int:
                    help="instead: the strength and mix curves of every model (style distance to the full style / "
                         "to each end of the mix, structure), issue #34")
     p.add_argument("--pair", default="starry-night,the-scream", help="the two styles of the mix curve")
+    p.add_argument("--knots", action="store_true",
+                   help="instead: measure the StyleBank model's strength curve (Gram distance to the full style, "
+                        "every style, these photos) and write its evening-out knots into its manifest")
     args = p.parse_args(argv)
     photos = {}
     for n in args.photos.split(","):
@@ -52,6 +55,8 @@ def main(argv=None) -> int:
         photos[n] = np.asarray(image.resize(img, image.fit_max_side(*img.shape[:2], args.size)))
     if args.curves:
         return curves(args, photos)
+    if args.knots:
+        return write_knots(args, photos)
     for method in args.models.split(","):
         if method == "stylebank":
             stylebank_rows(photos, args.sigma)
@@ -133,6 +138,51 @@ def curves(args, photos: dict) -> int:
                       "to_a": dist.distance(out, ga), "to_b": dist.distance(out, gb),
                       "structure": float(metrics.structure_kept(out, photo, args.sigma))})
             log(f"{method} {pname}")
+    return 0
+
+
+KNOT_GRID = tuple(i / 10 for i in range(11))
+
+
+def write_knots(args, photos: dict) -> int:
+    """`strength.even_knots` of the StyleBank model, written to its manifest as "strength_knots".
+
+    What is left to go at each model strength is the mean of two fractions (each over every
+    style and photo): of the photo's Gram distance to the full style, and of the structure the
+    full style gives up (`metrics.structure_kept`). Either alone misleads: mid-way blends can be
+    farther from the style's Grams than the photo is (a look of neither) while their edges have
+    already moved."""
+    import json
+
+    from styljax import weights
+    from styljax.models import stylebank as sb
+    from styljax.models import stylebank_store
+
+    path = args.stylebank_model or str(methods.get("stylebank").default_model_path())
+    params, cfg, _ = stylebank_store.load_model(path)
+    dist = metrics.StyleDistance(weights.resolve(None))
+    left = []
+    for style in sorted(params["banks"]):
+        for pname, photo in photos.items():
+            x = jnp.asarray(photo)[None]
+            full = dist.grams(np.asarray(sb.stylize(params, x, style, cfg, clip=True)[0]))
+            outs = [np.asarray(sb.stylize(params, x, style, cfg, clip=True, strength=jnp.float32(s))[0]) for s in KNOT_GRID]
+            d = np.asarray([dist.distance(o, full) for o in outs])
+            kept = np.asarray([metrics.structure_kept(o, photo, args.sigma) for o in outs])
+            gram_left = np.clip(d / max(d[0], 1e-12), 0.0, 1.0)
+            edge_left = np.clip((kept - kept[-1]) / max(kept[0] - kept[-1], 1e-6), 0.0, 1.0)
+            left.append(0.5 * (gram_left + edge_left))
+            log(f"knots {style} {pname}: " + " ".join(f"{v:.2f}" for v in left[-1]))
+    control, model = st.even_knots(KNOT_GRID, np.mean(left, axis=0))
+    manifest_path = f"{path}/manifest.json"
+    manifest = json.loads(open(manifest_path).read())
+    manifest["strength_knots"] = {
+        "control": list(control), "model": [round(m, 4) for m in model],
+        "how": f"python -m bench.strength --knots --photos {args.photos} --size {args.size}: what is left to go at "
+               "model strengths 0, 0.1, ..., 1 (mean of the Gram-distance and structure fractions, every style)",
+        "remaining": [round(float(v), 4) for v in np.mean(left, axis=0)]}
+    image.atomic_write(manifest_path, json.dumps(manifest, indent=2).encode())
+    emit({"case": "strength_knots", "model_dir": path, **manifest["strength_knots"]})
     return 0
 
 

@@ -240,3 +240,44 @@ def test_cli_cin_pixel_note_and_colours(tiny_models, photo_file, tmp_path, capsy
     ph = rgb2yiq(image.load_image(photo_file))
     assert np.abs(col[..., 1:] - ph[..., 1:]).mean() < 0.01 < np.abs(raw[..., 1:] - ph[..., 1:]).mean()
     assert np.abs(col[..., 0] - raw[..., 0]).mean() < 0.01
+
+
+def test_even_knots_make_a_measured_s_curve_even():
+    from styljax.models.strength import even_knots, remap
+
+    grid = np.linspace(0.0, 1.0, 11)
+    left = 1.0 - grid**3 * (10 - 15 * grid + 6 * grid**2)  # a steep S: 1 at 0, 0 at 1
+    knots = even_knots(grid, left)
+    assert knots[1][0] == 0.0 and knots[1][-1] == 1.0
+    s = np.linspace(0.0, 1.0, 21)
+    model_s = np.asarray(remap(s, knots))
+    # through the knots, what is left falls in proportion to the control (up to the grid's resolution)
+    achieved = 1.0 - np.interp(model_s, grid, left)
+    np.testing.assert_allclose(achieved, s, atol=0.06)
+    assert remap(None, knots) is None and remap(0.3, None) == 0.3
+    assert float(remap(1.0, knots)) == 1.0 and float(remap(0.0, knots)) == 0.0
+    # a wobbling measurement still gives a monotone map
+    wobbly = even_knots(grid, [1.0, 1.1, 0.9, 1.2, 0.7, 0.5, 0.6, 0.2, 0.1, 0.05, 0.0])
+    assert np.all(np.diff(wobbly[1]) >= 0)
+
+
+def test_stylebank_renderer_reads_its_strength_knots(tiny_models, tmp_path):
+    import json
+    import shutil
+
+    from styljax import methods
+    from styljax.models import stylebank as sb
+    from styljax.render import StyleSpec
+
+    model = tmp_path / "sb"
+    shutil.copytree(tiny_models["stylebank"], model)
+    manifest = json.loads((model / "manifest.json").read_text())
+    manifest["strength_knots"] = {"control": [0.0, 0.5, 1.0], "model": [0.0, 0.8, 1.0]}
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    r = methods.get("stylebank").open_renderer(model)
+    x = jnp.asarray(np.random.default_rng(0).uniform(size=(1, 20, 24, 3)).astype(np.float32))
+    out = r.render(x, StyleSpec.parse("red", r.styles, strength=0.5))["red"]
+    want = sb.stylize(r.params, x, "red", r.cfg, clip=True, strength=jnp.float32(0.8))
+    np.testing.assert_allclose(np.asarray(out), np.asarray(want), atol=1e-6)
+    full = r.render(x, StyleSpec.parse("red", r.styles, strength=1.0))["red"]
+    np.testing.assert_array_equal(np.asarray(full), np.asarray(r.render(x, StyleSpec.parse("red", r.styles))["red"]))

@@ -30,6 +30,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 MODE_FEATURES = "features"  # StyleBank: blend K ⊗ F with F before the decoder
 MODE_GAMMA_BETA = "gamma-beta"  # CIN/Johnson with an identity style: γ/β interpolation
@@ -78,12 +79,39 @@ def restore_tone(out: jax.Array, photo: jax.Array, amount=1.0) -> jax.Array:
     return lerp(toned, out, amount)
 
 
+def even_knots(model_s, remaining) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Knots (s, s_model) that make a control even from a measured curve.
+
+    `remaining[i]` is how far the output at model strength `model_s[i]` (increasing, 0 to 1) still
+    is from the full style, as a fraction of the photo's distance (1 at s = 0, 0 at s = 1), e.g.
+    by Gram distance. The knots map a control s to the model strength at which 1 − s of that
+    distance remains, so the look moves in proportion to s. The ends stay exact: 0 → 0, 1 → 1.
+    """
+    ms = np.asarray(model_s, np.float64)
+    done = 1.0 - np.clip(np.asarray(remaining, np.float64), 0.0, 1.0)
+    done = np.maximum.accumulate(done)  # a measured curve may wobble: keep it monotone
+    done[0], done[-1] = 0.0, 1.0
+    grid = np.linspace(0.0, 1.0, len(ms))
+    return tuple(float(v) for v in grid), tuple(float(v) for v in np.interp(grid, done, ms))
+
+
+def remap(strength, knots):
+    """The model strength for control `strength` (None stays None) through `even_knots`' knots
+    (None: the identity)."""
+    if strength is None or knots is None:
+        return strength
+    xs, ys = (jnp.asarray(k, jnp.float32) for k in knots)
+    return jnp.interp(jnp.asarray(strength, jnp.float32), xs, ys)
+
+
 def pixel_blend(stylized: jax.Array, images: jax.Array, strength) -> jax.Array:
     """O = s·O_style + (1 − s)·I for (B, H, W, 3) images; exact at s = 0 (I) and s = 1 (O_style)."""
     return lerp(stylized, images, strength)
 
 
 __all__ = [
+    "even_knots",
+    "remap",
     "restore_tone",
     "IDENTITY_STYLE",
     "MODES",
