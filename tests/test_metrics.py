@@ -279,3 +279,22 @@ def test_gallery_pairs_cover_every_photo_and_style():
     assert len(pairs) == 4 == len(set(pairs))
     assert {p for p, _ in pairs} == set(photos) and {s for _, s in pairs} == set(styles)
     assert len(gallery_pairs(photos, styles, 100)) == 6
+
+
+def test_quality_scorer_reports_the_artefact_terms(style_distance):
+    """bench.quality's per-output numbers: `artefact` is `metrics.artefact_score` (the photo's
+    terms cached), with its three parts beside it, and the table shows them."""
+    from bench.quality import Scorer, summarise, table
+
+    scorer = Scorer.__new__(Scorer)  # the fixture's small VGG instead of the 384 px one
+    scorer.m, scorer.sd, scorer._photo = metrics, style_distance, {}
+    scorer.grams = {"s": style_distance.grams(smooth_image(3))}
+    a = photo_like()
+    out = np.clip(a + horizontal_streaks(12), 0, 1)
+    r = scorer(out, a, "p", "s")
+    assert {k: r[k] for k in ("streaks", "blotches", "periodic", "artefact")} == pytest.approx(
+        metrics.artefact_terms(out, a))
+    assert r["artefact"] == pytest.approx(metrics.artefact_score(out, a)) and r["artefact"] > 3.0
+    rows = [{"photo": "p", "style": "s", "seconds": 0.1, **r}]
+    md = table([summarise("cin", rows)], [])
+    assert "| streaks | blotches | periodic |" in md and f"| {r['streaks']:.1f} |" in md
