@@ -125,3 +125,20 @@ def test_per_image_region_styles(params, images):
         np.testing.assert_allclose(got[i], one[0], atol=1e-5)
     whole = tr.stylize_with(params, images, styles, SMALL, masks=jnp.ones((2, 2) + images.shape[1:3]) * jnp.asarray([1.0, 0.0])[:, None, None])
     np.testing.assert_allclose(whole[1], tr.stylize(params, images[1:], "b", SMALL)[0], atol=1e-5)
+
+
+def test_toward_in_moves_only_the_named_norms():
+    cfg = tr.TransformConfig.cin(channels=(4, 8, 16), residual_blocks=2)
+    key = jax.random.key(3)
+    style = jax.tree.map(lambda x: x + jax.random.normal(key, x.shape), tr.init_style(cfg))
+    neutral = tr.init_style(cfg)
+    half = tr.toward_in(style, neutral, {"res1a": 0.5, "res2a": 0.0})
+    np.testing.assert_allclose(half["res1a"]["scale"], 0.5 * style["res1a"]["scale"] + 0.5, rtol=1e-6)
+    np.testing.assert_allclose(half["res1a"]["bias"], 0.5 * style["res1a"]["bias"], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(half["res2a"]["scale"], neutral["res2a"]["scale"])  # 0: the neutral's, exactly
+    for name in set(style) - {"res1a", "res2a"}:  # every other norm untouched
+        assert half[name] is style[name]
+    same = tr.toward_in(style, neutral, {"res1a": 1.0})
+    np.testing.assert_array_equal(same["res1a"]["bias"], style["res1a"]["bias"])
+    with pytest.raises(ValueError, match="no norm"):
+        tr.toward_in(style, neutral, {"res9a": 0.5})
