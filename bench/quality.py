@@ -316,7 +316,8 @@ def table(summaries: list[dict], notes: list[str]) -> str:
     for s in summaries:
         terms = " | ".join(f(s.get(k), 1) for k in ARTEFACT_TERMS)
         out.append(f"| {LABELS[s['method']]} | {f(s['structure'])} | {f(s['style_distance'])} | "
-                   f"{s['own_nearest']}/{s['pairs']} | {f(s['artefact'], 1)} | {terms} | {f(s['seconds_per_image'], 3)} |")
+                   f"{s['own_nearest']}/{s['pairs']} | {f(s['artefact'], 1)} | {terms} | "
+                   f"{f(s['seconds_per_image'], 3)} |")
     out += ["", f"_{NOTE}_"] + [f"- {n}" for n in notes]
     return "\n".join(out)
 

@@ -198,8 +198,9 @@ def test_the_photo_scores_one_on_every_term():
     assert metrics.lost_detail_fraction(a, a) == 0.0
 
 
-@pytest.mark.parametrize("pattern", [horizontal_streaks(12), horizontal_streaks(8, top=0.4), horizontal_streaks(16),
-                                     hatching(4.5)], ids=["streaks-12px", "sky-streaks-8px", "streaks-16px", "hatching"])
+@pytest.mark.parametrize("pattern", [horizontal_streaks(12), horizontal_streaks(8, top=0.4),
+                                     horizontal_streaks(16), hatching(4.5)],
+                         ids=["streaks-12px", "sky-streaks-8px", "streaks-16px", "hatching"])
 def test_streaks_raise_the_score(pattern):
     a = photo_like()
     out = np.clip(a + pattern, 0, 1)
