@@ -32,10 +32,11 @@ streak_score(out, photo) = streak_level(out) / streak_level(photo)
     grey level does not count) is whitened by its ring level (exp(mean log power) × e^γ over the
     bins at the same integer radius: the mean of a peak-free ring); the tile's value is the largest
     3×3-bin mean of the whitened spectrum at periods 3-32 px. A stripe pattern as long as the tile
-    puts its energy in one 3×3 window (×100s); brush strokes and photo texture are short and varied
-    and spread theirs over the ring (×3-10). `streak_level` is the geometric mean over the tiles.
-    At 512 px: the held-out photos 6-11, the six paintings 5-21 (the-scream's sky bands are the
-    highest), the shipped CIN's outputs 100-160 (×10-25 the photo's), white noise lowers it.
+    puts its energy in one 3×3 window (100s); brush strokes and photo texture are short and varied
+    and spread theirs over the ring (white noise: about 3). `streak_level` is the geometric mean
+    over the tiles. At 512 px: four held-out photos 7-19, the six paintings 6-18 (the-scream's sky
+    bands the highest), the shipped CIN's outputs 70-145 (×4-25 their photo's); white noise added
+    to a photo lowers it.
 
 blotch_score(out, photo) = 1 + 29 × lost_detail_fraction(out, photo)
     Of the photo's detailed 32 px tiles (the half with the most edge energy, Sobel of the σ = 1 px
@@ -43,8 +44,8 @@ blotch_score(out, photo) = 1 + 29 × lost_detail_fraction(out, photo)
     less than 0.3: the detail is gone or replaced by something unrelated. 1.0 = the photo; 30 = an
     unrelated image, the level of the shipped CIN's worst streaks (a person ranks objects gone
     worse than streaks over them: the gain puts the two on one scale). Stylization moves edges a
-    little and adds strokes; it keeps most tiles above 0.3 (shipped CIN: 0-25 % lost at 512 px),
-    while StyleBank's blotches lose 45-95 %.
+    little and adds strokes; it keeps most tiles above 0.3 (the shipped CIN: 0-22 % lost on three
+    held-out photos at 512 px), while the shipped StyleBank's blotches lose 47-96 %.
 
 periodic_score(out, photo)  (the period-2/4 peak measure)
     Periodic artefacts (stride-2 / up-sampling checkerboards, period-4 ripples) appear as narrow
