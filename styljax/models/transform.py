@@ -207,6 +207,28 @@ def toward(style: dict, neutral: dict, strength, per_image_style: bool) -> dict:
     return jax.tree.map(one, style, neutral)
 
 
+RESIDUAL_FIRST_NORMS = tuple(f"res{i}a" for i in range(1, 6))  # the norms that carry CIN's streaks
+
+
+def toward_in(style: dict, neutral: dict, amounts: Mapping[str, float]) -> dict:
+    """`style` with the γ/β of the norms named in `amounts` moved toward `neutral`'s:
+    a·(γ, β) + (1 − a)·(γ₀, β₀) for each named norm (a = 1 keeps the style's, 0 takes the
+    neutral's), every other norm as it is. (C,) leaves.
+
+    Why: in the shipped CIN the long horizontal streaks of *the-scream* (and much of *wave*'s
+    hatching) come from the γ/β of the residual blocks' first norms (`RESIDUAL_FIRST_NORMS`):
+    setting those to the identity style's removes the streaks and keeps the palette, where the
+    encoder's, the up-sampling convs' or the output norm's do not (BENCHMARKS.md, issue #31)."""
+    unknown = sorted(set(amounts) - set(style))
+    if unknown:
+        raise ValueError(f"no norm {unknown} in this style; it has {sorted(style)}")
+    out = dict(style)
+    for name, a in amounts.items():
+        out[name] = jax.tree.map(lambda x, n: lerp(jnp.asarray(x, jnp.float32), jnp.asarray(n, jnp.float32), a),
+                                 style[name], neutral[name])
+    return out
+
+
 def strength_mode(styles) -> str:
     """The strength mode of a model with these style names (`styljax.models.strength`): γ/β toward
     its reserved `identity` style when it has one, else pixel fading."""
