@@ -49,9 +49,10 @@ def write(model: str, out: str, amounts: dict[str, float]) -> None:
     params, cfg, manifest = transform_store.load_model(model)
     styles = {k: (damped(params, k, amounts[k]) if k in amounts else v) for k, v in params["styles"].items()}
     meta = {k: v for k, v in manifest.items() if k not in ("format", "config", "net_sha256")}
-    meta["provenance"] = {**manifest.get("provenance", {}), "residual_first_norms_toward_identity": amounts,
-                          "derived_from": model, "command": f"python -m bench.cin_streaks --write {out} --amounts "
-                          + ",".join(f"{k}:{v}" for k, v in amounts.items())}
+    # the training record stays as it was; this step is recorded beside it
+    meta["provenance"] = {**manifest.get("provenance", {}), "residual_first_norms_toward_identity": {
+        "amounts": amounts, "derived_from": model,
+        "command": f"python -m bench.cin_streaks --write {out} --amounts " + ",".join(f"{k}:{v}" for k, v in amounts.items())}}
     transform_store.save_model(out, {"net": params["net"], "styles": styles}, cfg, meta)
     log(f"wrote {out}: {amounts}")
 
