@@ -102,9 +102,10 @@ def run_ray(args: argparse.Namespace, method) -> int:
                             batch_format="numpy", max_restarts=-1, max_task_retries=-1)
         bar = common.progress(len(pending), f"ray {method.name}", disable=args.quiet)
         t0 = time.perf_counter()
-        written, done, failures = 0, 0, []
+        written, done, failures, workers = 0, 0, [], set()
         for row in ds.iter_rows():
             done += 1
+            workers.add(row["worker"])
             written += int(row["written"])
             if row["error"]:
                 failures.append((row["src"], row["error"]))
@@ -116,7 +117,8 @@ def run_ray(args: argparse.Namespace, method) -> int:
             ray.shutdown()
     ok = done - len(failures)
     print(f"ray: {ok} of {done} input(s) stylized, {written} image(s) written to {dst} in {dt:.1f} s "
-          f"({ok / max(dt, 1e-9):.2f} images/s); {len(failures)} failed")
+          f"({ok / max(dt, 1e-9):.2f} images/s; {len(workers)} worker(s) on {len({w.split(':')[0] for w in workers})} "
+          f"node(s)); {len(failures)} failed")
     for s, why in failures[:MAX_LISTED_FAILURES]:
         print(f"  failed: {s}: {why}")
     if len(failures) > MAX_LISTED_FAILURES:

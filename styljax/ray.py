@@ -344,9 +344,10 @@ class StylizeFiles(Stylizer):
 
 
 def _node_id() -> str:
-    try:
-        import ray
+    import sys
 
-        return ray.get_runtime_context().get_node_id()[:8]
-    except Exception:  # noqa: BLE001 - outside Ray
+    ray = sys.modules.get("ray")  # inside a Ray worker Ray is imported; elsewhere it is not imported for this
+    try:
+        return ray.get_runtime_context().get_node_id()[:8] if ray is not None and ray.is_initialized() else "local"
+    except Exception:  # noqa: BLE001
         return "local"
