@@ -94,12 +94,14 @@ def run_ray(args: argparse.Namespace, method) -> int:
                       max_pixels=args.max_pixels, overwrite=args.overwrite, strength=args.strength,
                       preserve_colors=args.preserve_colors, regions=args.regions, mask=args.mask,
                       max_batch=args.batch)
-        # small blocks: streaming, and a worker that dies loses (and redoes) little
-        blocks = max(1, min(len(pending), -(-len(pending) // (4 * args.batch))))
+        # small blocks (a few batches each, at most ~16 at scale): streaming, and a worker that dies
+        # loses and redoes little (Ray Data restarts a dead actor and retries its batches)
+        n, b = len(pending), args.batch
+        blocks = min(n, max(args.workers, min(-(-n // b), max(4 * args.workers, -(-n // (16 * b))))))
         ds = ray.data.from_items([{"src": s} for s in pending], override_num_blocks=blocks)
-        ds = ds.map_batches(sray.StylizeFiles, fn_constructor_kwargs=kwargs, batch_size=args.batch,
-                            concurrency=args.workers, num_cpus=args.worker_cpus, num_gpus=args.worker_gpus or None,
-                            batch_format="numpy", max_restarts=-1, max_task_retries=-1)
+        ds = ds.map_batches(sray.StylizeFiles, fn_constructor_kwargs=kwargs, batch_size=b,
+                            compute=ray.data.ActorPoolStrategy(size=args.workers), num_cpus=args.worker_cpus,
+                            num_gpus=args.worker_gpus or None, batch_format="numpy")
         bar = common.progress(len(pending), f"ray {method.name}", disable=args.quiet)
         t0 = time.perf_counter()
         written, done, failures, workers = 0, 0, [], set()
