@@ -204,3 +204,62 @@ def test_ray_job_on_a_two_node_cluster(tiny_models, tmp_path, capsys):
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+@pytest.mark.slow
+def test_serve_deployment_answers_the_service_requests(tiny_models):
+    """`styljax serve --engine ray`: the service's app as 2 Ray Serve replicas, batching by
+    @serve.batch, answering the service tests' requests (results, errors, admin rules) alike."""
+    import concurrent.futures
+
+    import httpx
+
+    ray = pytest.importorskip("ray")
+    serve = pytest.importorskip("ray.serve")
+    from conftest import free_port
+    from test_serve import ADMIN, SMALL_BUCKETS, TOKEN, decode, png, post
+
+    from styljax.infer import ray_serve
+    from styljax.infer.serving import ServeConfig
+
+    cfg = ServeConfig(max_batch=4, max_wait_ms=5, max_upload_bytes=200_000, max_pixels=300 * 300, max_side=256,
+                      buckets=SMALL_BUCKETS, admin_token=TOKEN)
+    port = free_port()
+    ray.init(num_cpus=2, object_store_memory=100 * 2**20, include_dashboard=False, log_to_driver=False)
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.run(ray_serve.deployment(dict(tiny_models), cfg, replicas=2, warmup="none", num_cpus=0.5),
+                  name="styljax", route_prefix="/")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=180) as client:
+            assert client.get("/healthz").json()["status"] == "ok"
+            photo = png(64, 64)  # a whole bucket: no padding, so exact up to 8-bit rounding
+            r = post(client, "green", image=photo, model="cin")
+            assert r.status_code == 200 and r.headers["content-type"] == "image/png", r.text
+            m = methods.get("cin").open_renderer(tiny_models["cin"])
+            x = np.asarray(Image_open(photo), np.float32) / 255
+            want = np.asarray(m.render(x[None], StyleSpec(("green",)))["green"][0])
+            assert np.abs(decode(r.content) - want).max() <= 0.5 / 255 + 1e-6
+            for kwargs, status, words in [({"style": "purple"}, 400, "unknown styles"),
+                                          ({"style": "all"}, 400, "not served"),
+                                          ({"style": "red", "image": b"not an image"}, 400, "not a readable image"),
+                                          ({"style": "red", "image": b"x" * 300_000}, 413, "larger than")]:
+                r = post(client, **kwargs)
+                assert r.status_code == status and words in r.json()["error"], r.text
+            no_token = client.delete("/v1/models/cin/styles/red")
+            assert no_token.status_code == 401
+            wrong = client.delete("/v1/models/cin/styles/red", headers={"Authorization": "Bearer " + "x" * 20})
+            assert wrong.status_code == 401 and ADMIN  # the admin token's rules, as `styljax serve`
+            with concurrent.futures.ThreadPoolExecutor(6) as pool:  # concurrent requests, batched by Serve
+                codes = list(pool.map(lambda k: post(client, "red", image=png(48, 40, seed=k)).status_code, range(6)))
+            assert codes == [200] * 6
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+def Image_open(data: bytes):
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(data)).convert("RGB")
