@@ -15,7 +15,6 @@ the Serve proxy's own; the body cap and body timeout (`BodyGuard`, inside the ap
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 
 from ray import serve
@@ -94,7 +93,7 @@ def run(args, paths: dict, cfg) -> int:
     if not ray.is_initialized():
         ray.init(address=args.ray_address, include_dashboard=False, logging_level="WARNING")
     serve.start(http_options={"host": args.host, "port": args.port})
-    serve.run(deployment(paths, dataclasses.replace(cfg), args.replicas, args.warmup), name="styljax",
+    serve.run(deployment(paths, cfg, args.replicas, args.warmup), name="styljax",
               route_prefix="/")
     print(f"styljax serve (ray, {args.replicas} replica(s)): http://{args.host}:{args.port}/", flush=True)
     try:
