@@ -140,12 +140,14 @@ def test_ray_engine_errors_are_one_line(tiny_models, tmp_path, capsys):
 
 
 def _workers() -> list:
+    """This test's model actors: descendants of this process (its Ray cluster's raylet started them),
+    so a parallel test's cluster is never touched."""
     import psutil
 
     found = []
-    for p in psutil.process_iter(["cmdline"]):
+    for p in psutil.Process(os.getpid()).children(recursive=True):
         try:
-            if any("StylizeFiles" in part for part in (p.info["cmdline"] or [])):
+            if any("StylizeFiles" in part for part in p.cmdline()):
                 found.append(p)
         except psutil.Error:
             pass
