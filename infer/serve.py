@@ -18,7 +18,8 @@ or pixel: `styljax.models.strength`); `preserve_colors=true` keeps the photo's c
 come back as PNG or JPEG; every error is JSON `{"error": "..."}` with a 4xx/5xx status (400 bad
 input, 401/403 no admin credential, 404, 408 too slow, 409, 413 too large, 503 busy, 504 timed
 out) and one log line.
-Requests are batched dynamically (`styljax.infer.serving`).
+Requests are batched dynamically (`styljax.infer.serving`); with `--engine ray` the same app runs as
+Ray Serve replicas batching with `@serve.batch` (`styljax.infer.ray_serve`).
 
 Hostile clients (issue #23): the (admin) endpoints that change styles are off unless the server has
 an admin token (`--admin-token[-file]`, `$STYLJAX_ADMIN_TOKEN`) and the request carries it as
