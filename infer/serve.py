@@ -18,7 +18,8 @@ or pixel: `styljax.models.strength`); `preserve_colors=true` keeps the photo's c
 come back as PNG or JPEG; every error is JSON `{"error": "..."}` with a 4xx/5xx status (400 bad
 input, 401/403 no admin credential, 404, 408 too slow, 409, 413 too large, 503 busy, 504 timed
 out) and one log line.
-Requests are batched dynamically (`styljax.infer.serving`).
+Requests are batched dynamically (`styljax.infer.serving`); with `--engine ray` the same app runs as
+Ray Serve replicas batching with `@serve.batch` (`styljax.infer.ray_serve`).
 
 Hostile clients (issue #23): the (admin) endpoints that change styles are off unless the server has
 an admin token (`--admin-token[-file]`, `$STYLJAX_ADMIN_TOKEN`) and the request carries it as
@@ -148,8 +149,9 @@ def parse_bool(value: str | None, field: str) -> bool:
     raise ApiError(400, f"{field}: true or false, got {value!r}")
 
 
-def create_app(models: dict, cfg=None, sharding=None):
-    """The FastAPI app over `models` (name → Renderer); batching and limits from `cfg` (ServeConfig)."""
+def create_app(models: dict, cfg=None, sharding=None, batcher_class=None):
+    """The FastAPI app over `models` (name → Renderer); batching and limits from `cfg` (ServeConfig);
+    `batcher_class` (default `serving.Batcher`) swaps the batching (`infer/ray_serve.py`: Ray Serve's)."""
     import threading
 
     from fastapi import FastAPI, File, Form, Request, UploadFile
@@ -167,7 +169,7 @@ def create_app(models: dict, cfg=None, sharding=None):
     if not models:
         raise StyljaxError("serve: no models to serve")
     metrics = Metrics()
-    batcher = Batcher(models, cfg, metrics, sharding)
+    batcher = (batcher_class or Batcher)(models, cfg, metrics, sharding)
     thumbs: dict[tuple[str, str], bytes] = {}
     templates = {name: style_template(m) for name, m in models.items()}  # what an uploaded style must be
     styles_lock = threading.Lock()  # adding and removing styles
@@ -610,6 +612,12 @@ def register(sub) -> None:
     p.add_argument("--body-timeout", type=float, default=60.0, help="seconds to receive a request body (408)")
     p.add_argument("--header-timeout", type=float, default=10.0, help="seconds to receive request headers")
     p.add_argument("--keep-alive", type=float, default=5.0, help="seconds an idle connection stays open")
+    p.add_argument("--engine", default="local", choices=("local", "ray"),
+                   help="local (this process, the default) or ray: a Ray Serve deployment with @serve.batch "
+                        "batching (the optional `ray` extra; infer/ray_serve.py)")
+    p.add_argument("--replicas", type=int, default=1, help="--engine ray: replicas of the service")
+    p.add_argument("--ray-address", default=None,
+                   help="--engine ray: the cluster to join (default: $RAY_ADDRESS, else a local one)")
     p.set_defaults(func=run_serve)
 
 
@@ -714,6 +722,14 @@ def run_serve(args: argparse.Namespace) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     paths = parse_models(args.model)
+    if getattr(args, "engine", "local") == "ray":  # Ray Serve replicas load the models themselves
+        if args.replicas < 1:
+            raise StyljaxError("--replicas must be at least 1")
+        try:
+            from styljax.infer import ray_serve
+        except ImportError:
+            raise StyljaxError("--engine ray needs Ray Serve: pip install 'styljax[ray]'") from None
+        return ray_serve.run(args, paths, cfg)
     models = load_models(paths)
     if args.max_batch is None:
         cfg = dataclasses.replace(cfg, max_batch=auto_batch(models, paths, cfg))

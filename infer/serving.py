@@ -279,31 +279,35 @@ class Batcher:
             taken = self._take_batch()
             if taken is None:
                 return
-            key, batch = taken
-            batch = [j for j in batch if j.future.set_running_or_notify_cancel()]  # drop timed-out ones
-            if not batch:
-                continue
-            t = time.perf_counter()
-            try:
-                outs = self.run(key, batch)
-            except Exception as e:  # noqa: BLE001 - retry one by one: a bad request fails alone
-                if len(batch) == 1:
-                    batch[0].future.set_exception(e)
-                    continue
-                outs = []
-                for job in batch:
-                    try:
-                        outs.append(self.run(key, [job])[0])
-                    except Exception as e1:  # noqa: BLE001
-                        outs.append(e1)
-            self.metrics.batch(len(batch), time.perf_counter() - t, (key, self._size_for(key, len(batch))))
-            for job, out in zip(batch, outs):
-                if isinstance(out, Exception):
-                    job.future.set_exception(out)
-                elif not np.isfinite(out).all():
-                    job.future.set_exception(RenderError("the result is not finite (NaN or inf)"))
-                else:
-                    job.future.set_result(out)
+            self.run_jobs(*taken)
+
+    def run_jobs(self, key: tuple, batch: list[Job]) -> None:
+        """One batch of same-key jobs run and their futures resolved (the worker's step; also the
+        step of `styljax serve --engine ray`, whose batching is Ray Serve's)."""
+        batch = [j for j in batch if j.future.set_running_or_notify_cancel()]  # drop timed-out ones
+        if not batch:
+            return
+        t = time.perf_counter()
+        try:
+            outs = self.run(key, batch)
+        except Exception as e:  # noqa: BLE001 - retry one by one: a bad request fails alone
+            if len(batch) == 1:
+                batch[0].future.set_exception(e)
+                return
+            outs = []
+            for job in batch:
+                try:
+                    outs.append(self.run(key, [job])[0])
+                except Exception as e1:  # noqa: BLE001
+                    outs.append(e1)
+        self.metrics.batch(len(batch), time.perf_counter() - t, (key, self._size_for(key, len(batch))))
+        for job, out in zip(batch, outs):
+            if isinstance(out, Exception):
+                job.future.set_exception(out)
+            elif not np.isfinite(out).all():
+                job.future.set_exception(RenderError("the result is not finite (NaN or inf)"))
+            else:
+                job.future.set_result(out)
 
     # ------------------------------------------------------------------------------ compiling
     def _want(self, pkey: tuple) -> None:

@@ -8,6 +8,7 @@ examples:
       INPUT(S)|DIR --out PATH|DIR [--size PX] [--batch N] [--strength S] [--preserve-colors]
   styljax stylize --method cin|johnson [--model M] --style NAME|all|a:0.5,b:0.5 [--mask F]
       INPUT(S)|DIR --out PATH|DIR [--strength S] [--preserve-colors]
+  styljax stylize --method cin --engine ray --workers 4 --style NAME SRC_DIR_OR_URI --out DST_DIR_OR_URI
   styljax stylize --method photo --content A --style B [--content-mask MA --style-mask MB | --auto-masks K]
       --out x.png
 
@@ -22,7 +23,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from styljax.infer import common, photo
+from styljax.infer import common, photo, ray_job
 from styljax import cliargs, methods
 from styljax.errors import StyljaxError
 
@@ -90,6 +91,7 @@ def register(sub) -> None:
     b.add_argument("--overwrite", action="store_true",
                    help="redo outputs that exist (by default a folder run skips inputs already done: resumable)")
     cliargs.add_distributed_args(p)
+    ray_job.add_args(p)
     p.set_defaults(func=run)
 
 
@@ -196,6 +198,10 @@ def run(args: argparse.Namespace) -> int:
     feedforward = methods.named("renderer")
     if args.strength is not None and method.name not in feedforward:
         raise StyljaxError(f"--strength: for --method {_either(feedforward)}, not {method.name}")
+    if getattr(args, "engine", "local") == "ray":  # a Ray Data job over a folder or URI (infer/ray_job.py)
+        if method.renderer is None:
+            raise StyljaxError(f"--engine ray: for --method {_either(feedforward)}, not {method.name}")
+        return ray_job.run_ray(args, method)
     if method.renderer is not None:  # a trained model: the shared feed-forward runner
         from styljax.infer.feedforward import run_feedforward
 
