@@ -676,7 +676,7 @@ def auto_batch(models: dict, paths: dict, cfg) -> int:
     """--max-batch not given: `infer.batch_policy.auto_max_batch` for the first model at the bucket
     of a default_side² image."""
     from styljax.infer import batch_policy
-    from styljax.infer.serving import bucket_hw
+    from styljax.buckets import bucket_hw
 
     name = next(iter(models))
     hw = bucket_hw(cfg.default_side, cfg.default_side, cfg.buckets)

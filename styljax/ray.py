@@ -14,7 +14,7 @@ Ray only inside the functions that need it.
   carries the reason and the job goes on.
 
 Compilation: images are reflect-padded into the service's size buckets
-(`styljax.infer.serving.bucket_hw`, `pad_to`) and batches to a power of two (`batch_bucket`), so an
+(`styljax.buckets.bucket_hw`, `pad_to`) and batches to a power of two (`batch_bucket`), so an
 actor compiles each model program once per (bucket, batch size) whatever the photos' sizes; the
 result is cropped back. An image larger than every bucket is padded to a multiple of 128 instead.
 """
@@ -164,7 +164,7 @@ class Stylizer:
       model: the model directory (default: the method's shipped model).
       strength, preserve_colors, regions, mask: as `styljax.render.StyleSpec`.
       max_batch: images per compiled call (batches pad to a power of two up to it).
-      buckets: the padded (H, W) shapes (default: the service's, `styljax.infer.serving.DEFAULT_BUCKETS`).
+      buckets: the padded (H, W) shapes (default: the service's, `styljax.buckets.DEFAULT_BUCKETS`).
       column: the input column of images ((H, W, 3) uint8 0-255 or float 0-1).
     """
 
@@ -172,7 +172,7 @@ class Stylizer:
                  preserve_colors: bool = False, regions: int | None = None, mask: str | None = None,
                  max_batch: int = 8, buckets=None, column: str = "image"):
         from styljax import methods
-        from styljax.infer.serving import DEFAULT_BUCKETS
+        from styljax.buckets import DEFAULT_BUCKETS
         from styljax.render import StyleSpec
 
         m = methods.get(method, "renderer")
@@ -191,7 +191,7 @@ class Stylizer:
         return self.spec.tags
 
     def bucket(self, h: int, w: int) -> tuple[int, int]:
-        from styljax.infer.serving import bucket_hw
+        from styljax.buckets import bucket_hw
 
         try:
             return bucket_hw(h, w, self.buckets)
@@ -202,7 +202,7 @@ class Stylizer:
         """Same-bucket images through one padded call of the renderer."""
         import jax.numpy as jnp
 
-        from styljax.infer.serving import batch_bucket, pad_to
+        from styljax.buckets import batch_bucket, pad_to
 
         n = batch_bucket(len(imgs), self.max_batch)
         padded = [pad_to(x, hw) for x in imgs]
