@@ -51,7 +51,11 @@ def register_add_style(sub) -> None:
                "  styljax add-style --model my_model --style painting.jpg --name wave --refine\n"
                "  styljax add-style --model checkpoints/cin --style painting.jpg --out my_cin",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="model directory (updated in place unless --out)")
+    p.add_argument("--model", default=None,
+                   help="model directory (updated in place unless --out); default with --method: its default model")
+    p.add_argument("--method", default=None,
+                   help=f"{'|'.join(methods.named('add-style'))}: the method whose default model gets the style "
+                        "(arbitrary: the painting's predicted style vector is stored, in seconds, no training)")
     p.add_argument("--style", required=True, help="style image")
     p.add_argument("--name", default=None, help="style name (default: the file stem)")
     p.add_argument("--refine", action="store_true",
@@ -267,10 +271,21 @@ def run_add_style(args: argparse.Namespace) -> int:
     from styljax.models.style_store import check_style_name, open_store
     from styljax.tasks.perceptual import PerceptualLoss
 
+    from styljax import magenta
+
+    if args.model is None:
+        if args.method is None:
+            raise StyljaxError("add-style: give --model DIR or --method (its default model)")
+        args.model = str(methods.get(args.method, "add-style").default_model_path())
+    args.model = str(magenta.resolve_model(args.model))
     st = open_store(args.model)
     params, model_cfg, manifest = st.load_model(args.model)
     styles = params[st.styles_key]
     method = methods.for_manifest(manifest, args.model)
+    if args.method is not None and args.method != method.name:
+        raise StyljaxError(f"--method {args.method}: {args.model} is a {method.name} model")
+    if method.add_style_fn is not None:  # a predicted style: no training
+        return method.run_add_style(args)
     if not method.add_style:
         raise StyljaxError(f"{args.model}: a {method.name} model has one style per network; "
                            f"train another with `styljax train {method.name}`")
