@@ -241,6 +241,21 @@ def stylize(params: Mapping, images: jax.Array, vectors: jax.Array, cfg: Arbitra
     return transform(params, images, vectors, cfg, masks, clip)
 
 
+def init(key: jax.Array, cfg: ArbitraryConfig) -> dict:
+    """Random params of the arbitrary-style model's layout (tests and benchmarks; the real ones
+    come from `styljax weights fetch`): γ maps biased to 1, so a zero vector is plain IN."""
+    k1, k2, k3 = jax.random.split(key, 3)
+    predictor = StylePredictor(cfg).init(k1, jnp.zeros((1, cfg.style_size, cfg.style_size, 3)))["params"]
+    maps = {}
+    for i, (layer, c) in enumerate(cfg.norm_channels().items()):
+        kg, kb = jax.random.split(jax.random.fold_in(k2, i))
+        maps[layer] = {"gamma": {"kernel": 0.1 * jax.random.normal(kg, (cfg.style_dim, c)), "bias": jnp.ones(c)},
+                       "beta": {"kernel": 0.1 * jax.random.normal(kb, (cfg.style_dim, c)), "bias": jnp.zeros(c)}}
+    norms = style_norms(maps, jnp.zeros(cfg.style_dim))
+    net = ArbitraryTransformNet(cfg).init(k3, jnp.zeros((1, 16, 16, 3)), norms)["params"]
+    return {"predictor": predictor, "transformer": net, "style_maps": maps}
+
+
 def mix(vectors: jax.Array, weights) -> jax.Array:
     """Σᵢ wᵢ vᵢ / Σᵢ wᵢ: a mix of style vectors (K, D) by weights (K,)."""
     w = jnp.asarray(weights, jnp.float32)
@@ -251,6 +266,7 @@ __all__ = [
     "ArbitraryConfig",
     "ArbitraryTransformNet",
     "CIN_LAYERS",
+    "init",
     "StylePredictor",
     "mix",
     "predict_style",
