@@ -62,7 +62,7 @@ def register_add_style(sub) -> None:
                    help="NAME exists: train its bank further (from its current weights), everything else frozen")
     content_flags(p)
     per_method = "; ".join(f"{m.title}: {', '.join(m.config_names)}"
-                           for m in map(methods.get, methods.named("add-style")))
+                           for m in map(methods.get, methods.named("add-style")) if m.config_names)
     p.add_argument("--config", default="add-style",
                    help=f"experiment recipe (steps, batch, crop, learning rate) from train/configs.py; {per_method} "
                         f"(default add-style; the loss is always the model's own)")
