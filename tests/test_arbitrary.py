@@ -207,3 +207,41 @@ def test_refine_lowers_the_loss(random_params):
     assert v.shape == (100,) and 1 <= info["steps"] <= 3
     assert info["loss_after"] < info["loss_before"]
     assert np.abs(v - v0).max() > 0
+
+
+def test_dequantize_a_small_qdq_graph():
+    """Per-channel int8 weights and int32 bias dequantised as the operator defines them; activation
+    Q/DQ pairs become identities (no wheel needed)."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    from styljax import magenta_onnx as mo
+
+    rng = np.random.default_rng(9)
+    wq = rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)
+    ws = rng.uniform(0.001, 0.01, 4).astype(np.float32)
+    bq = rng.integers(-1000, 1000, 4).astype(np.int32)
+    inits = [numpy_helper.from_array(a, n) for a, n in (
+        (wq, "w_q"), (ws, "w_s"), (np.zeros(4, np.int8), "w_z"), (bq, "b_q"), (ws * 0.5, "b_s"),
+        (np.zeros(4, np.int32), "b_z"), (np.array(0.02, np.float32), "a_s"), (np.array(0, np.int8), "a_z"))]
+    nodes = [
+        helper.make_node("DequantizeLinear", ["w_q", "w_s", "w_z"], ["w"], axis=0),
+        helper.make_node("DequantizeLinear", ["b_q", "b_s", "b_z"], ["b"], axis=0),
+        helper.make_node("QuantizeLinear", ["x", "a_s", "a_z"], ["x_q"]),
+        helper.make_node("DequantizeLinear", ["x_q", "a_s", "a_z"], ["x_dq"]),
+        helper.make_node("Conv", ["x_dq", "w", "b"], ["y"], name="conv", pads=[1, 1, 1, 1]),
+    ]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    flat = mo.dequantize(model)
+    assert not [n for n in flat.graph.node if "Quantize" in n.op_type]
+    kernel, bias, _ = mo._convs(flat)["conv"]
+    np.testing.assert_array_equal(kernel, wq.astype(np.float32) * ws[:, None, None, None])
+    np.testing.assert_array_equal(bias, bq.astype(np.float32) * ws * 0.5)
+    x = rng.random((1, 3, 8, 8), np.float32)
+    got = _session(flat).run(None, {"x": x})[0]
+    want = np.asarray(jax.lax.conv_general_dilated(x, kernel, (1, 1), ((1, 1), (1, 1)))) + bias[None, :, None, None]
+    np.testing.assert_allclose(got, want, atol=1e-5)  # the activation is no longer quantised
+    onnx.checker.check_model(flat)
