@@ -173,6 +173,15 @@ def test_strength_is_toward_the_photos_own_vector(random_params):
     np.testing.assert_allclose(np.asarray(zero), np.asarray(ar.stylize(params, x, own[0], cfg)), atol=1e-5)
     half = ar.toward_own(v, own, 0.5)
     np.testing.assert_allclose(np.asarray(half[0]), 0.5 * v + 0.5 * np.asarray(own[0]), atol=1e-6)
+    # two regions' vectors shared by a batch of two: not mistaken for one vector per image
+    regions = np.stack([v, -v])
+    own2 = np.stack([np.asarray(own[0]), 2 * np.asarray(own[0])])
+    mixed = np.asarray(ar.toward_own(regions, own2, 0.5))
+    assert mixed.shape == (2, 2, 100)
+    np.testing.assert_allclose(mixed[1, 0], 0.5 * v + 0.5 * own2[1], atol=1e-6)
+    np.testing.assert_allclose(mixed[0, 1], -0.5 * v + 0.5 * own2[0], atol=1e-6)
+    per_image = np.asarray(ar.toward_own(regions, own2, 0.5, per_image=True))
+    np.testing.assert_allclose(per_image[1], -0.5 * v + 0.5 * own2[1], atol=1e-6)
 
 
 def test_regions_with_one_region_equal_that_style(random_params):

@@ -203,15 +203,15 @@ def predict_style(params: Mapping, images: jax.Array, cfg: ArbitraryConfig) -> j
     return StylePredictor(cfg).apply({"params": params["predictor"]}, style_input(images, cfg))
 
 
-def toward_own(vectors: jax.Array, own: jax.Array, strength) -> jax.Array:
-    """s·v + (1 − s)·own: Magenta's style strength, toward the photo's own style vector. `vectors`
-    (D,), (B, D), (R, D) or (B, R, D); `own` (B, D); `strength` a scalar or (B,). Returns per image."""
+def toward_own(vectors: jax.Array, own: jax.Array, strength, per_image: bool = False) -> jax.Array:
+    """s·v + (1 − s)·own: Magenta's style strength, toward each photo's own style vector.
+
+    `vectors` (D,) or (R, D) (regions) shared by the batch, or with `per_image` (B, D) / (B, R, D);
+    `own` (B, D); `strength` a scalar or (B,). Returns per image: (B, D) or (B, R, D)."""
     s = jnp.asarray(strength, jnp.float32)
     v = jnp.asarray(vectors, jnp.float32)
     b = own.shape[0]
-    if v.ndim == 1:
-        v = jnp.broadcast_to(v, (b,) + v.shape)
-    elif v.ndim == 2 and v.shape[0] != b:  # (R, D) regions shared by the batch
+    if not per_image:
         v = jnp.broadcast_to(v, (b,) + v.shape)
     s = jnp.broadcast_to(s, (b,)).reshape((b,) + (1,) * (v.ndim - 1))
     own = own.reshape((b,) + (1,) * (v.ndim - 2) + own.shape[-1:])
@@ -237,7 +237,8 @@ def stylize(params: Mapping, images: jax.Array, vectors: jax.Array, cfg: Arbitra
             masks: jax.Array | None = None, strength=None, clip: bool = True) -> jax.Array:
     """`transform`, with `strength` (None = 1, a scalar or (B,)) toward each photo's own vector."""
     if strength is not None:
-        vectors = toward_own(vectors, predict_style(params, images, cfg), strength)
+        per_image = jnp.ndim(vectors) == (3 if masks is not None else 2)
+        vectors = toward_own(vectors, predict_style(params, images, cfg), strength, per_image)
     return transform(params, images, vectors, cfg, masks, clip)
 
 
