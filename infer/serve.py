@@ -69,10 +69,13 @@ class ApiError(Exception):
 
 
 def default_models() -> dict[str, Path]:
-    """The shipped model of every method with a renderer (`styljax.methods`), under its name."""
+    """The shipped model of every method with a renderer (`styljax.methods`), under its name. The
+    fetched ones (`--method arbitrary`'s, in the weights cache) are not served by default: the
+    service takes no painting uploads yet, so give them with --model."""
     from styljax import methods
 
-    return {name: methods.get(name).default_model_path() for name in methods.named("renderer")}
+    return {name: methods.get(name).default_model_path() for name in methods.named("renderer")
+            if not methods.get(name).default_model_cache}
 
 
 def load_models(paths: dict[str, Path]) -> dict:

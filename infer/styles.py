@@ -41,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from styljax.models import stylebank as sb
     from styljax.models.style_store import open_store
 
-    args.model = str(args.model or methods.get("stylebank").default_model_path())
+    from styljax import magenta
+
+    args.model = str(magenta.resolve_model(args.model) if args.model else methods.get("stylebank").default_model_path())
     st = open_store(args.model)
     verb = args.styles_verb
     if verb == "list":

@@ -8,12 +8,17 @@ examples:
       INPUT(S)|DIR --out PATH|DIR [--size PX] [--batch N] [--strength S] [--preserve-colors]
   styljax stylize --method cin|johnson [--model M] --style NAME|all|a:0.5,b:0.5 [--mask F]
       INPUT(S)|DIR --out PATH|DIR [--strength S] [--preserve-colors]
+  styljax stylize --method arbitrary --style painting.jpg|a.jpg:0.7,b.jpg:0.3 INPUT(S)|DIR --out PATH|DIR
+      [--size PX] [--strength S] [--preserve-colors] [--mask F --style a.jpg,b.jpg]
+  styljax stylize --method cin --model magenta-26 --style 7|3:0.5,12:0.5|all INPUT(S)|DIR --out PATH|DIR
   styljax stylize --method cin --engine ray --workers 4 --style NAME SRC_DIR_OR_URI --out DST_DIR_OR_URI
   styljax stylize --method photo --content A --style B [--content-mask MA --style-mask MB | --auto-masks K]
       --out x.png
 
 gatys and photo optimise one image against style image files; stylebank, cin and johnson run a
-trained model (default: checkpoints/<method>) whose styles are named (`styljax styles list`).
+trained model (default: checkpoints/<method>) whose styles are named (`styljax styles list`);
+arbitrary runs Magenta's arbitrary-style net on any painting file (weights from `styljax weights
+fetch`, which also converts Magenta's 26-style CIN net: --method cin --model magenta-26).
 """
 
 from __future__ import annotations
@@ -41,7 +46,9 @@ def register(sub) -> None:
     p.add_argument("inputs", nargs="*", help="content image(s) or a folder (or use --content)")
     p.add_argument("--content", default=None, help="content image")
     p.add_argument("--style", required=True, nargs="+",
-                   help="gatys: style image(s); stylebank/cin/johnson: NAME, all, or a fusion a:0.7,b:0.3")
+                   help="gatys: style image(s); stylebank/cin/johnson: NAME, all, or a fusion a:0.7,b:0.3; "
+                        "arbitrary: painting file(s) or stored names, a mix a.jpg:0.7,b.jpg:0.3 (style vectors "
+                        "interpolated)")
     p.add_argument("--out", required=True, help="output image (.png/.jpg), or a folder for several")
     p.add_argument("--size", type=int, default=None, help="output max side in px (gatys default 512; stylebank: input size)")
     p.add_argument("--max-pixels", type=int, default=None,
@@ -80,7 +87,8 @@ def register(sub) -> None:
     b.add_argument("--strength", default=None, metavar="S",
                    help="style strength in [0, 1] (default 1): stylebank blends the bank's features with the "
                         "photo's before decoding; cin/johnson interpolate γ/β toward an identity style, or fade "
-                        "pixels toward the photo when the model has none")
+                        "pixels toward the photo when the model has none; arbitrary interpolates the style vector "
+                        "toward the photo's own (Magenta's)")
     b.add_argument("--mask", default=None, help="region mask image: grey levels split into one region per style")
     b.add_argument("--regions", type=int, default=None, help="K-means regions of the encoder features, one style each")
     b.add_argument("--batch", type=int, default=4, help="images per jitted call")

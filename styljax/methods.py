@@ -52,6 +52,10 @@ class Method:
       config_names: that table's names, here for `--help` (a test holds them equal).
       default_config: the `--config` used when none is given.
       add_style: whether `styljax add-style` trains a new style into a frozen model of it.
+      add_style_fn: `run(args)` for `styljax add-style` when the method predicts a style instead of
+        training one (arbitrary style: a painting's vector).
+      default_model_cache: its default model is fetched into the weights cache (`styljax.magenta`),
+        not shipped in checkpoints/.
     """
 
     name: str
@@ -70,6 +74,8 @@ class Method:
     config_names: tuple[str, ...] = ()
     default_config: str | None = None
     add_style: bool = False
+    add_style_fn: str | None = None
+    default_model_cache: bool = False
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -86,7 +92,7 @@ class Method:
         if capability == "train":
             return self.trainer is not None
         if capability == "add-style":
-            return self.add_style
+            return self.add_style or self.add_style_fn is not None
         return getattr(self, capability) is not None
 
     # ----------------------------------------------------------------------- the heavy pieces
@@ -101,24 +107,35 @@ class Method:
         """`styljax stylize --method NAME` for an optimisation method."""
         return self._load("stylize")(args)
 
+    def run_add_style(self, args) -> int:
+        """`styljax add-style` for a method that predicts its styles instead of training them (`add_style_fn`)."""
+        return self._load("add_style_fn")(args)
+
     def default_model_path(self) -> Path:
-        """Its shipped model (`styljax.checkpoints`)."""
+        """Its shipped model (`styljax.checkpoints`), or its fetched one (`styljax.magenta`)."""
         from styljax import checkpoints
 
         if self.default_model is None:
             raise StyljaxError(f"{self.name} ships no model")
+        if self.default_model_cache:
+            from styljax import magenta
+
+            return magenta.model_dir(self.default_model)
         return checkpoints.model_dir(self.default_model)
 
     def open_renderer(self, path: str | Path | None = None):
         """The `Renderer` of the model at `path` (default: the shipped one), checked to be this method's.
 
         Args:
-          path: a model directory, or None for `default_model_path()`.
+          path: a model directory (or a fetched model's name, `styljax.magenta.MODELS`), or None for
+        `default_model_path()`.
 
         Returns:
           A `styljax.render.Renderer`.
         """
-        path = Path(path) if path is not None else self.default_model_path()
+        from styljax import magenta
+
+        path = magenta.resolve_model(path) if path is not None else self.default_model_path()
         return self._load("renderer")(path, self.name)
 
     def open_store(self):
@@ -190,6 +207,15 @@ REGISTRY: tuple[Method, ...] = (
         trainer="styljax.train.transform:register_johnson",
         train_help="train a Johnson et al. transform net for one style",
         configs="JOHNSON_EXPERIMENTS", config_names=("kodak", "identity", "kodak-wiki-render", "render-soft", "tiny"), default_config="kodak",
+    ),
+    Method(
+        name="arbitrary", title="arbitrary style", kind="feedforward",
+        help="any painting file as the style, no training: Magenta's arbitrary-style net (Ghiasi et al.) "
+             "on its published weights (`styljax weights fetch`)",
+        renderer="styljax.models.arbitrary_renderer:ArbitraryRenderer",
+        store="styljax.models.arbitrary_store:STORE", model_format="styljax-arbitrary/1",
+        default_model="magenta-arbitrary", default_model_cache=True,
+        add_style_fn="styljax.infer.arbitrary:run_add_style",
     ),
     Method(
         name="photo", title="Deep Photo Style Transfer", kind="optimisation",

@@ -112,6 +112,8 @@ class StyleSpec:
         """
         regional = regions is not None or mask is not None
         if text == "all":
+            if not known:
+                raise StyljaxError(f"{what}: 'all' but the model has no stored styles")
             if regional:
                 raise StyljaxError("--regions/--mask need one style per region, e.g. --style a,b")
             return cls(tuple(known), every=True, strength=strength, preserve_colors=preserve_colors)
@@ -169,6 +171,11 @@ class Renderer(Protocol):
     def reserved_styles(self) -> tuple[str, ...]:
         """Styles that change how the model renders (never added or removed while serving)."""
 
+    def prepare_styles(self, text: str, load_kw: dict | None = None, what: str = "--style") -> str:
+        """Make the styles the spec `text` names available before it is parsed, and return the
+        spec to parse (a model whose styles are given as image files computes their params here,
+        once, and names them)."""
+
     def style_params(self, spec: StyleSpec) -> Any:
         """One style's params, or a mix's (made once, reused for every batch)."""
 
@@ -216,6 +223,11 @@ class StyleStoreRenderer(abc.ABC):
     @property
     def styles(self) -> list[str]:
         return sorted(self.params[self.styles_key])
+
+    def prepare_styles(self, text: str, load_kw: dict | None = None, what: str = "--style") -> str:
+        """`text` as it is: the styles are the stored ones (the arbitrary-style model overrides
+        this to predict the style vectors of painting files named in `text`)."""
+        return text
 
     def add_style(self, tree: dict, meta: dict, name: str | None = None, what: str = "upload") -> str:
         """Add an exported style (a `styljax styles export` file's tree and meta) in memory; the

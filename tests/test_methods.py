@@ -51,10 +51,10 @@ def test_every_entry_resolves(name):
 
 
 def test_capabilities_partition_the_methods():
-    assert methods.named("stylize") == ("gatys", "stylebank", "cin", "johnson", "photo")
-    assert methods.named("renderer") == ("stylebank", "cin", "johnson")
+    assert methods.named("stylize") == ("gatys", "stylebank", "cin", "johnson", "arbitrary", "photo")
+    assert methods.named("renderer") == ("stylebank", "cin", "johnson", "arbitrary")
     assert methods.named("train") == ("stylebank", "cin", "johnson", "video")
-    assert methods.named("add-style") == ("stylebank", "cin")
+    assert methods.named("add-style") == ("stylebank", "cin", "arbitrary")
     # a renderer implies a store, a default model and stylize; optimisation methods have neither
     for m in map(methods.get, methods.named()):
         if m.renderer:
@@ -64,7 +64,7 @@ def test_capabilities_partition_the_methods():
 
 
 def test_unknown_names_give_one_clear_line():
-    with pytest.raises(StyljaxError, match=r"^--method: expected one of gatys, stylebank, cin, johnson, photo, "
+    with pytest.raises(StyljaxError, match=r"^--method: expected one of gatys, stylebank, cin, johnson, arbitrary, photo, "
                                            r"got 'stylebnak' \(did you mean stylebank\?\)$"):
         methods.get("stylebnak", "stylize")
     with pytest.raises(StyljaxError, match=r"^--method: expected one of .*got 'video'$"):

@@ -45,20 +45,28 @@ def register_add_style(sub) -> None:
         description="Train one new style into an existing StyleBank or CIN model: a new bank (StyleBank) or a\n"
                     "new γ/β set (CIN) learns the style image while everything else stays frozen, so the model's\n"
                     "other styles do not change. --refine trains an existing style further. Rerunning the same\n"
-                    "command resumes from its run directory.",
+                    "command resumes from its run directory. --method arbitrary stores the painting's predicted\n"
+                    "style vector instead (seconds, no training; --refine optimises that vector alone).",
         epilog="examples:\n"
                "  styljax add-style --model my_model --style new_painting.jpg --name new_style\n"
                "  styljax add-style --model my_model --style painting.jpg --name wave --refine\n"
-               "  styljax add-style --model checkpoints/cin --style painting.jpg --out my_cin",
+               "  styljax add-style --model checkpoints/cin --style painting.jpg --out my_cin\n"
+               "  styljax add-style --method arbitrary --style painting.jpg --name mine [--refine]",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="model directory (updated in place unless --out)")
+    p.add_argument("--model", default=None,
+                   help="model directory (updated in place unless --out); default with --method: its default model")
+    p.add_argument("--method", default=None,
+                   help=f"{'|'.join(methods.named('add-style'))}: the method whose default model gets the style "
+                        "(arbitrary: the painting's predicted style vector is stored, in seconds, no training)")
     p.add_argument("--style", required=True, help="style image")
     p.add_argument("--name", default=None, help="style name (default: the file stem)")
     p.add_argument("--refine", action="store_true",
-                   help="NAME exists: train its bank further (from its current weights), everything else frozen")
+                   help="NAME exists: train its bank further (from its current weights), everything else frozen; "
+                        "arbitrary: optimise the style vector alone (L-BFGS, --steps, on 3 photos of --content-dir "
+                        "or scikit-image's at --crop px, default 30 steps at 192)")
     content_flags(p)
     per_method = "; ".join(f"{m.title}: {', '.join(m.config_names)}"
-                           for m in map(methods.get, methods.named("add-style")))
+                           for m in map(methods.get, methods.named("add-style")) if m.config_names)
     p.add_argument("--config", default="add-style",
                    help=f"experiment recipe (steps, batch, crop, learning rate) from train/configs.py; {per_method} "
                         f"(default add-style; the loss is always the model's own)")
@@ -279,14 +287,23 @@ def calibrated(params: dict, exp: configs.Experiment, batches, names) -> tuple[d
 
 def run_add_style(args: argparse.Namespace) -> int:
     """A new style (or `--refine` of one) on a frozen model: a StyleBank bank or CIN γ/β."""
-    from styljax import data, image, parallel
+    from styljax import data, image, magenta, parallel
     from styljax.models.style_store import check_style_name, open_store
     from styljax.tasks.perceptual import PerceptualLoss
 
+    if args.model is None:
+        if args.method is None:
+            raise StyljaxError("add-style: give --model DIR or --method (its default model)")
+        args.model = str(methods.get(args.method, "add-style").default_model_path())
+    args.model = str(magenta.resolve_model(args.model))
     st = open_store(args.model)
     params, model_cfg, manifest = st.load_model(args.model)
     styles = params[st.styles_key]
     method = methods.for_manifest(manifest, args.model)
+    if args.method is not None and args.method != method.name:
+        raise StyljaxError(f"--method {args.method}: {args.model} is a {method.name} model")
+    if method.add_style_fn is not None:  # a predicted style: no training
+        return method.run_add_style(args)
     if not method.add_style:
         raise StyljaxError(f"{args.model}: a {method.name} model has one style per network; "
                            f"train another with `styljax train {method.name}`")

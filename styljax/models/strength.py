@@ -35,7 +35,8 @@ import numpy as np
 MODE_FEATURES = "features"  # StyleBank: blend K ⊗ F with F before the decoder
 MODE_GAMMA_BETA = "gamma-beta"  # CIN/Johnson with an identity style: γ/β interpolation
 MODE_PIXEL = "pixel"  # CIN/Johnson without one: s·O + (1 − s)·I
-MODES = (MODE_FEATURES, MODE_GAMMA_BETA, MODE_PIXEL)
+MODE_STYLE_VECTOR = "style-vector"  # arbitrary style (Magenta): s·v + (1 − s)·(the photo's own vector)
+MODES = (MODE_FEATURES, MODE_GAMMA_BETA, MODE_PIXEL, MODE_STYLE_VECTOR)
 IDENTITY_STYLE = "identity"  # the reserved CIN/Johnson style trained with the content loss only
 
 

@@ -134,6 +134,14 @@ class StyleStore:
         atomic_write(path / "manifest.json", json.dumps(manifest, indent=2).encode())
         return path
 
+    def save_style(self, path: str | Path, name: str, tree: dict) -> Path:
+        """Write one style into the model at `path` (a new one, or replacing it), recording the
+        model's body sha256 and config as every style file does; returns the file."""
+        path = self._dir(path)
+        manifest = self.read_manifest(path)
+        self._save_style(path, name, tree, manifest[self.sha_key], self.config_from_dict(manifest["config"]))
+        return self._style_file(path, name)
+
     def _save_style(self, path: Path, name: str, tree: dict, sha: str, cfg: Any) -> None:
         meta = {"format": self.style_format, "style": name, self.sha_key: sha, "config": config_to_dict(cfg)}
         store.save_tree(self._style_file(path, name), _np(tree), meta)

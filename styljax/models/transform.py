@@ -64,7 +64,9 @@ class TransformConfig:
     """Architecture of a transform net (hashable: a static jit argument).
 
     Attributes:
-      channels: widths of conv1, conv2, conv3 (the residual width is the last); the up convs mirror.
+      channels: widths of conv1, conv2, conv3 (the residual width is the last), optionally followed
+        by those of up1, up2; without them the up convs mirror conv2, conv1. (Magenta's published
+        26-style net is (32, 32, 32, 8, 4): `styljax.magenta`.)
       residual_blocks: number of residual blocks.
       norm_output: a conditional IN on the output conv too (Magenta CIN) or not (Johnson).
       output: "sigmoid" (Magenta) or "tanh150" (Johnson: caffe mean + 150/255·tanh).
@@ -85,8 +87,8 @@ class TransformConfig:
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "dtype", jnp.dtype(self.dtype).type)
-        if len(self.channels) != 3:
-            raise ValueError(f"channels needs 3 entries (conv1, conv2, conv3), got {self.channels}")
+        if len(self.channels) not in (3, 5):
+            raise ValueError(f"channels needs 3 entries (conv1, conv2, conv3) or 5 (+ up1, up2), got {self.channels}")
         if self.output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {self.output!r}")
 
@@ -100,13 +102,19 @@ class TransformConfig:
         """Johnson's fast-neural-style net with instance norm (no output norm, tanh ×150)."""
         return cls(**{"norm_output": False, "output": "tanh150", **overrides})
 
+    @property
+    def up_channels(self) -> tuple[int, int]:
+        """Widths of up1, up2 (given, or mirroring conv2, conv1)."""
+        return self.channels[3:5] if len(self.channels) == 5 else (self.channels[1], self.channels[0])
+
     def norm_channels(self) -> dict[str, int]:
         """{norm name: channels} of every (conditional) instance norm, in network order."""
-        c1, c2, c3 = self.channels
+        c1, c2, c3 = self.channels[:3]
         names = {"conv1": c1, "conv2": c2, "conv3": c3}
         for i in range(1, self.residual_blocks + 1):
             names[f"res{i}a"] = names[f"res{i}b"] = c3
-        names.update(up1=c2, up2=c1)
+        u1, u2 = self.up_channels
+        names.update(up1=u1, up2=u2)
         if self.norm_output:
             names["out"] = 3
         return names
@@ -143,7 +151,8 @@ class TransformNet(nn.Module):
     def __call__(self, x: jax.Array, style: Mapping[str, Any], masks: jax.Array | None = None) -> jax.Array:
         cfg = self.cfg
         dt = cfg.dtype
-        c1, c2, c3 = cfg.channels
+        c1, c2, c3 = cfg.channels[:3]
+        u1, u2 = cfg.up_channels
 
         def conv_norm(y, name, features, kernel, stride=1, relu=True, upsample=False):
             y = ReflectConv(features, kernel, stride, use_bias=False, dtype=dt, name=name, upsample=upsample)(y)
@@ -156,8 +165,8 @@ class TransformNet(nn.Module):
         for i in range(1, cfg.residual_blocks + 1):
             h = conv_norm(y, f"res{i}a", c3, 3)
             y = y + conv_norm(h, f"res{i}b", c3, 3, relu=False)
-        y = conv_norm(y, "up1", c2, 3, upsample=True)
-        y = conv_norm(y, "up2", c1, 3, upsample=True)
+        y = conv_norm(y, "up1", u1, 3, upsample=True)
+        y = conv_norm(y, "up2", u2, 3, upsample=True)
         if cfg.norm_output:
             y = conv_norm(y, "out", 3, 9, relu=False)
         else:
