@@ -300,6 +300,15 @@ def _env_python(env: Path) -> Path:
     return env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+READY_FILE = "styljax-export-ready.json"  # written last by `setup_export_env`: what it installed
+
+
+def env_ready(env: Path | None = None) -> bool:
+    """Whether the export environment was set up to the end (an interrupted set-up is not)."""
+    env = export_env() if env is None else Path(env)
+    return _env_python(env).is_file() and (env / READY_FILE).is_file()
+
+
 def extra_requirements(extra: str = EXPORT_EXTRA) -> list[str]:
     """The requirements of one of styljax's extras, from its installed metadata."""
     from importlib import metadata
@@ -331,6 +340,7 @@ def setup_export_env(env: Path | None = None, log=print) -> Path:
         if not _env_python(env).is_file():
             subprocess.run([sys.executable, "-m", "venv", str(env)], check=True)
         subprocess.run([str(_env_python(env)), "-m", "pip", "install", "-q", *reqs], check=True)
+        (env / READY_FILE).write_text(json.dumps({"requirements": reqs}) + "\n")
     except (OSError, subprocess.CalledProcessError) as e:
         raise StyljaxError(f"{env}: could not set up the export environment: {e}") from None
     return env
@@ -343,7 +353,7 @@ def onnx_converter() -> str:
 
     if importlib.util.find_spec("jax2onnx") is not None:
         return "here"
-    if _env_python(export_env()).is_file():
+    if env_ready():
         return "env"
     raise StyljaxError(
         f"--format onnx needs the `{EXPORT_EXTRA}` extra (jax2onnx), which is not installed: run "

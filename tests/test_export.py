@@ -229,10 +229,15 @@ def export_env():
     user's cache (the suite's private cache would rebuild it every run); made if missing."""
     env = Path(os.environ.get("STYLJAX_EXPORT_ENV") or
                Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "styljax" / "export-env")
+    import fcntl
+
     before = os.environ.get("STYLJAX_EXPORT_ENV")
     os.environ["STYLJAX_EXPORT_ENV"] = str(env)
-    if not ex._env_python(env).is_file():
-        ex.setup_export_env(env)
+    env.parent.mkdir(parents=True, exist_ok=True)
+    with open(env.parent / f".{env.name}.lock", "w") as lock:  # pytest-xdist workers: one sets it up
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not ex.env_ready(env):
+            ex.setup_export_env(env)
     yield env
     if before is None:
         os.environ.pop("STYLJAX_EXPORT_ENV", None)
