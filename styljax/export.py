@@ -8,9 +8,10 @@
   `Exported.serialize()`, which `jax.export.deserialize` reads with only jax (and flatbuffers).
 - `export_onnx`: `jax2onnx.to_onnx` on the same functions. jax2onnx pins orbax-checkpoint below
   the version styljax needs, so it lives in an environment of its own (`export_env`, made by
-  `setup_export_env` from the `export` extra's requirements): the conversion runs there as a
-  subprocess (`onnx_worker`) that imports this checkout's styljax after the environment's own
-  packages. Where jax2onnx imports in this process, it runs here.
+  `setup_export_env` from the `export` extra's requirements): the conversion
+  (`styljax.export_onnx`, the one module that imports jax2onnx) runs there as a subprocess that
+  imports this styljax after the environment's own packages. Where jax2onnx imports in this
+  process, it runs here.
 
 Sizes: the models reflect-pad images to multiples of 4 and crop the output back
 (`styljax.models.stylebank.pad_to_multiple`), so the artefacts take any height and width of at
@@ -361,50 +362,13 @@ def onnx_converter() -> str:
         f"orbax-checkpoint below the version styljax needs, so it cannot share styljax's)")
 
 
-def _convert_onnx(req: Request) -> list[dict]:
-    """Convert each program with jax2onnx and write it (atomically); [{path, opset, converter}] (in
-    the process that has jax2onnx)."""
-    from importlib import metadata
-
-    import onnx
-    from jax2onnx import to_onnx
-
-    from styljax.image import atomic_path
-
-    method, _, _, programs = load(req)
-    done = []
-    for program in programs:
-        path = artefact_path(Path(req.out), program)
-        model = to_onnx(program.fn, input_specs(program, req, method.export_min_side), model_name=f"styljax_{method.name}",
-                        opset=ONNX_OPSET, input_names=[i.name for i in program.inputs],
-                        output_names=[program.output.name])
-        onnx.checker.check_model(model)
-        with atomic_path(path) as tmp:
-            onnx.save(model, str(tmp))
-        done.append({"path": str(path), "opset": ONNX_OPSET, "converter": f"jax2onnx {metadata.version('jax2onnx')}",
-                     "onnx": metadata.version("onnx")})
-    return done
-
-
-def onnx_worker(argv: Sequence[str]) -> int:
-    """The export environment's side of `export_onnx`: argv[0] is the request as JSON; prints the
-    results as one JSON line, or the one-line error and exits 2."""
-    try:
-        results = _convert_onnx(Request(**json.loads(argv[0])))
-    except StyljaxError as e:
-        print(f"styljax: {e}", file=sys.stderr)
-        return 2
-    print("STYLJAX-ONNX " + json.dumps(results))
-    return 0
-
-
 def _run_worker(req: Request) -> list[dict]:
     """Run `onnx_worker` in the export environment, with this styljax appended to its path (after
     the environment's own packages, so its jax2onnx, orbax and jax are the ones imported)."""
     import styljax
 
     root = str(Path(styljax.__file__).resolve().parent.parent)
-    code = ("import sys; sys.path.append(sys.argv[1]); from styljax.export import onnx_worker; "
+    code = ("import sys; sys.path.append(sys.argv[1]); from styljax.export_onnx import onnx_worker; "
             "sys.exit(onnx_worker(sys.argv[2:]))")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     req_json = json.dumps(dataclasses.asdict(req))
@@ -425,7 +389,12 @@ def export_onnx(req: Request) -> list[Path]:
     sidecars. Returns the artefacts' paths."""
     where = onnx_converter()
     method, renderer, spec, programs = load(req)  # errors before any conversion starts
-    results = _convert_onnx(req) if where == "here" else _run_worker(req)
+    if where == "here":
+        from styljax.export_onnx import convert
+
+        results = convert(req)
+    else:
+        results = _run_worker(req)
     written = []
     for program, res in zip(programs, results):
         path = Path(res["path"])
