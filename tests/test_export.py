@@ -145,6 +145,8 @@ def test_stablehlo_fixed_sizes(tiny_models, tmp_path):
     assert np.abs(np.asarray(exp.call(x)) - want).max() <= TOL
     with pytest.raises(Exception):  # another batch size is refused by the artefact's shape check
         exp.call(images(1, 20, 12))
+    with pytest.raises(Exception):  # so is a side under the model's minimum (8): jax cannot refine the shapes
+        exp.call(images(2, 20, 6))
 
 
 def test_symbolic_layers_equal_the_fast_forms():
