@@ -29,8 +29,10 @@ browser:
 test: setup browser
 	$(BIN)/python -m pytest -q -n 2 --durations=15 -m "not slow"
 
-# The tests marked slow (minutes each); CI runs them as its second step.
+# The tests marked slow (minutes each); CI runs them as its second step. The ONNX export tests need
+# the converter's own environment (`styljax export --setup`: jax2onnx pins an older orbax).
 test-slow: setup
+	$(BIN)/styljax export --setup
 	$(BIN)/python -m pytest -q -n 2 --durations=5 -m slow
 
 bench: setup

@@ -22,7 +22,7 @@ from styljax.errors import StyljaxError
 
 # verb modules: each keeps its heavy imports inside its functions so `styljax --help` stays fast
 VERBS = ("styljax.infer.demo", "styljax.infer.stylize", "styljax.infer.video", "styljax.infer.analogy", "styljax.train.cli",
-         "styljax.infer.styles", "styljax.infer.weights", "styljax.infer.serve")
+         "styljax.infer.styles", "styljax.infer.weights", "styljax.infer.serve", "styljax.infer.export")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ registry (`get`, `named`, `for_model`) instead of testing method names themselve
     stylize --method M     get(M, "stylize")   -> M.run_stylize(args) or M.open_renderer(path)
     serve, styles          for_model(path)     -> the method from the model's manifest
     train M, add-style     get(M, "train")     -> M.register_trainer(...), M.experiment(name)
+    export --method M      get(M, "export")    -> M.load_exporter()(renderer, spec, names) (`styljax.export`)
 
 The entries are plain strings and tuples, so importing this module (and building `--help` from
 it) imports no JAX; the heavy pieces are `"module:attribute"` references imported when used, the
@@ -25,7 +26,7 @@ from typing import Any
 from styljax.errors import StyljaxError
 
 KINDS = ("optimisation", "feedforward", "video")
-CAPABILITIES = ("stylize", "renderer", "store", "train", "add-style")
+CAPABILITIES = ("stylize", "renderer", "store", "train", "add-style", "export")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +57,11 @@ class Method:
         training one (arbitrary style: a painting's vector).
       default_model_cache: its default model is fetched into the weights cache (`styljax.magenta`),
         not shipped in checkpoints/.
+      export_min_side: the smallest height and width its exported programs take (`styljax export`:
+        sizes are symbolic from there up); None: it does not export.
+      exporter: `exporter(renderer, spec, names) -> [styljax.export.Program]`: what `styljax
+        export` writes for a model of it (default: through its `Renderer`, one artefact; a method
+        with a second network, e.g. a style predictor, returns a second program).
     """
 
     name: str
@@ -76,6 +82,8 @@ class Method:
     add_style: bool = False
     add_style_fn: str | None = None
     default_model_cache: bool = False
+    export_min_side: int | None = None
+    exporter: str = "styljax.export:renderer_programs"
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -93,6 +101,8 @@ class Method:
             return self.trainer is not None
         if capability == "add-style":
             return self.add_style or self.add_style_fn is not None
+        if capability == "export":
+            return self.export_min_side is not None and self.renderer is not None
         return getattr(self, capability) is not None
 
     # ----------------------------------------------------------------------- the heavy pieces
@@ -110,6 +120,10 @@ class Method:
     def run_add_style(self, args) -> int:
         """`styljax add-style` for a method that predicts its styles instead of training them (`add_style_fn`)."""
         return self._load("add_style_fn")(args)
+
+    def load_exporter(self):
+        """Its `exporter` function (`styljax.export`)."""
+        return self._load("exporter")
 
     def default_model_path(self) -> Path:
         """Its shipped model (`styljax.checkpoints`), or its fetched one (`styljax.magenta`)."""
@@ -166,11 +180,13 @@ class Method:
         return table[name]
 
 
-# What CIN and Johnson share: the transform net's renderer, store, format and training task.
+# What CIN and Johnson share: the transform net's renderer, store, format and training task, and
+# the smallest side its exported programs take (the 9x9 convs' reflect pads need 5 px, the 3x3 ones
+# at 1/4 scale 2 px; 8 keeps both, as for StyleBank's encoder of the same strides).
 _TRANSFORM_NET = dict(
     renderer="styljax.models.transform_renderer:TransformRenderer",
     store="styljax.models.transform_store:STORE", model_format="styljax-transform/1",
-    task="styljax.tasks.transform:TransformTask",
+    task="styljax.tasks.transform:TransformTask", export_min_side=8,
 )
 
 REGISTRY: tuple[Method, ...] = (
@@ -189,7 +205,7 @@ REGISTRY: tuple[Method, ...] = (
         trainer="styljax.train.stylebank:register_train",
         train_help="train a StyleBank model (auto-encoder + one bank per style)",
         configs="EXPERIMENTS", config_names=("kodak", "kodak-wiki", "autoencoder", "banks", "kodak-wiki-render", "paper", "add-style", "tiny"),
-        default_config="kodak", add_style=True,
+        default_config="kodak", add_style=True, export_min_side=8,
     ),
     Method(
         name="cin", title="CIN", kind="feedforward",

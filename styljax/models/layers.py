@@ -14,6 +14,13 @@ pads ``lo = max(k - s, 0) // 2`` zeros in front; output j of the SAME conv then 
 from ``s·j − lo − a`` where `a` extra zero rows were put in front, so choosing
 ``a = (−lo) mod s`` makes output ``j = (lo + a)/s + i`` equal reference output `i` exactly (same
 taps, same summation). For s = 1 this is "reflect-pad k//2, SAME conv, crop k//2 each side".
+
+Symbolic sizes (`jax.export` with symbolic height and width, `styljax.export`)
+------------------------------------------------------------------------------
+The fast forms plan their crops, gathers and block layouts from concrete sizes. When a spatial size
+is a symbolic dimension they fall back to the reference forms: ``jnp.pad(..., "reflect")``, a
+``VALID`` convolution, nearest ×2 upsampling as broadcast + reshape. Same values up to float
+rounding, and the ops that portable formats (StableHLO consumers, ONNX) know: Pad, Conv, Reshape.
 """
 
 from __future__ import annotations
@@ -30,6 +37,17 @@ from jax import lax
 
 _DN = ("NHWC", "HWIO", "NHWC")
 CONV_METHODS = ("same_crop", "valid")
+
+
+def is_symbolic(*dims) -> bool:
+    """Whether any of `dims` is a symbolic dimension (shape-polymorphic tracing), not an int."""
+    return not all(isinstance(d, (int, np.integer)) for d in dims)
+
+
+def crop_hw(x: jax.Array, h, w) -> jax.Array:
+    """The top-left h × w of NHWC `x`: a static slice, also for symbolic sizes (where NumPy-style
+    indexing, unable to prove the bounds, would gather)."""
+    return lax.slice(x, (0, 0, 0, 0), (x.shape[0], h, w, x.shape[3]))
 
 
 def _valid_plan(n: int, k: int, s: int) -> tuple[int, int, int, int]:
@@ -92,6 +110,8 @@ def reflect_pad(x: jax.Array, pad: int) -> jax.Array:
     if pad == 0:
         return x
     h, w = x.shape[1:3]
+    if is_symbolic(h, w):  # the constant gather needs concrete sizes
+        return jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
     if min(h, w) < 2:
         raise ValueError(f"reflection padding needs H, W >= 2, got {h}x{w}")
     return x[:, _reflect_index(h, pad)][:, :, _reflect_index(w, pad)]
@@ -180,6 +200,8 @@ def conv_valid(xp: jax.Array, kernel: jax.Array, stride: int = 1) -> jax.Array:
     im2col matmul, and of an RGB output head the VALID form's.
     """
     k, _, c, _ = kernel.shape
+    if is_symbolic(*xp.shape[1:3]):  # the fast forms plan from concrete sizes
+        return lax.conv_general_dilated(xp, kernel, (stride, stride), "VALID", dimension_numbers=_DN)
     if stride == 2 or (stride == 1 and k > 1 and k * c <= 32):  # strided, or thin input (RGB under a 9×9 kernel)
         return _valid_by_blocks(xp, kernel, stride)
     return _valid_by_same(xp, kernel, stride)
@@ -220,7 +242,7 @@ def upsample_reflect_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     conv with the four phase kernels side by side gives all phases at once. Same values up to
     float rounding (taps are summed before multiplying).
     """
-    if kernel.shape[:2] != (3, 3):
+    if kernel.shape[:2] != (3, 3) or is_symbolic(*x.shape[1:3]):
         return reflect_conv(upsample_nearest_2x(x), kernel)
     b, h, w, c = x.shape
     d = kernel.shape[-1]

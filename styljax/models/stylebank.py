@@ -54,8 +54,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
-from styljax.models.layers import ConvINReLU, ReflectConv, reflect_conv, reflect_pad
+from styljax.models.layers import ConvINReLU, ReflectConv, crop_hw, is_symbolic, reflect_conv, reflect_pad
 from styljax.models.strength import lerp, restore_tone
 
 DOWNSAMPLE = 4  # two stride-2 convs in the encoder
@@ -221,12 +222,26 @@ def nbytes(tree: Any) -> int:
 def pad_to_multiple(images: jax.Array, multiple: int = DOWNSAMPLE) -> jax.Array:
     """Reflect-pad the bottom/right of (B, H, W, c) so H and W become multiples of `multiple`."""
     h, w = images.shape[1:3]
+    if is_symbolic(h, w):
+        return _pad_to_multiple_symbolic(images, multiple)
     ph, pw = (-h) % multiple, (-w) % multiple
     if ph == 0 and pw == 0:
         return images
     if min(h, w) < multiple:
         raise ValueError(f"images must be at least {multiple} px on each side, got {h}×{w}")
     return jnp.pad(images, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect")
+
+
+def _pad_to_multiple_symbolic(images: jax.Array, multiple: int) -> jax.Array:
+    """`pad_to_multiple` for symbolic H, W (`jax.export`): the padding is unknown while tracing, so
+    each axis gets the `multiple - 1` reflected rows any size could need and is then cut to
+    multiple·⌈n/multiple⌉ (slices and a flip: shape arithmetic that ONNX converters carry through)."""
+    x = images
+    for axis in (1, 2):
+        n = x.shape[axis]
+        tail = jnp.flip(lax.slice_in_dim(x, n - multiple, n - 1, axis=axis), axis=axis)
+        x = lax.slice_in_dim(lax.concatenate([x, tail], axis), 0, multiple * ((n + multiple - 1) // multiple), axis=axis)
+    return x
 
 
 @functools.partial(jax.jit, static_argnames=("cfg",))
@@ -248,7 +263,7 @@ def decode(
     """O = D(F): (B, h, w, C) → float32 (B, 4h, 4w, 3), cropped to the top-left `hw` if given."""
     out = Decoder(cfg).apply({"params": params["decoder"]}, features)
     if hw is not None:
-        out = out[:, : hw[0], : hw[1], :]
+        out = crop_hw(out, *hw)
     return out
 
 

@@ -49,7 +49,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from styljax.models.layers import ReflectConv, instance_norm
+from styljax.models.layers import ReflectConv, crop_hw, instance_norm
 from styljax.models.stylebank import nbytes  # noqa: F401  (re-exported: bytes of a style's γ/β)
 from styljax.models.stylebank import pad_to_multiple  # two stride-2 convs: sides padded to multiples of 4
 from styljax.models.stylebank import stack_banks as stack_styles  # the styles `names` stacked on a new axis
@@ -255,7 +255,7 @@ def _stylize(params, images, style, cfg, masks, clip):
     if masks is not None:
         masks = jnp.moveaxis(pad_to_multiple(jnp.moveaxis(masks, 1, -1)), -1, 1)
     out = TransformNet(cfg).apply({"params": params["net"]}, pad_to_multiple(images), style, masks)
-    out = out[:, :h, :w, :]
+    out = crop_hw(out, h, w)
     return jnp.clip(out, 0.0, 1.0) if clip else out
 
 
@@ -311,7 +311,7 @@ def mix_styles(styles: Mapping[str, dict], weights: Mapping[str, float], normali
         raise ValueError("mix_styles needs at least one weight")
     w = jnp.asarray([weights[n] for n in names], jnp.float32)
     if normalize:
-        if abs(float(w.sum())) < 1e-12:
+        if all(isinstance(weights[n], (int, float)) for n in names) and abs(float(w.sum())) < 1e-12:
             raise ValueError(f"style weights sum to 0: {dict(weights)}")
         w = w / w.sum()
     return jax.tree.map(lambda x: jnp.tensordot(w, x, axes=1), stack_styles(styles, names))
