@@ -214,6 +214,9 @@ def create_app(models: dict, cfg=None, sharding=None):
 
     app.add_middleware(BodyGuard, cap=cfg.max_upload_bytes, timeout_s=cfg.body_timeout_s,
                        reject=error)
+    from styljax.infer import openapi
+
+    openapi.install(app, list(models), cfg.max_side, reject=error)  # the document is the contract; 415
 
     def require_admin(request) -> None:
         """State changes need the admin token: 403 when the server has none, 401 without it."""
