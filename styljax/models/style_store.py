@@ -64,10 +64,15 @@ def config_to_dict(cfg: Any) -> dict:
 
 def config_from_dict(cls: type, d: dict) -> Any:
     """Inverse of `config_to_dict` for the dataclass `cls` (lists → tuples, dtype name → type)."""
-    d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-    if "dtype" in d:
-        d["dtype"] = jnp.dtype(d["dtype"]).type
-    return cls(**d)
+    if not isinstance(d, dict):
+        raise StyljaxError(f"config: a JSON object expected, got {type(d).__name__}")
+    try:  # a damaged or foreign manifest: one line, not a traceback
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        if "dtype" in d:
+            d["dtype"] = jnp.dtype(d["dtype"]).type
+        return cls(**d)
+    except (TypeError, ValueError, KeyError) as e:
+        raise StyljaxError(f"config: not a {cls.__name__} ({e})") from None
 
 
 def _np(tree: Any) -> Any:
@@ -175,7 +180,10 @@ class StyleStore:
         """(params, cfg, manifest); `styles` limits which styles are loaded (default: all)."""
         path = self._dir(path)
         manifest = self.read_manifest(path)
-        cfg = self.config_from_dict(manifest["config"])
+        try:
+            cfg = self.config_from_dict(manifest.get("config"))
+        except StyljaxError as e:
+            raise StyljaxError(f"{path}/manifest.json: {e}") from None
         body, _ = store.load_tree(path / self.body_file)
         names = self.list_styles(path) if styles is None else styles
         loaded = {}
@@ -242,11 +250,14 @@ class StyleStore:
 def read_manifest(path: str | Path) -> dict:
     path = Path(path)
     try:
-        return json.loads((path / "manifest.json").read_text())
+        manifest = json.loads((path / "manifest.json").read_text())
     except FileNotFoundError:
         raise StyljaxError(f"{path}: not a styljax model (no manifest.json)") from None
     except (OSError, ValueError) as e:
         raise StyljaxError(f"{path}/manifest.json: unreadable ({e})") from None
+    if not isinstance(manifest, dict):
+        raise StyljaxError(f"{path}/manifest.json: a JSON object expected, got {type(manifest).__name__}")
+    return manifest
 
 
 def open_store(path: str | Path) -> StyleStore:
