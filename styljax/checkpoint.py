@@ -9,6 +9,7 @@ shadows the last good one; orbax removes the temporary directory at the next sta
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ def manager(directory: str | Path, keep: int = 2) -> ocp.CheckpointManager:
 def save(mngr: ocp.CheckpointManager, step: int, state: Any, meta: dict) -> None:
     """Write `step` (synchronously). A failed write (disk full, I/O error) is a one-line
     StyljaxError naming the last complete checkpoint, which the failed one never replaces."""
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.CRITICAL)  # orbax's writer threads log a failed write with tracebacks; it is reported below, once
     try:
         mngr.save(
             step,
@@ -44,6 +48,8 @@ def save(mngr: ocp.CheckpointManager, step: int, state: Any, meta: dict) -> None
             + (f"the last complete checkpoint is step {last}" if last is not None else "no earlier checkpoint")
             + ", rerun the same command to resume once the disk is fixed"
         ) from None
+    finally:
+        absl.setLevel(level)
 
 
 def restore(mngr: ocp.CheckpointManager, like: Any, step: int | None = None) -> tuple[Any, dict] | None:
