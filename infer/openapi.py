@@ -8,7 +8,7 @@ codes below, thumbnails as `image/jpeg`, and checks its form fields by hand (so 
 generated from `/openapi.json` (openapi-generator, schemathesis) meets no undocumented answer.
 `tests/test_serve_contract.py` runs schemathesis's checks against it.
 
-`MediaTypeGuard` answers 415 to a POST whose body is not `multipart/form-data` on the upload
+`MediaTypeGuard` answers 415 to a POST whose body is not a form (JSON, text, none) on the upload
 endpoints (FastAPI would answer 422 "field required", which names the wrong fault).
 """
 
@@ -30,7 +30,7 @@ REASONS = {
     408: "the request body (or headers) did not arrive in time",
     409: "conflict: the style exists, the added-style limit is reached, or it is the model's last style",
     413: "too large: the body over the upload cap, an image over the pixel cap, a decompression bomb",
-    415: "the body is not multipart/form-data",
+    415: "the body is not a form (multipart/form-data)",
     422: "a required field is missing or not of its type",
     500: "internal error (never expected; no traceback is sent)",
     503: "busy: the queue is full or no decode slot freed in time; retry later",
@@ -53,6 +53,8 @@ ROUTES: dict[tuple[str, str], tuple[int, ...]] = {
 }
 
 UPLOAD_PATHS = ("/v1/stylize", "/v1/models/{model}/styles")
+# the bodies FastAPI parses as a form (an url-encoded one carries no file: 422, the field is missing)
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # `styljax.models.style_store.check_style_name`
 
@@ -156,8 +158,8 @@ def install(app, models: list[str], max_side: int, reject) -> None:
 
 
 class MediaTypeGuard:
-    """ASGI middleware: 415 JSON for a POST to an upload endpoint whose Content-Type is not
-    multipart/form-data (`paths` may hold `{param}` segments)."""
+    """ASGI middleware: 415 JSON for a POST to an upload endpoint whose Content-Type is not a form
+    (`paths` may hold `{param}` segments)."""
 
     def __init__(self, app, paths, reject):
         self.app, self.reject = app, reject
@@ -171,7 +173,7 @@ class MediaTypeGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] == "POST" and self._matches(scope["path"]):
             ctype = next((v for k, v in scope["headers"] if k == b"content-type"), b"").decode("latin-1")
-            if ctype.split(";")[0].strip().lower() != "multipart/form-data":
+            if ctype.split(";")[0].strip().lower() not in FORM_TYPES:
                 message = f"Content-Type: multipart/form-data expected, got {ctype[:80]!r}"
                 return await self.reject(scope, 415, message, {"Connection": "close"})(scope, receive, send)
         await self.app(scope, receive, send)
