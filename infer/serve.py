@@ -16,8 +16,9 @@
 in the model's own way, named by the response header `X-Styljax-Strength-Mode` (features, gamma-beta
 or pixel: `styljax.models.strength`); `preserve_colors=true` keeps the photo's chrominance. Results
 come back as PNG or JPEG; every error is JSON `{"error": "..."}` with a 4xx/5xx status (400 bad
-input, 401/403 no admin credential, 404, 408 too slow, 409, 413 too large, 503 busy, 504 timed
-out) and one log line.
+input, 401/403 no admin credential, 404, 408 too slow, 409, 413 too large, 415 not a form, 422 a
+field missing, 503 busy, 504 timed out) and one log line; `/openapi.json` lists them all
+(`styljax.infer.openapi`).
 Requests are batched dynamically (`styljax.infer.serving`).
 
 Hostile clients (issue #23): the (admin) endpoints that change styles are off unless the server has
