@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("styljax: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a disk or file-system fault (ENOSPC, EIO) not met by a StyljaxError: one line, not a traceback
+        print(f"styljax: {' '.join(str(e).split())}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

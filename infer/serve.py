@@ -16,8 +16,9 @@
 in the model's own way, named by the response header `X-Styljax-Strength-Mode` (features, gamma-beta
 or pixel: `styljax.models.strength`); `preserve_colors=true` keeps the photo's chrominance. Results
 come back as PNG or JPEG; every error is JSON `{"error": "..."}` with a 4xx/5xx status (400 bad
-input, 401/403 no admin credential, 404, 408 too slow, 409, 413 too large, 503 busy, 504 timed
-out) and one log line.
+input, 401/403 no admin credential, 404, 408 too slow, 409, 413 too large, 415 not a form, 422 a
+field missing, 503 busy, 504 timed out) and one log line; `/openapi.json` lists them all
+(`styljax.infer.openapi`).
 Requests are batched dynamically (`styljax.infer.serving`); with `--engine ray` the same app runs as
 Ray Serve replicas batching with `@serve.batch` (`styljax.infer.ray_serve`).
 
@@ -219,6 +220,9 @@ def create_app(models: dict, cfg=None, sharding=None, batcher_class=None):
 
     app.add_middleware(BodyGuard, cap=cfg.max_upload_bytes, timeout_s=cfg.body_timeout_s,
                        reject=error)
+    from styljax.infer import openapi
+
+    openapi.install(app, list(models), cfg.max_side, reject=error)  # the document is the contract; 415
 
     def require_admin(request) -> None:
         """State changes need the admin token: 403 when the server has none, 401 without it."""

@@ -3,16 +3,20 @@
 A run directory holds `ckpt/<step>/` (orbax `CheckpointManager`: the whole `TrainState` as one
 `state` item plus a JSON `meta` item with the config that made it). Saves are synchronous so a
 save triggered by SIGTERM is complete before the process exits; orbax writes each step to a
-temporary directory and renames it, so an interrupted save never shadows the last good one.
+temporary directory and renames it, so an interrupted save (a killed process, a full disk) never
+shadows the last good one; orbax removes the temporary directory at the next start.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
+
+from styljax.errors import StyljaxError
 
 
 def manager(directory: str | Path, keep: int = 2) -> ocp.CheckpointManager:
@@ -23,12 +27,29 @@ def manager(directory: str | Path, keep: int = 2) -> ocp.CheckpointManager:
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state: Any, meta: dict) -> None:
-    mngr.save(
-        step,
-        args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
-        force=True,
-    )
-    mngr.wait_until_finished()
+    """Write `step` (synchronously). A failed write (disk full, I/O error) is a one-line
+    StyljaxError naming the last complete checkpoint, which the failed one never replaces."""
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.CRITICAL)  # orbax's writer threads log a failed write with tracebacks; it is reported below, once
+    try:
+        mngr.save(
+            step,
+            args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+            force=True,
+        )
+        mngr.wait_until_finished()
+    except (OSError, ValueError, RuntimeError) as e:  # tensorstore reports OS errors as ValueError
+        mngr.reload()  # forget the step that was not written
+        last = mngr.latest_step()
+        reason = " ".join(str(e).split())[:300]
+        raise StyljaxError(
+            f"{mngr.directory}: checkpoint of step {step} not written ({type(e).__name__}: {reason}); "
+            + (f"the last complete checkpoint is step {last}" if last is not None else "no earlier checkpoint")
+            + ", rerun the same command to resume once the disk is fixed"
+        ) from None
+    finally:
+        absl.setLevel(level)
 
 
 def restore(mngr: ocp.CheckpointManager, like: Any, step: int | None = None) -> tuple[Any, dict] | None:

@@ -40,6 +40,7 @@ __all__ = [
     "MIN_SIDE",
     "atomic_path",
     "atomic_write",
+    "fsync_path",
     "contact_sheet",
     "decode_bounded",
     "default_max_pixels",
@@ -461,13 +462,23 @@ def _umask() -> int:
     return mask
 
 
+def fsync_path(path: PathLike) -> None:
+    """fsync a file or a directory by name (a directory's fsync makes the renames in it durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is renamed onto ``path``.
 
     Parent directories are created. The temporary file is hidden ('.name.XXXX.suffix'),
     keeps the target's suffix (so writers that infer the format from it work) and gets the
-    usual umask-derived permissions. If the body raises, the temporary file is removed,
+    usual umask-derived permissions; it is fsync'd before the rename and the directory after, so
+    neither a killed process nor a crash leaves a partial file under ``path``. If the body raises, the temporary file is removed,
     ``path`` is left untouched and the exception propagates; an OSError (from creating the
     temporary file, the body or the rename) becomes a StyljaxError naming ``path``.
     """
@@ -483,7 +494,9 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
         raise StyljaxError(f"{path}: cannot write: {e.strerror or e}") from e
     try:
         yield tmp
+        fsync_path(tmp)  # the data is on disk before the name points at it (a crash never shows an empty file)
         os.replace(tmp, path)
+        fsync_path(path.parent)  # and the new name itself survives a crash
     except BaseException as e:
         tmp.unlink(missing_ok=True)
         if isinstance(e, OSError):

@@ -18,6 +18,8 @@ import dataclasses
 import json
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,8 @@ import numpy as np
 
 from styljax import store
 from styljax.errors import StyljaxError
-from styljax.image import atomic_write
+from styljax.image import _umask as image_umask
+from styljax.image import atomic_write, fsync_path
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -37,6 +40,15 @@ def check_style_name(name: str) -> str:
     if not _NAME.match(name) or name in (".", "..") or name.endswith(".npz"):
         raise StyljaxError(f"bad style name {name!r}: use letters, digits, '_', '-', '.' (max 64)")
     return name
+
+
+def _same_style(file: Path, name: str, sha: str | None) -> bool:
+    """Whether `file` is a whole style file named `name` holding the params of hash `sha`."""
+    try:
+        _, meta = store.load_tree(file)
+    except StyljaxError:
+        return False
+    return meta.get("style") == name and meta.get("sha256") == sha
 
 
 def config_to_dict(cfg: Any) -> dict:
@@ -52,10 +64,15 @@ def config_to_dict(cfg: Any) -> dict:
 
 def config_from_dict(cls: type, d: dict) -> Any:
     """Inverse of `config_to_dict` for the dataclass `cls` (lists → tuples, dtype name → type)."""
-    d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-    if "dtype" in d:
-        d["dtype"] = jnp.dtype(d["dtype"]).type
-    return cls(**d)
+    if not isinstance(d, dict):
+        raise StyljaxError(f"config: a JSON object expected, got {type(d).__name__}")
+    try:  # a damaged or foreign manifest: one line, not a traceback
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        if "dtype" in d:
+            d["dtype"] = jnp.dtype(d["dtype"]).type
+        return cls(**d)
+    except (TypeError, ValueError, KeyError) as e:
+        raise StyljaxError(f"config: not a {cls.__name__} ({e})") from None
 
 
 # Config fields that change how a model renders, not its params: two configs that differ only in
@@ -118,8 +135,33 @@ class StyleStore:
 
     # ------------------------------------------------------------------------------- save/load
     def save_model(self, path: str | Path, params: dict, cfg: Any, meta: dict | None = None) -> Path:
-        """Write a whole model (body + every style). Style files not in params are removed."""
-        path = self._dir(path, must_exist=False)
+        """Write a whole model (body + every style). Style files not in params are removed.
+
+        A new model directory appears whole or not at all: it is written into a hidden sibling and
+        renamed into place. An existing one (add-style in place) is rewritten file by file, each
+        atomically, the manifest last: a process killed on the way leaves a model that loads.
+        """
+        path = Path(path)
+        if path.exists() or path.is_symlink():
+            return self._write_model(path, params, cfg, meta)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+            os.chmod(tmp, 0o777 & ~image_umask())
+        except OSError as e:
+            raise StyljaxError(f"{path}: cannot write: {e.strerror or e}") from None
+        try:
+            self._write_model(tmp, params, cfg, meta)
+            os.rename(tmp, path)
+            fsync_path(path.parent)
+        except BaseException as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(e, OSError):
+                raise StyljaxError(f"{path}: cannot write: {e.strerror or e}") from None
+            raise
+        return path
+
+    def _write_model(self, path: Path, params: dict, cfg: Any, meta: dict | None) -> Path:
         (path / self.styles_key).mkdir(parents=True, exist_ok=True)
         body = _np({k: params[k] for k in self.body_keys})
         sha = store.tree_sha256(body)
@@ -150,13 +192,17 @@ class StyleStore:
         return read_manifest(path)
 
     def list_styles(self, path: str | Path) -> list[str]:
-        return sorted(f.stem for f in (self._dir(path) / self.styles_key).glob("*.npz"))
+        # hidden files are writes in progress (or left by a killed process), never styles
+        return sorted(f.stem for f in (self._dir(path) / self.styles_key).glob("*.npz") if not f.name.startswith("."))
 
     def load_model(self, path: str | Path, styles: list[str] | None = None) -> tuple[dict, Any, dict]:
         """(params, cfg, manifest); `styles` limits which styles are loaded (default: all)."""
         path = self._dir(path)
         manifest = self.read_manifest(path)
-        cfg = self.config_from_dict(manifest["config"])
+        try:
+            cfg = self.config_from_dict(manifest.get("config"))
+        except StyljaxError as e:
+            raise StyljaxError(f"{path}/manifest.json: {e}") from None
         body, _ = store.load_tree(path / self.body_file)
         names = self.list_styles(path) if styles is None else styles
         loaded = {}
@@ -204,9 +250,12 @@ class StyleStore:
         src, dst = self._style_file(path, old), self._style_file(path, new)
         if not src.is_file():
             raise StyljaxError(f"{path}: no style {old!r}")
-        if dst.exists():
-            raise StyljaxError(f"{path}: style {new!r} exists already")
         tree, meta = store.load_tree(src)
+        if dst.exists():
+            if _same_style(dst, new, meta.get("sha256")):  # a rename killed between its two steps: finish it
+                os.remove(src)
+                return
+            raise StyljaxError(f"{path}: style {new!r} exists already")
         store.save_tree(dst, tree, {**{k: v for k, v in meta.items() if k != "sha256"}, "style": new})
         os.remove(src)
 
@@ -220,11 +269,14 @@ class StyleStore:
 def read_manifest(path: str | Path) -> dict:
     path = Path(path)
     try:
-        return json.loads((path / "manifest.json").read_text())
+        manifest = json.loads((path / "manifest.json").read_text())
     except FileNotFoundError:
         raise StyljaxError(f"{path}: not a styljax model (no manifest.json)") from None
     except (OSError, ValueError) as e:
         raise StyljaxError(f"{path}/manifest.json: unreadable ({e})") from None
+    if not isinstance(manifest, dict):
+        raise StyljaxError(f"{path}/manifest.json: a JSON object expected, got {type(manifest).__name__}")
+    return manifest
 
 
 def open_store(path: str | Path) -> StyleStore:
