@@ -14,6 +14,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) weights
 
+# The tests also cover the optional Ray engine (`styljax.ray`), so they install its extra.
+RAY_STAMP := $(VENV)/.ray-installed
+$(RAY_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[ray]'
+	touch $@
+
 weights: $(STAMP)
 	$(BIN)/styljax weights fetch
 
@@ -26,12 +32,12 @@ browser:
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: setup browser
+test: setup browser $(RAY_STAMP)
 	$(BIN)/python -m pytest -q -n 2 --durations=15 -m "not slow"
 
 # The tests marked slow (minutes each); CI runs them as its second step. The ONNX export tests need
 # the converter's own environment (`styljax export --setup`: jax2onnx pins an older orbax).
-test-slow: setup
+test-slow: setup $(RAY_STAMP)
 	$(BIN)/styljax export --setup
 	$(BIN)/python -m pytest -q -n 2 --durations=5 -m slow
 
