@@ -76,6 +76,8 @@ class StyleStore:
       config_cls: the architecture dataclass (stored as the manifest's "config").
       what: the model, for error messages ("a StyleBank model").
       body_name: the body, for error messages ("auto-encoder").
+      reserved: styles the model keeps for itself (CIN/Johnson's `identity`, the strength-0
+        target): stored and loaded like the others, never offered to a user (`public`).
     """
 
     format: str
@@ -87,6 +89,11 @@ class StyleStore:
     config_cls: type
     what: str
     body_name: str
+    reserved: tuple[str, ...] = ()
+
+    def public(self, names) -> list[str]:
+        """`names` without the reserved styles, sorted: the styles a user sees and picks."""
+        return sorted(n for n in names if n not in self.reserved)
 
     # ---------------------------------------------------------------------------------- layout
     def _dir(self, path: str | Path, must_exist: bool = True) -> Path:
