@@ -119,3 +119,17 @@ def test_one_bad_input_is_exit_2(tiny_models, folder, tmp_path, capsys):
     rc = main(["stylize", "--method", "stylebank", "--model", str(tiny_models["stylebank"]), "--style", "red",
                str(folder / "c_tiny.png"), "--out", str(tmp_path / "o.png"), "--quiet"])
     assert rc == 2 and "at least 16 px" in capsys.readouterr().err
+
+
+def test_demo_size_checked_before_any_work(capsys, monkeypatch):
+    import styljax.models.stylebank_store as store
+
+    def refuse(*a, **k):
+        raise AssertionError("the model was loaded before --size was checked")
+
+    monkeypatch.setattr(store, "load_model", refuse)
+    assert main(["demo", "--size", "-5"]) == 2
+    assert capsys.readouterr().err.strip() == "styljax: --size must be at least 16 px, got -5"
+    assert main(["demo", "--size", "99999"]) == 2
+    err = capsys.readouterr().err
+    assert "--size 99999" in err and "over the limit of 64,000,000" in err
