@@ -44,7 +44,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output image (.png/.jpg), or a folder for several")
     p.add_argument("--size", type=int, default=None, help="output max side in px (gatys default 512; stylebank: input size)")
     p.add_argument("--max-pixels", type=int, default=None,
-                   help="refuse inputs with more pixels (default: $STYLJAX_MAX_PIXELS or 64 MP)")
+                   help="the pixel budget: refuse an input, a render at --size or a --tile tile with more pixels, "
+                        "checked before any work (default: $STYLJAX_MAX_PIXELS or 64 MP)")
     p.add_argument("--preserve-colors", action="store_true",
                    help="keep the photo's colours: gatys transfers luminance only; stylebank/cin/johnson keep "
                         "the output's luminance with the photo's chrominance")
