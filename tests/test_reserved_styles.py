@@ -91,3 +91,17 @@ def test_shipped_models_list_no_identity():
         assert tr.IDENTITY_STYLE not in m.styles and m.styles
         if tr.IDENTITY_STYLE in m.params["styles"]:
             assert m.strength_mode == "gamma-beta"
+
+
+def test_styles_verbs_refuse_the_reserved_name(cin_with_identity, tmp_path, capsys):
+    import shutil
+
+    model = tmp_path / "cin"
+    shutil.copytree(cin_with_identity, model)
+    assert main(["styles", "rename", "--model", str(model), "red", "identity"]) == 2
+    assert "'identity' is reserved" in capsys.readouterr().err
+    assert main(["styles", "rename", "--model", str(model), "identity", "plain"]) == 2
+    assert main(["styles", "export", "--model", str(model), "red", str(tmp_path / "red.npz")]) == 0
+    assert main(["styles", "import", "--model", str(model), str(tmp_path / "red.npz"), "--name", "identity"]) == 2
+    assert "'identity' is reserved" in capsys.readouterr().err
+    assert sorted(transform_store.list_styles(model)) == ["green", "identity", "red"]
