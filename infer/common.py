@@ -14,6 +14,19 @@ from collections.abc import Sequence
 from styljax.errors import StyljaxError
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """`--help` with each option's default, "(default: X)", where it has a value worth showing:
+    not None, False or empty, and not already told in the option's own help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help = action.help or ""
+        default = action.default
+        if (default in (None, False, [], (), argparse.SUPPRESS) or "default" in help.lower()
+                or not action.option_strings):
+            return help
+        return f"{help} (default: %(default)s)"
+
+
 def floats(text: str, name: str = "value") -> tuple[float, ...]:
     """'0.7,0.3' -> (0.7, 0.3), with a one-line error naming the option."""
     try:

@@ -14,6 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
+from styljax.errors import StyljaxError
 from styljax.infer import common
 from styljax.samples import skimage_image
 
@@ -36,6 +37,13 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     common.check_choice(args.method, ("stylebank", "gatys"), "method")
+    from styljax.image import MAX_PIXELS_ENV, MIN_SIDE, default_max_pixels
+
+    if args.size < MIN_SIDE:
+        raise StyljaxError(f"--size must be at least {MIN_SIDE} px, got {args.size}")
+    if args.size * args.size > default_max_pixels():  # the photos are square at most: checked before any work
+        raise StyljaxError(f"--size {args.size}: up to {args.size * args.size:,} pixels, over the limit of "
+                           f"{default_max_pixels():,} (${MAX_PIXELS_ENV} raises it)")
     return run_stylebank(args) if args.method == "stylebank" else run_gatys(args)
 
 

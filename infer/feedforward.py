@@ -2,11 +2,18 @@
 images out, through the model's `styljax.render.Renderer`. The style spec (`--style`) is a
 `styljax.render.StyleSpec`: `NAME`, `all`, `a:0.7,b:0.3` (linear fusion, weights normalised), or
 with `--regions K` / `--mask FILE` one style per region (`a,b`).
+
+Every input's header is checked before any work (a file that is no image, too small, or whose
+render size is over the pixel budget `--max-pixels`). A folder run (several inputs) reports each
+bad file on a line of its own, renders the others and exits 1 with a summary; `--strict`, and a
+run of one input, stop at the first bad file (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +23,7 @@ import numpy as np
 
 from styljax.infer import common
 from styljax import parallel
-from styljax.errors import StyljaxError
+from styljax.errors import StyljaxError, TooLarge
 from styljax.render import StyleSpec
 
 
@@ -29,9 +36,10 @@ def _outputs(inputs: list[Path], out: Path, tags: list[str]) -> dict:
     return {(i, t): out / f"{i.stem}_{t}.png" for i in inputs for t in tags}
 
 
-def run_feedforward(args: argparse.Namespace, model) -> int:
-    """`styljax stylize` for a feed-forward model (a `styljax.render.Renderer`): inputs grouped by
-    size into batches of --batch (one compilation per size), or tiled."""
+def run_feedforward(args: argparse.Namespace, open_model) -> int:
+    """`styljax stylize` for a feed-forward model (a `styljax.render.Renderer`, made by
+    `open_model()` once every input has passed its header checks): inputs grouped by size into
+    batches of --batch (one compilation per size), or tiled."""
     from styljax.infer.photo import apply_photoreal
     from styljax import image, tiling
 
@@ -39,26 +47,53 @@ def run_feedforward(args: argparse.Namespace, model) -> int:
     spec_text, extra_inputs = args.style[0], args.style[1:]
     srcs = extra_inputs + list(args.inputs) + ([args.content] if args.content else [])
     if not srcs:
-        raise StyljaxError(f"{model.method}: give input image(s) or a folder")
+        raise StyljaxError(f"{args.method}: give input image(s) or a folder")
     inputs = [p for s in srcs for p in image.list_images(s)]
+    strict = args.strict or (len(inputs) == 1 and not any(Path(s).is_dir() for s in srcs))
+    tile = args.tile
+    overlap = min(64, tile // 4) if tile is not None and args.tile_overlap is None else args.tile_overlap
+    kw = common.load_limits(args)
+    budget = kw.get("max_pixels") or image.default_max_pixels()
+    if tile is not None:
+        if tile < 16 or not 0 <= overlap < tile:
+            raise StyljaxError(f"--tile needs >= 16 px and 0 <= --tile-overlap < --tile, got {tile}, {overlap}")
+        if tile * tile > budget:
+            raise StyljaxError(f"--tile {tile}: a {tile}x{tile} tile is {tile * tile:,} pixels, over --max-pixels "
+                               f"{budget:,}; give a smaller --tile or raise --max-pixels")
+    inputs = parallel.process_share(inputs)  # multi-host: this process's share of the list
+    every_input = list(inputs)
+    failed: list[Path] = []
+
+    def skip_bad(p: Path, e: StyljaxError) -> None:
+        """A bad input: the end of a strict run; else one line, and the run goes on without it."""
+        if strict:
+            raise e
+        failed.append(p)
+        from tqdm.auto import tqdm
+
+        tqdm.write(f"styljax: {e} (skipped)", file=sys.stderr)  # above the progress bar, if one is drawn
+
+    # every input's header, and its render size against the budget, before any work
+    for p in every_input:
+        try:
+            check_render_size(p, args.size, budget, tile, kw)
+        except StyljaxError as e:
+            skip_bad(p, e)
+
+    model = open_model()
     if args.regions is not None and not model.kmeans_regions:
         raise StyljaxError(f"--regions needs StyleBank's encoder features; for {model.method} give --mask")
     spec_text = model.prepare_styles(spec_text, common.load_limits(args))  # painting files -> named styles, once
     spec = StyleSpec.parse(spec_text, model.styles, strength=getattr(args, "strength", None),
                            preserve_colors=getattr(args, "preserve_colors", False), regions=args.regions, mask=args.mask)
-    tile = args.tile
-    overlap = min(64, tile // 4) if tile is not None and args.tile_overlap is None else args.tile_overlap
-    if tile is not None:
-        if tile < 16 or not 0 <= overlap < tile:
-            raise StyljaxError(f"--tile needs >= 16 px and 0 <= --tile-overlap < --tile, got {tile}, {overlap}")
-        if spec.regional:
-            raise StyljaxError("--tile works with one style, 'all' or a linear fusion (regions would differ per tile)")
+    if tile is not None and spec.regional:
+        raise StyljaxError("--tile works with one style, 'all' or a linear fusion (regions would differ per tile)")
     tags = list(spec.tags)
     out = Path(args.out)
-    inputs = parallel.process_share(inputs)  # multi-host: this process's share of the list
-    targets = _outputs(inputs, out, tags)
+    targets = _outputs(every_input, out, tags)
     for p in set(targets.values()):
         image.check_output_path(p)
+    inputs = [p for p in every_input if p not in set(failed)]
     if not out.suffix and not args.overwrite:  # a folder run resumes: inputs with every output done are skipped
         done = [i for i in inputs if all(targets[(i, t)].is_file() for t in tags)]
         if done:
@@ -75,7 +110,6 @@ def run_feedforward(args: argparse.Namespace, model) -> int:
     if sharding is not None:
         per_call = -(-per_call // sharding.mesh.size) * sharding.mesh.size
     t0 = time.perf_counter()
-    kw = common.load_limits(args)
     written = []
 
     def save(path: Path, content: np.ndarray, result) -> None:
@@ -85,7 +119,8 @@ def run_feedforward(args: argparse.Namespace, model) -> int:
         x = np.stack([im for _, im in chunk])
         if sharding is not None:  # pad to the device count, split over the devices
             x = jax.device_put(np.concatenate([x, x[-1:].repeat(per_call - len(x), 0)]), sharding)
-        results = model.render(jnp.asarray(x), spec, style_params)
+        with out_of_memory_explained(x.shape):
+            results = model.render(jnp.asarray(x), spec, style_params)
         for tag, batch_out in results.items():
             for (p, img), o in zip(chunk, np.asarray(batch_out)):
                 save(targets[(p, tag)], img, o)
@@ -96,7 +131,12 @@ def run_feedforward(args: argparse.Namespace, model) -> int:
     for b in range(0, len(inputs), block):
         by_shape: dict = {}
         for p in inputs[b : b + block]:
-            img = image.load_image(p, max_side=args.size, **kw)
+            try:
+                img = image.load_image(p, max_side=args.size, **kw)
+            except StyljaxError as e:  # found only when decoding: a truncated or corrupt file
+                skip_bad(p, e)
+                bar.update(1)
+                continue
             by_shape.setdefault(img.shape, []).append((p, img))
         for shape, items in by_shape.items():
             if tile is not None and max(shape[:2]) > tile:
@@ -105,7 +145,8 @@ def run_feedforward(args: argparse.Namespace, model) -> int:
                         one = spec.one(tag) if spec.every else spec
 
                         def render_tile(t, one=one, tag=tag):
-                            return model.render(jnp.asarray(t), one, style_params)[tag]
+                            with out_of_memory_explained(t.shape):
+                                return model.render(jnp.asarray(t), one, style_params)[tag]
 
                         o = tiling.map_tiles(render_tile, img, tile, overlap)[0]
                         save(targets[(p, tag)], img, o)
@@ -117,6 +158,7 @@ def run_feedforward(args: argparse.Namespace, model) -> int:
     bar.close()
     dt = time.perf_counter() - t0
     print(f"wrote {len(written)} image(s) to {out} in {dt:.1f} s ({len(inputs) / max(dt, 1e-9):.2f} inputs/s)")
+    inputs = [p for p in inputs if p not in set(failed)]  # those that failed when decoded
     if spec.every and jax.process_count() == 1 and inputs:
         sheet_path = (out.parent if out.suffix else out) / "contact_sheet.jpg"
         tiles, labels = [], []
@@ -128,4 +170,36 @@ def run_feedforward(args: argparse.Namespace, model) -> int:
                 labels.append(t)
         image.save_image(sheet_path, image.contact_sheet(tiles, ncols=len(spec.names) + 1, labels=labels), quality=90)
         print(f"contact sheet: {sheet_path}")
+    if failed:
+        print(f"styljax: {len(failed)} of {len(every_input)} input(s) failed and were skipped (one line "
+              f"each above); the others were written (--strict stops at the first bad file)", file=sys.stderr)
+        return 1
     return 0
+
+
+@contextlib.contextmanager
+def out_of_memory_explained(shape: tuple):
+    """XLA running out of memory for a (B, H, W, 3) batch: one line naming --tile, not a traceback."""
+    try:
+        yield
+    except jax.errors.JaxRuntimeError as e:
+        if "RESOURCE_EXHAUSTED" not in str(e):
+            raise
+        b, h, w = shape[:3]
+        raise StyljaxError(f"out of memory rendering {b} image(s) of {w}x{h}: render in tiles (--tile 1024), "
+                           "give a smaller --size or --batch, or lower --max-pixels") from None
+
+
+def check_render_size(path: Path, size: int | None, budget: int, tile: int | None, load_kw: dict) -> None:
+    """A one-line error, from the header alone, if `path` is no readable image or too small, or
+    if it renders (at `--size`) over the pixel budget `--max-pixels`: a bad file is found before
+    anything is decoded or compiled, and an upscale cannot exhaust the machine's memory."""
+    from styljax import image
+
+    h, w = image.header_size(path, **load_kw)
+    th, tw = (h, w) if size is None else image.fit_max_side(h, w, size)
+    if th * tw > budget:
+        at = f" at --size {size}" if size is not None else ""
+        how = "" if tile is not None else " and add --tile 1024 (tiles keep the memory bounded)"
+        raise TooLarge(f"{path}: {w}x{h}{at} renders at {tw}x{th} ({tw * th:,} pixels), over --max-pixels "
+                       f"{budget:,}: give a smaller --size, or raise --max-pixels{how}")

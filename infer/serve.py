@@ -54,11 +54,11 @@ from pathlib import Path
 
 import numpy as np
 
-from styljax.infer import common
+from styljax.infer import common, thumbnails
 from styljax.errors import StyljaxError, TooLarge
 
 STATIC = Path(__file__).resolve().parent / "static"
-THUMB_SIDE = 128
+THUMB_SIDE = thumbnails.SIDE
 TOKEN_ENV = "STYLJAX_ADMIN_TOKEN"
 log = logging.getLogger("styljax.serve")
 
@@ -87,18 +87,8 @@ def load_models(paths: dict[str, Path]) -> dict:
 
 
 def thumbnail_scene(side: int = THUMB_SIDE) -> np.ndarray:
-    """The built-in content every style thumbnail stylizes: sky, sun, hills, a house (float RGB)."""
-    y, x = np.mgrid[0:side, 0:side].astype(np.float32) / side
-    img = np.stack([0.35 + 0.4 * y, 0.55 + 0.3 * y, 0.9 - 0.2 * y], -1)  # sky
-    sun = (x - 0.75) ** 2 + (y - 0.22) ** 2 < 0.012
-    img[sun] = (1.0, 0.85, 0.3)
-    hill = y > 0.62 + 0.08 * np.sin(6.0 * x)
-    img[hill] = np.stack([0.2 + 0.2 * x, 0.5 + 0.1 * np.cos(9 * x), 0.2 + 0 * x], -1)[hill]
-    house = (np.abs(x - 0.3) < 0.1) & (y > 0.5) & (y < 0.75)
-    img[house] = (0.75, 0.3, 0.25)
-    roof = (y > 0.38) & (y <= 0.5) & (np.abs(x - 0.3) < (y - 0.38) * 1.2)
-    img[roof] = (0.35, 0.2, 0.15)
-    return img.astype(np.float32)
+    """The built-in content every style thumbnail stylizes (`styljax.infer.thumbnails.scene`)."""
+    return thumbnails.scene(side)
 
 
 def encode_image(img: np.ndarray, fmt: str) -> bytes:
@@ -153,9 +143,11 @@ def parse_bool(value: str | None, field: str) -> bool:
     raise ApiError(400, f"{field}: true or false, got {value!r}")
 
 
-def create_app(models: dict, cfg=None, sharding=None, batcher_class=None):
+def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, prerender_thumbnails: bool = False):
     """The FastAPI app over `models` (name → Renderer); batching and limits from `cfg` (ServeConfig);
-    `batcher_class` (default `serving.Batcher`) swaps the batching (`infer/ray_serve.py`: Ray Serve's)."""
+    `batcher_class` (default `serving.Batcher`) swaps the batching (`infer/ray_serve.py`: Ray Serve's).
+    `prerender_thumbnails`: render every style's thumbnail in the background at start-up (the
+    ones not cached on disk), so the page's first visitor finds them ready."""
     import threading
 
     from fastapi import FastAPI, File, Form, Request, UploadFile
@@ -182,8 +174,17 @@ def create_app(models: dict, cfg=None, sharding=None, batcher_class=None):
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        task = asyncio.create_task(prerender()) if prerender_thumbnails else None
         yield
+        if task is not None:
+            task.cancel()
         batcher.close()
+
+    async def prerender():
+        for name, m in models.items():
+            for style in list(m.styles):
+                with contextlib.suppress(Exception):  # a failure here is met again, and answered, on request
+                    await thumbnail_bytes(name, m, style)
 
     app = FastAPI(title="styljax", docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.batcher, app.state.metrics, app.state.models = batcher, metrics, models
@@ -283,6 +284,11 @@ def create_app(models: dict, cfg=None, sharding=None, batcher_class=None):
     def index():
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "max-age=86400"})
+
     @app.get("/healthz")
     def healthz():
         return {"status": "ok", "models": {n: {"method": m.method, "styles": len(m.styles)} for n, m in models.items()},
@@ -306,15 +312,24 @@ def create_app(models: dict, cfg=None, sharding=None, batcher_class=None):
         m = model_of(model)
         if style not in m.styles:
             raise ApiError(404, f"model {model!r} has no style {style!r}")
-        if (model, style) not in thumbs:
+        body = await thumbnail_bytes(model, m, style)
+        return Response(body, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+    async def thumbnail_bytes(model: str, m, style: str) -> bytes:
+        """A style's thumbnail: from memory, else from the disk cache, else rendered (and kept)."""
+        if (model, style) in thumbs:
+            return thumbs[(model, style)]
+        params = await run_in_threadpool(region_styles, m, style, "style")
+        k = await run_in_threadpool(thumbnails.key, m, params)
+        body = await run_in_threadpool(thumbnails.load, k)
+        if body is None:
             scene = thumbnail_scene()
-            params = await run_in_threadpool(region_styles, m, style, "style")
             job = Job(model, scene, [params], np.ones((1,) + scene.shape[:2], np.float32))
             body = await run_in_threadpool(encode_image, await render(job), "jpeg")
-            if style in m.styles:
-                thumbs[(model, style)] = body
-            return Response(body, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
-        return Response(thumbs[(model, style)], media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+            await run_in_threadpool(thumbnails.save, k, body)
+        if style in m.styles:
+            thumbs[(model, style)] = body
+        return body
 
     @app.post("/v1/stylize", response_class=Response, responses={
         200: {"description": "the stylized image", "content": {"image/png": {}, "image/jpeg": {}}}})
@@ -590,7 +605,7 @@ def uvicorn_config(app, cfg, host: str = "127.0.0.1", port: int = 8000, **kw):
 
 def register(sub) -> None:
     p = sub.add_parser("serve", help="HTTP service with dynamic batching and a web page",
-                       description=__doc__.splitlines()[0])
+                       description=__doc__.splitlines()[0], formatter_class=common.DefaultsHelpFormatter)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
     p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
@@ -707,6 +722,15 @@ def admin_token(args: argparse.Namespace) -> str | None:
     return token
 
 
+def configure_logging() -> None:
+    """Log lines on stderr: styljax's own from INFO up, the libraries' from WARNING up (JAX reports
+    at INFO each accelerator it probes and does not find, e.g. `Unable to initialize backend 'tpu'`:
+    no news to someone starting the service). Left alone if the host program set up logging."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("styljax").setLevel(logging.INFO)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -726,8 +750,7 @@ def run_serve(args: argparse.Namespace) -> int:
                           keep_alive_s=args.keep_alive, admin_token=admin_token(args))
     except ValueError as e:
         raise StyljaxError(str(e)) from None
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     paths = parse_models(args.model)
     if getattr(args, "engine", "local") == "ray":  # Ray Serve replicas load the models themselves
         if args.replicas < 1:
@@ -740,7 +763,7 @@ def run_serve(args: argparse.Namespace) -> int:
     models = load_models(paths)
     if args.max_batch is None:
         cfg = dataclasses.replace(cfg, max_batch=auto_batch(models, paths, cfg))
-    app = create_app(models, cfg, sharding=parallel.local_batch_sharding())
+    app = create_app(models, cfg, sharding=parallel.local_batch_sharding(), prerender_thumbnails=True)
     warmup(app, args.warmup)
     print(f"styljax serve: http://{args.host}:{args.port}/  models: "
           + ", ".join(f"{n} ({len(m.styles)} styles)" for n, m in models.items())

@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
         params, _, _ = st.load_model(args.model)
         body = sb.nbytes({k: params[k] for k in st.body_keys})
         print(f"{args.model}: {st.body_name} {body / 2**20:.2f} MiB")
-        for n, b in sorted(params[st.styles_key].items()):
-            print(f"  {n}  ({sb.nbytes(b) / 2**10:.1f} KiB)")
+        for n in st.public(params[st.styles_key]):  # a reserved style (CIN's identity) is internal
+            print(f"  {n}  ({sb.nbytes(params[st.styles_key][n]) / 2**10:.1f} KiB)")
     elif verb == "rename":
         st.rename_style(args.model, args.old, args.new)
         print(f"renamed {args.old} -> {args.new}")

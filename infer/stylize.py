@@ -52,7 +52,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output image (.png/.jpg), or a folder for several")
     p.add_argument("--size", type=int, default=None, help="output max side in px (gatys default 512; stylebank: input size)")
     p.add_argument("--max-pixels", type=int, default=None,
-                   help="refuse inputs with more pixels (default: $STYLJAX_MAX_PIXELS or 64 MP)")
+                   help="the pixel budget: refuse an input, a render at --size or a --tile tile with more pixels, "
+                        "checked before any work (default: $STYLJAX_MAX_PIXELS or 64 MP)")
     p.add_argument("--preserve-colors", action="store_true",
                    help="keep the photo's colours: gatys transfers luminance only; stylebank/cin/johnson keep "
                         "the output's luminance with the photo's chrominance")
@@ -96,6 +97,9 @@ def register(sub) -> None:
                    help="render images larger than this in overlapping TILExTILE tiles (bounded memory; "
                         "instance-norm statistics become per tile)")
     b.add_argument("--tile-overlap", type=int, default=None, help="min overlap between tiles, px (default: min(64, TILE/4))")
+    b.add_argument("--strict", action="store_true",
+                   help="stop at the first bad input (by default a folder run reports each bad file, renders the "
+                        "others and exits 1)")
     b.add_argument("--overwrite", action="store_true",
                    help="redo outputs that exist (by default a folder run skips inputs already done: resumable)")
     cliargs.add_distributed_args(p)
@@ -106,9 +110,10 @@ def register(sub) -> None:
 def gatys_config(args: argparse.Namespace):
     """The GatysConfig for the flags given, defaults from `GatysConfig`."""
     from styljax.gatys import MRF_DEFAULTS, STYLE_LOSSES, GatysConfig, default_steps, halving_sizes
+    from styljax.image import MIN_SIDE
 
-    if args.size < 16:
-        raise StyljaxError(f"--size must be at least 16, got {args.size}")
+    if args.size < MIN_SIDE:
+        raise StyljaxError(f"--size must be at least {MIN_SIDE} px, got {args.size}")
     style_loss = common.check_choice(args.style_loss, STYLE_LOSSES, "style-loss")
     default = GatysConfig() if style_loss == "gram" else dataclasses.replace(GatysConfig(), **MRF_DEFAULTS)
     sizes = halving_sizes(args.size, args.scales or (3 if style_loss == "mrf" else 2))
@@ -202,6 +207,10 @@ def run(args: argparse.Namespace) -> int:
         check_method_given(args)
         args.method = "gatys"
     method = methods.get(args.method, "stylize")
+    from styljax.image import MIN_SIDE
+
+    if args.size is not None and args.size < MIN_SIDE:
+        raise StyljaxError(f"--size must be at least {MIN_SIDE} px, got {args.size}")
     args.strength = common.strength(args.strength)
     feedforward = methods.named("renderer")
     if args.strength is not None and method.name not in feedforward:
@@ -213,5 +222,5 @@ def run(args: argparse.Namespace) -> int:
     if method.renderer is not None:  # a trained model: the shared feed-forward runner
         from styljax.infer.feedforward import run_feedforward
 
-        return run_feedforward(args, method.open_renderer(args.model))
+        return run_feedforward(args, lambda: method.open_renderer(args.model))  # opened once the inputs pass
     return method.run_stylize(args)

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from styljax.models import video as vn
 
     if args.size is not None and args.size < 16:
-        raise StyljaxError(f"--size must be >= 16, got {args.size}")
+        raise StyljaxError(f"--size must be at least 16 px, got {args.size}")
     if args.max_frames is not None and args.max_frames < 1:
         raise StyljaxError(f"--max-frames must be >= 1, got {args.max_frames}")
     if args.method == "ruder":
@@ -131,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     steady = (n - 1) / (wall - t_first) if n > 1 and wall > t_first else float("nan")
     mode = "per-frame" if args.per_frame else "side-by-side" if args.side_by_side else "coherent"
-    print(f"wrote {args.out}: {n} frames {frame.shape[1]}x{frame.shape[0]} ({mode}) in {wall:.1f} s, "
+    # the frames written (side by side: three panels and their labels), not the input's
+    print(f"wrote {args.out}: {n} frames {out.shape[1]}x{out.shape[0]} ({mode}) in {wall:.1f} s, "
           f"{n / wall:.2f} fps overall, {steady:.2f} fps after the first frame")
     return 0
 

@@ -42,5 +42,5 @@ def load_vgg(args: argparse.Namespace, layers: Sequence[str] = ()):
     vgg = weights.resolve(args.weights, cache=args.cache_dir)
     bad = [l for l in layers if l not in relu_names(vgg.depth)]
     if bad:
-        raise StyljaxError(f"layers {bad} are not in VGG-{vgg.depth}")
+        raise StyljaxError(f"layers {', '.join(bad)} are not in VGG-{vgg.depth}")
     return vgg

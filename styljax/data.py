@@ -53,7 +53,7 @@ def folder_files(path: str | Path, exclude: Sequence[str] = ()) -> list[Path]:
     """Image files of a folder, minus those whose stem is in `exclude` (e.g. held-out images)."""
     files = [p for p in image.list_images(path) if p.stem not in set(exclude)]
     if not files:
-        raise StyljaxError(f"{path}: no training images left after excluding {list(exclude)}")
+        raise StyljaxError(f"{path}: no training images left after excluding {', '.join(map(str, exclude))}")
     return files
 
 

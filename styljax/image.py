@@ -40,11 +40,13 @@ __all__ = [
     "MIN_SIDE",
     "atomic_path",
     "atomic_write",
+    "check_pixels",
     "fsync_path",
     "contact_sheet",
     "decode_bounded",
     "default_max_pixels",
     "fit_max_side",
+    "header_size",
     "list_images",
     "load_image",
     "load_images",
@@ -133,7 +135,8 @@ def load_image(
       Resizing is PIL LANCZOS (antialiased) on each channel in float mode 'F', so no
       precision is lost to 8-bit rounding; the result is clipped to [0, 1].
     * ``max_pixels`` (default :func:`default_max_pixels`) is checked against the header
-      before any pixel is decoded. PIL's own decompression-bomb guard
+      before any pixel is decoded, and against the size ``max_side``/``size`` resize it to (an
+      upscale can need far more memory than the file). PIL's own decompression-bomb guard
       (``Image.MAX_IMAGE_PIXELS``) stays on and its warning is an error here; to load
       more pixels than that, the caller must raise ``Image.MAX_IMAGE_PIXELS`` itself.
     * ``min_side`` (default: no floor; the programs pass :data:`MIN_SIDE`) refuses images with a
@@ -146,7 +149,7 @@ def load_image(
         raise StyljaxError(f"max_pixels must be positive, got {cap}")
     path = Path(path)
     _check_file(path)
-    array = _read_pixels(path, cap, min_side)
+    array = _read_pixels(path, cap, min_side, max_side=max_side, size=size)
     target = None
     if size is not None:
         target = _check_size(size, path)
@@ -239,9 +242,49 @@ def _strict_pil() -> Iterator[None]:
                 ImageFile.LOAD_TRUNCATED_IMAGES = lenient
 
 
-def _read_pixels(path: Path, max_pixels: int, min_side: int | None = None) -> np.ndarray:
-    """Open ``path``, check its header size against ``max_pixels`` and ``min_side``, decode,
-    orient, -> RGB."""
+def _over_cap(max_pixels: int) -> str:
+    """The end of every over-the-limit message: the limit and the two ways to raise it."""
+    return f"over the limit of {max_pixels:,} pixels (--max-pixels or ${MAX_PIXELS_ENV} raises it)"
+
+
+def _bomb(path: Path, e: Exception, max_pixels: int) -> TooLarge:
+    """PIL's decompression-bomb guard fired on opening ``path``. It fires above
+    ``Image.MAX_IMAGE_PIXELS`` (~89 MP): when our own cap is lower, the image is over that cap too,
+    and the message quotes the cap the user can change rather than PIL's."""
+    guard = Image.MAX_IMAGE_PIXELS
+    if guard is not None and max_pixels <= guard:
+        found = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"has {int(found.group(1)):,} pixels" if found else "has too many pixels"
+        return TooLarge(f"{path}: image {size}, {_over_cap(max_pixels)}")
+    return TooLarge(f"{path}: refused by PIL's decompression-bomb guard: {e}")
+
+
+def _target_size(hw: tuple[int, int], max_side: int | None, size: Sequence[int] | None, path: Any) -> tuple[int, int] | None:
+    """The (h, w) an image of ``hw`` is resized to by ``size`` or ``max_side`` (None: kept)."""
+    if size is not None:
+        return _check_size(size, path)
+    if max_side is not None:
+        return fit_max_side(*hw, max_side)
+    return None
+
+
+def check_pixels(path: Any, hw: tuple[int, int], max_pixels: int, max_side: int | None = None,
+                 size: Sequence[int] | None = None) -> None:
+    """A one-line :class:`~styljax.errors.TooLarge` if an image of ``hw`` = (h, w), or the size
+    ``max_side``/``size`` resize it to, has more than ``max_pixels`` pixels."""
+    h, w = hw
+    if w * h > max_pixels:
+        raise TooLarge(f"{path}: image is {w}x{h} ({w * h:,} pixels), {_over_cap(max_pixels)}")
+    target = _target_size(hw, max_side, size, path)
+    if target is not None and target[0] * target[1] > max_pixels:
+        th, tw = target
+        raise TooLarge(f"{path}: {w}x{h} resized to {tw}x{th} is {tw * th:,} pixels, {_over_cap(max_pixels)}; "
+                       "give a smaller --size")
+
+
+@contextlib.contextmanager
+def _open(path: Path, max_pixels: int) -> Iterator[Image.Image]:
+    """``path`` opened by PIL (header only, bomb warnings as errors), open errors as one line."""
     with _strict_pil():
         try:
             img = Image.open(path)
@@ -254,28 +297,53 @@ def _read_pixels(path: Path, max_pixels: int, min_side: int | None = None) -> np
         except UnidentifiedImageError as e:
             raise StyljaxError(f"{path}: not an image (or an unsupported format)") from e
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise TooLarge(f"{path}: refused by PIL's decompression-bomb guard: {e}") from e
+            raise _bomb(path, e, max_pixels) from e
         except _DECODE_ERRORS as e:
             raise StyljaxError(f"{path}: cannot read image: {e}") from e
         with img:
-            w, h = img.size
-            if w * h > max_pixels:
-                raise TooLarge(
-                    f"{path}: image is {w}x{h} ({w * h} pixels), over the limit of "
-                    f"{max_pixels} pixels (pass max_pixels or set {MAX_PIXELS_ENV} to raise it)"
-                )
-            if min_side is not None and min(w, h) < min_side:
-                raise StyljaxError(
-                    f"{path}: image is {w}x{h}; at least {min_side} px on each side needed "
-                    f"(smaller images have too little to stylize)"
-                )
-            try:
-                img.load()
-            except Image.DecompressionBombWarning as e:
-                raise TooLarge(f"{path}: refused by PIL's decompression-bomb guard: {e}") from e
-            except _DECODE_ERRORS as e:
-                raise StyljaxError(f"{path}: corrupt or truncated image: {e}") from e
-            return _to_float_rgb(_apply_exif_orientation(img), path)
+            yield img
+
+
+def header_size(path: PathLike, *, max_pixels: int | None = None, min_side: int | None = None,
+                max_side: int | None = None, size: Sequence[int] | None = None) -> tuple[int, int]:
+    """The (h, w) :func:`load_image` with these options would return, up to a quarter turn (EXIF
+    orientation is not read: a PNG's may sit after its pixels), from the header alone (no pixel
+    decoded), with the same one-line errors: missing or unreadable file, not an image, over
+    ``max_pixels`` as read or as resized, a side under ``min_side``. A program checks every input
+    with it before any work."""
+    cap = default_max_pixels() if max_pixels is None else max_pixels
+    path = Path(path)
+    _check_file(path)
+    with _open(path, cap) as img:
+        w, h = img.size
+        _check_header(path, img, cap, min_side, max_side, size)
+    return _target_size((h, w), max_side, size, path) or (h, w)
+
+
+def _check_header(path: Path, img: Image.Image, max_pixels: int, min_side: int | None,
+                  max_side: int | None, size: Sequence[int] | None) -> None:
+    w, h = img.size
+    check_pixels(path, (h, w), max_pixels, max_side, size)
+    if min_side is not None and min(w, h) < min_side:
+        raise StyljaxError(
+            f"{path}: image is {w}x{h}; at least {min_side} px on each side needed "
+            f"(smaller images have too little to stylize)"
+        )
+
+
+def _read_pixels(path: Path, max_pixels: int, min_side: int | None = None, max_side: int | None = None,
+                 size: Sequence[int] | None = None) -> np.ndarray:
+    """Open ``path``, check its header size (as read, and as ``max_side``/``size`` resize it)
+    against ``max_pixels`` and ``min_side``, decode, orient, -> RGB."""
+    with _open(path, max_pixels) as img:
+        _check_header(path, img, max_pixels, min_side, max_side, size)
+        try:
+            img.load()  # still under `_open`'s strict PIL settings
+        except Image.DecompressionBombWarning as e:
+            raise _bomb(path, e, max_pixels) from e
+        except _DECODE_ERRORS as e:
+            raise StyljaxError(f"{path}: corrupt or truncated image: {e}") from e
+        return _to_float_rgb(_apply_exif_orientation(img), path)
 
 
 _ORIENT = {  # EXIF orientation -> the transposition that shows the image upright (as ImageOps.exif_transpose)

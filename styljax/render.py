@@ -130,7 +130,7 @@ class StyleSpec:
                                    f"{MAX_FUSION_WEIGHT:g} in magnitude")
         unknown = [n for n in names if n not in known]
         if unknown:
-            raise StyljaxError(f"{what}: unknown styles {unknown}; this model has: {', '.join(known)}")
+            raise StyljaxError(f"{what}: unknown styles: {', '.join(unknown)}; this model has: {', '.join(known)}")
         if not names:
             raise StyljaxError(f"{what}: empty")
         if len(names) > 1:
@@ -157,7 +157,7 @@ class Renderer(Protocol):
 
     @property
     def styles(self) -> list[str]:
-        """Its styles' names, sorted."""
+        """Its styles' names, sorted: the ones a user picks (never a reserved one)."""
 
     @property
     def styles_key(self) -> str:
@@ -169,7 +169,8 @@ class Renderer(Protocol):
 
     @property
     def reserved_styles(self) -> tuple[str, ...]:
-        """Styles that change how the model renders (never added or removed while serving)."""
+        """Styles that change how the model renders (CIN/Johnson's `identity`): kept out of
+        `styles` (so out of `all`, the lists and the service), never added or removed while serving."""
 
     def prepare_styles(self, text: str, load_kw: dict | None = None, what: str = "--style") -> str:
         """Make the styles the spec `text` names available before it is parsed, and return the
@@ -214,15 +215,18 @@ class StyleStoreRenderer(abc.ABC):
     cfg: Any  # the architecture config of its model module
     manifest: dict
     kmeans_regions: bool = False
-    reserved_styles: tuple[str, ...] = ()
 
     @property
     def styles_key(self) -> str:
         return self.store.styles_key
 
     @property
+    def reserved_styles(self) -> tuple[str, ...]:
+        return self.store.reserved
+
+    @property
     def styles(self) -> list[str]:
-        return sorted(self.params[self.styles_key])
+        return self.store.public(self.params[self.styles_key])
 
     def prepare_styles(self, text: str, load_kw: dict | None = None, what: str = "--style") -> str:
         """`text` as it is: the styles are the stored ones (the arbitrary-style model overrides

@@ -541,6 +541,5 @@ def _as_convention(conv: InputConvention | str | None, name: str) -> InputConven
     if conv is None or isinstance(conv, InputConvention):
         return conv
     if conv not in CONVENTIONS:
-        known = sorted(CONVENTIONS)
-        raise StyljaxError(f"{name}: unknown input convention {conv!r}; known: {known}")
+        raise StyljaxError(f"{name}: unknown input convention {conv!r}; known: {', '.join(sorted(CONVENTIONS))}")
     return CONVENTIONS[conv]

@@ -83,7 +83,7 @@ def test_serve_flag_overrides_the_measurement(tiny_models, monkeypatch, flag, me
         seen["auto"] = True
         return 1
 
-    def fake_create_app(models, cfg, sharding=None):
+    def fake_create_app(models, cfg, sharding=None, **kw):
         seen["max_batch"] = cfg.max_batch
         raise SystemExit(0)  # stop before the server starts
 

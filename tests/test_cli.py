@@ -147,12 +147,21 @@ def test_error_after_progress_bar_has_its_own_line(tiny_models, files, tmp_path,
     d.mkdir()
     (d / "a_good.png").write_bytes((files / "content.png").read_bytes())
     (d / "b_truncated.png").write_bytes((files / "truncated.png").read_bytes())
-    assert main(_feedforward(tiny_models, d, out=tmp_path / "out", quiet=False)) == 2
+    assert main(_feedforward(tiny_models, d, out=tmp_path / "out", quiet=False) + ["--strict"]) == 2
     err = capsys.readouterr().err
     assert "stylebank" in err and "0/2" in err  # the bar was drawn
     errors = [line for line in err.split("\n") if "styljax:" in line]
     assert len(errors) == 1 and errors[0].startswith("styljax: ") and "b_truncated.png" in errors[0], err
     assert err.endswith(errors[0] + "\n"), err  # nothing after the message
+    # without --strict the folder run goes on: the bad file's line and the summary, each a line of its own
+    assert main(_feedforward(tiny_models, d, out=tmp_path / "out", quiet=False)) == 1
+    err = capsys.readouterr().err
+    # as a terminal shows it: a carriage return starts the line over (tqdm clears the bar that way)
+    errors = [line.split("\r")[-1] for line in err.split("\n") if "styljax:" in line]
+    assert len(errors) == 2 and all(e.startswith("styljax: ") for e in errors), err
+    assert "b_truncated.png" in errors[0] and errors[0].endswith("(skipped)") and "1 of 2 input(s) failed" in errors[1]
+    assert err.endswith(errors[1] + "\n"), err
+    assert [p.name for p in (tmp_path / "out").glob("*.png")] == ["a_good_red.png"]
 
 
 def test_styles_list_defaults_to_the_shipped_model(capsys):

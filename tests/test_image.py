@@ -17,7 +17,7 @@ import skimage.data
 from PIL import Image, ImageFile
 
 from styljax import image as sim
-from styljax.errors import StyljaxError
+from styljax.errors import StyljaxError, TooLarge
 from styljax.image import (
     atomic_path,
     atomic_write,
@@ -782,3 +782,32 @@ def test_contact_sheet_labels_and_errors() -> None:
         contact_sheet(tiles, ncols=0)
     with pytest.raises(StyljaxError, match="labels"):
         contact_sheet(tiles, ncols=2, labels=["x"])
+
+
+def test_resize_target_checked_before_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upscale over the cap is refused on the header, before a pixel is decoded (issue #34:
+    `--size 99999` used to allocate the resized image first)."""
+    path = save_image(tmp_path / "small.png", np.zeros((20, 30, 3), np.float32))
+
+    def no_decode(self: ImageFile.ImageFile) -> None:
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decode)
+    with pytest.raises(TooLarge, match=r"30x20 resized to 3000x2000 is 6,000,000 pixels, over the limit of 1,000,000 "
+                                       r"pixels \(--max-pixels"):
+        load_image(path, max_side=3000, max_pixels=1_000_000)
+    with pytest.raises(TooLarge, match="resized to 2000x2000"):
+        load_image(path, size=(2000, 2000), max_pixels=1_000_000)
+    assert sim.header_size(path, max_side=60) == (40, 60)
+
+
+def test_bomb_guard_message_quotes_max_pixels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past PIL's guard (~89 MP, here lowered to 1000 px) with our cap below it, the message quotes
+    the cap a user can change, not PIL's limit."""
+    path = save_image(tmp_path / "big.png", np.zeros((50, 50, 3), np.float32))  # 2500 px
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(TooLarge) as e:
+        load_image(path, max_pixels=500)
+    assert str(e.value) == (f"{path}: image has 2,500 pixels, over the limit of 500 pixels "
+                            "(--max-pixels or $STYLJAX_MAX_PIXELS raises it)")
+    assert "1000" not in str(e.value)

@@ -78,3 +78,35 @@ def test_shipped_models_are_package_data(method):
     for p in needed:
         rel = p.relative_to(ROOT / "checkpoints").as_posix()
         assert any(fnmatch(rel, g) for g in globs), rel
+
+
+def test_wheel_builds_without_warnings(tmp_path):
+    """The build prints no setuptools warnings: the data folders (checkpoints/*, infer/static) are
+    package data, not unlisted packages (issue #34: ~400 lines of `Package ... is absent from the
+    packages configuration` on every install), and the wheel still holds the page and the models."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    setuptools = pytest.importorskip("setuptools")
+    if int(setuptools.__version__.split(".")[0]) < 77:
+        pytest.skip(f"setuptools {setuptools.__version__}: the build needs >= 77 (the dev extra has it)")
+    src = tmp_path / "src"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "train_metrics*.jsonl")
+    for name in ("styljax", "train", "infer", "checkpoints"):
+        shutil.copytree(ROOT / name, src / name, ignore=skip)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    out = tmp_path / "dist"
+    run = subprocess.run([sys.executable, "-W", "default", "-c",
+                          f"from setuptools import build_meta as b; b.build_wheel({str(out)!r})"],
+                         cwd=src, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    log = run.stdout + run.stderr
+    warnings = [l for l in log.splitlines() if "Warning" in l or "absent from" in l]
+    assert not warnings, "\n".join(warnings[:10])
+    names = set(zipfile.ZipFile(next(out.glob("*.whl"))).namelist())
+    assert "styljax/infer/static/index.html" in names
+    assert {"styljax/_checkpoints/cin/manifest.json", "styljax/_checkpoints/cin/styles/wave.npz",
+            "styljax/_checkpoints/stylebank/banks/wave.npz", "styljax/_checkpoints/video/net1.npz"} <= names

@@ -44,7 +44,7 @@ def test_parse_regions_and_mask():
 
 
 @pytest.mark.parametrize("text, kw, message", [
-    ("nope", {}, r"^--style: unknown styles \['nope'\]; this model has: wave, the-scream, starry-night$"),
+    ("nope", {}, r"^--style: unknown styles: nope; this model has: wave, the-scream, starry-night$"),
     ("wave:x", {}, r"^--style: bad weight in 'wave:x'$"),
     ("wave:nan,the-scream", {}, r"must be a finite number"),
     (f"wave:{2 * MAX_FUSION_WEIGHT:g},the-scream", {}, r"at most 1000 in magnitude"),

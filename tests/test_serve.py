@@ -286,10 +286,10 @@ def test_serves_the_shipped_models_by_default():
     assert set(paths) == {"stylebank", "cin", "johnson"} and all((p / "manifest.json").is_file() for p in paths.values())
     with TestClient(serve.create_app(serve.load_models(paths))) as c:
         health = c.get("/healthz").json()["models"]
-        # the six paintings (CIN) or starry-night (Johnson), and the reserved content-only style
-        assert health["stylebank"]["styles"] >= 6 and health["cin"]["styles"] == 7 and health["johnson"]["method"] == "johnson"
+        # the six paintings (CIN) or starry-night (Johnson); the reserved content-only style stays internal
+        assert health["stylebank"]["styles"] >= 6 and health["cin"]["styles"] == 6 and health["johnson"]["method"] == "johnson"
         styles = {m["name"]: [s["name"] for s in m["styles"]] for m in c.get("/v1/styles").json()["models"]}
-        assert {"starry-night", "identity"} <= set(styles["cin"]) and styles["johnson"] == ["identity", "starry-night"]
+        assert "starry-night" in styles["cin"] and "identity" not in styles["cin"] and styles["johnson"] == ["starry-night"]
 
 
 # ---------------------------------------------------------------- strength, colours (issue #19)
@@ -381,8 +381,9 @@ def test_identity_style_switches_to_gamma_beta(tiny_models):
         photo = png(64, 64)
         zero = post(c, "green", image=photo, model="cin", strength="0")
         assert zero.status_code == 200 and zero.headers["X-Styljax-Strength-Mode"] == "gamma-beta"
-        ident = post(c, "identity", image=photo, model="cin")
-        assert np.abs(decode(zero.content) - decode(ident.content)).max() <= 1 / 255 + 1e-6
+        assert post(c, "identity", image=photo, model="cin").status_code == 400  # reserved: not a style to pick
+        ident = m.render(decode(photo)[None], StyleSpec(("identity",)))["identity"][0]  # the internal target
+        assert np.abs(decode(zero.content) - np.asarray(ident)).max() <= 1 / 255 + 1e-6
         assert post(c, "green", image=photo, model="cin", strength="1").content == post(c, "green", image=photo, model="cin").content
 
 

@@ -59,10 +59,11 @@ def test_video_outputs(setup, tmp_path, capsys, out_name, extra):
     args = ["video", str(setup["frames"]), "--model", str(setup["model"]), "--net1", str(setup["net1"]),
             "--style", "a", "--out", str(out), "--quiet"] + extra
     assert main(args) == 0
-    assert "6 frames" in capsys.readouterr().out
+    printed = capsys.readouterr().out
     info, frames = video.open_frames(out)
     frames = list(frames)
     assert 1 <= len(frames) <= 6
+    assert f"6 frames {frames[0].shape[1]}x{frames[0].shape[0]} " in printed  # the size written, not the input's
     width = 3 * 48 if "--side-by-side" in extra else 48
     assert frames[0].shape[1] >= width and np.isfinite(frames[0]).all()
 

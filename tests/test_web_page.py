@@ -1,9 +1,12 @@
 """The service's web page end to end: Playwright drives Debian's chromium against a live server
 (tiny random models), mixes two styles, sets the strength and colours, paints a region, renders,
-switches model, hits an error. (The page's controls are also checked without a browser.)"""
+switches model, hits an error. The page renders on upload and again on every change (debounced,
+the stale request aborted), fits a 1280x800 screen, and loads no missing favicon (issue #34).
+(The page's controls are also checked without a browser.)"""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -59,6 +62,12 @@ def set_range(page, selector: str, value: int) -> None:
         "(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true})); }", str(value))
 
 
+def settle(page) -> None:
+    """Wait until no render is pending (debounced) or in flight (a new size or model compiles its
+    programs first: seconds each on a busy CPU)."""
+    page.wait_for_function("() => !window.styljaxBusy()", timeout=4 * TIMEOUT_MS)
+
+
 def style_rows(page) -> list[str]:
     return page.eval_on_selector_all("#styles [data-style]", "rows => rows.map(r => r.dataset.style)")
 
@@ -73,6 +82,10 @@ def test_page_has_strength_and_colour_controls():
     assert '<input id="preserve-colors" type="checkbox">' in html
     assert 'form.append("strength", String(Number($("strength").value) / 100));' in html
     assert 'if ($("preserve-colors").checked) form.append("preserve_colors", "true");' in html
+
+
+def is_stylize(r) -> bool:
+    return r.url.endswith("/v1/stylize")
 
 
 def test_web_page_mix_paint_render_switch_and_error(tiny_models, tmp_path):
@@ -92,12 +105,16 @@ def test_web_page_mix_paint_render_switch_and_error(tiny_models, tmp_path):
     with live_server(app) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.set_default_timeout(TIMEOUT_MS)
-            console_errors = []
+            console_errors, failed_loads = [], []
             page.on("pageerror", lambda e: console_errors.append(str(e)))
+            page.on("response", lambda r: failed_loads.append(f"{r.status} {r.url}")
+                    if r.status >= 400 and not is_stylize(r) else None)
             posted = []  # the /v1/stylize requests, seen by a pass-through route (bodies included)
             page.route("**/v1/stylize", lambda route: (posted.append(route.request), route.continue_()))
+            responses = []  # their answers, in the order they came
+            page.on("response", lambda r: responses.append(r) if is_stylize(r) else None)
             page.goto(url + "/")
 
             # the default model's rows, thumbnails rendered by the server
@@ -108,10 +125,21 @@ def test_web_page_mix_paint_render_switch_and_error(tiny_models, tmp_path):
             loaded(page, "#styles [data-style] img")
             weights = page.eval_on_selector_all("#styles input[type=range]", "els => els.map(e => e.value)")
             assert weights == ["100", "0", "0"]  # the first style (server order) only
+            # the page names its icon, and the server has it: no 404 for /favicon.ico
+            # (a query string: with request interception on, Chromium fails any fetch of the bare /favicon.ico)
+            icon = page.evaluate("fetch('/favicon.ico?t').then(r => [r.status, r.headers.get('content-type')])")
+            assert icon == [200, "image/svg+xml"] and page.get_attribute("link[rel=icon]", "href") == "/favicon.ico"
+            assert not posted  # nothing to render before a photo
 
-            # photo, a mix of two styles, a painted stroke styled blue
-            page.set_input_files("#photo", str(photo_path))
+            # choosing the photo renders it at once with the current settings: no button pressed
+            with page.expect_response(is_stylize) as first:
+                page.set_input_files("#photo", str(photo_path))
+            assert first.value.status == 200
+            assert form_parts(posted[-1])["style"] == rows[0].encode() and len(posted) == 1
             loaded(page, "#preview")
+            loaded(page, "#result")
+
+            # a mix of two styles, a painted stroke styled blue, size, strength, colours: each change re-renders
             for style, weight in {"red": 50, "green": 0, "blue": 50}.items():
                 set_weight(page, style, weight)
             box = page.locator("#canvas").bounding_box()
@@ -127,10 +155,10 @@ def test_web_page_mix_paint_render_switch_and_error(tiny_models, tmp_path):
             set_range(page, "#strength", 60)
             assert page.text_content("#strength-value") == "60%"
             page.check("#preserve-colors")
+            settle(page)
+            assert 2 <= len(posted) <= 9  # the changes came faster than the debounce: fewer renders than changes
 
-            with page.expect_response(lambda r: r.url.endswith("/v1/stylize")) as resp_info:
-                page.click("#go")
-            resp = resp_info.value
+            resp = responses[-1]
             assert resp.status == 200, resp.text()
             assert resp.headers["content-type"] == "image/png"
             fields = form_parts(posted[-1])
@@ -145,10 +173,17 @@ def test_web_page_mix_paint_render_switch_and_error(tiny_models, tmp_path):
             assert mask.max() == 255 and mask.min() == 0, "the mask is white where painted, black elsewhere"
             assert 0.01 < (mask > 127).mean() < 0.6
 
-            loaded(page, "#result")
+            page.wait_for_function("() => document.querySelector('#result').naturalWidth === 256")
             w, h = page.eval_on_selector("#result", "i => [i.naturalWidth, i.naturalHeight]")
             assert (w, h) == (256, 171)  # 96×64 scaled so its longest side is 256
             page.wait_for_function("() => /\\d+ ms/.test(document.querySelector('#status').textContent)")
+
+            # the button renders again, once, with the same settings
+            before = len(posted)
+            with page.expect_response(is_stylize) as again:
+                page.click("#go")
+            assert again.value.status == 200 and len(posted) == before + 1
+            assert form_parts(posted[-1]) == {**fields, "image": form_parts(posted[-1])["image"]}
 
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             shot = ARTIFACTS / "web_page.png"
@@ -156,42 +191,131 @@ def test_web_page_mix_paint_render_switch_and_error(tiny_models, tmp_path):
             assert shot.stat().st_size > 10_000
 
             # another model: its rows, one style, no painting
+            page.click("#clear")
             page.select_option("#model", "cin")
             page.wait_for_function(
                 "() => document.querySelector('#styles [data-style] img')?.src.includes('/models/cin/')")
             assert sorted(style_rows(page)) == ["blue", "green", "red"]
             loaded(page, "#styles [data-style] img")
-            page.click("#clear")
             for style, weight in {"red": 0, "green": 80, "blue": 0}.items():
                 set_weight(page, style, weight)
             page.select_option("#size", "384")
             set_range(page, "#strength", 50)
             page.uncheck("#preserve-colors")
-            with page.expect_response(lambda r: r.url.endswith("/v1/stylize")) as resp_info:
-                page.click("#go")
-            resp = resp_info.value
+            settle(page)
+            resp = responses[-1]
             assert resp.status == 200, resp.text()
             fields = form_parts(posted[-1])
             assert fields["style"] == b"green" and fields["model"] == b"cin"
             assert "mask" not in fields and "mask_style" not in fields
             assert fields["strength"] == b"0.5" and "preserve_colors" not in fields
-            page.wait_for_function(
-                "() => document.querySelector('#result').naturalWidth === 384", timeout=TIMEOUT_MS)
+            page.wait_for_function("() => document.querySelector('#result').naturalWidth === 384")
             page.wait_for_function("() => document.querySelector('#status').textContent.includes('pixel blend')")
             set_range(page, "#strength", 100)
+            settle(page)
 
-            # an error: a text file posing as a PNG; the page shows the server's JSON message
-            page.set_input_files("#photo", files=[{"name": "photo.png", "mimeType": "image/png",
-                                                   "buffer": b"this is not an image\n"}])
-            page.select_option("#size", "256")
-            with page.expect_response(lambda r: r.url.endswith("/v1/stylize")) as resp_info:
-                page.click("#go")
-            resp = resp_info.value
+            # an error: a text file posing as a PNG, rendered on upload; the page shows the server's JSON message
+            with page.expect_response(is_stylize) as bad:
+                page.set_input_files("#photo", files=[{"name": "photo.png", "mimeType": "image/png",
+                                                       "buffer": b"this is not an image\n"}])
+            resp = bad.value
             assert resp.status == 400
             message = resp.json()["error"]
             assert message
             page.wait_for_function("m => document.querySelector('#status').textContent.includes(m)", arg=message)
             assert "error" in page.get_attribute("#status", "class")
             assert not console_errors, console_errors
+            assert not failed_loads, failed_loads
         finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def seven_styles(tmp_path_factory):
+    """A tiny StyleBank model with the shipped model's seven style names (the page's longest list)."""
+    import jax
+
+    from styljax.models import stylebank as sb
+    from styljax.models import stylebank_store
+
+    names = ["composition-vii", "immunohistochemistry", "shipwreck", "starry-night", "the-scream", "wave",
+             "woman-with-hat"]
+    cfg = sb.StyleBankConfig(channels=(4, 8, 16), output="sigmoid")
+    path = tmp_path_factory.mktemp("seven") / "stylebank"
+    stylebank_store.save_model(path, sb.init(jax.random.key(0), cfg, names), cfg, {"method": "stylebank"})
+    return path
+
+
+def test_web_page_debounces_aborts_and_fits_one_screen(seven_styles, tmp_path):
+    """A burst of changes is one render, and it aborts the request still in flight (its answer would
+    be stale); the result and the main controls fit 1280x800 with seven styles; the thumbnails
+    are small and load."""
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    from styljax.infer import serve
+    from styljax.infer.serving import ServeConfig
+
+    app = serve.create_app(serve.load_models({"stylebank": seven_styles}), ServeConfig(max_batch=2, max_wait_ms=5),
+                           prerender_thumbnails=True)
+    photo_path = tmp_path / "photo.png"
+    Image.fromarray((np.random.default_rng(0).uniform(size=(48, 64, 3)) * 255).astype(np.uint8)).save(photo_path)
+
+    with live_server(app) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.set_default_timeout(TIMEOUT_MS)
+            posted, held, aborted, thumbs = [], [], [], []
+
+            def route(r):  # hold the first render in flight; let the others through
+                posted.append(r.request)
+                if len(posted) == 1:
+                    held.append(r)
+                else:
+                    r.continue_()
+
+            page.route("**/v1/stylize", route)
+            page.on("requestfailed", lambda r: aborted.append(r.failure) if is_stylize(r) else None)
+            page.on("response", lambda r: thumbs.append(r) if r.url.endswith("thumbnail.jpg") else None)
+            page.goto(url + "/")
+            page.wait_for_selector("#styles [data-style]")
+            assert len(style_rows(page)) == 7
+            loaded(page, "#styles [data-style] img")
+            assert len(thumbs) == 7 and all(r.status == 200 for r in thumbs)
+            sides = page.eval_on_selector_all("#styles img", "imgs => imgs.map(i => i.naturalWidth)")
+            assert sides == [serve.THUMB_SIDE] * 7 and all(len(r.body()) < 12_000 for r in thumbs)
+
+            # one screen: the photo input, every style slider, strength, colours, the button and the result
+            page.set_input_files("#photo", str(photo_path))
+            page.wait_for_function("() => document.querySelector('#result-empty') && !document.querySelector('#frame').hidden")
+            assert page.evaluate("document.documentElement.scrollHeight") <= 800
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+            selectors = ["#model", "#photo", "#size", "#strength", "#preserve-colors", "#go", "#status",
+                         ".view .panel:nth-child(2) .stage", "#styles .style-row:last-child input[type=range]"]
+            for sel in selectors:
+                b = page.locator(sel).bounding_box()
+                assert b and b["y"] >= 0 and b["y"] + b["height"] <= 800 and b["x"] + b["width"] <= 1280, (sel, b)
+            stage = page.locator(".view .panel:nth-child(2) .stage").bounding_box()
+            assert stage["width"] >= 400 and stage["height"] >= 400  # the result has room
+
+            # the upload's render is held in flight; a burst of five strength moves is one more render,
+            # which aborts the held one
+            page.wait_for_function("() => window.styljaxBusy()")
+            assert len(posted) == 1 and held
+            page.locator("#strength").evaluate(
+                "el => { for (const v of [90, 80, 70, 60, 55]) { el.value = v;"
+                " el.dispatchEvent(new Event('input', {bubbles: true})); } }")
+            with page.expect_response(is_stylize) as resp:
+                pass
+            assert resp.value.status == 200
+            settle(page)
+            assert len(posted) == 2 and form_parts(posted[1])["strength"] == b"0.55"
+            assert len(aborted) == 1 and "ABORTED" in (aborted[0] or "").upper(), aborted
+            loaded(page, "#result")
+            assert page.text_content("#status").startswith("Done in")
+        finally:
+            for r in held:
+                with contextlib.suppress(Exception):
+                    r.abort()
             browser.close()

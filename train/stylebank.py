@@ -163,7 +163,7 @@ def style_images(specs: list[str]) -> dict:
         files += image.list_images(s)
     names = [Path(f).stem for f in files]
     if len(set(names)) != len(names):
-        raise StyljaxError(f"style names (file stems) must be unique, got {names}")
+        raise StyljaxError(f"style names (file stems) must be unique, got {', '.join(names)}")
     from styljax.models.stylebank_store import check_style_name
 
     return {check_style_name(n): image.load_image(f, max_side=1024) for n, f in zip(names, files)}

@@ -104,6 +104,8 @@ class StyleStore:
       config_cls: the architecture dataclass (stored as the manifest's "config").
       what: the model, for error messages ("a StyleBank model").
       body_name: the body, for error messages ("auto-encoder").
+      reserved: styles the model keeps for itself (CIN/Johnson's `identity`, the strength-0
+        target): stored and loaded like the others, never offered to a user (`public`).
     """
 
     format: str
@@ -115,6 +117,17 @@ class StyleStore:
     config_cls: type
     what: str
     body_name: str
+    reserved: tuple[str, ...] = ()
+
+    def public(self, names) -> list[str]:
+        """`names` without the reserved styles, sorted: the styles a user sees and picks."""
+        return sorted(n for n in names if n not in self.reserved)
+
+    def check_not_reserved(self, name: str) -> str:
+        """A style name a user may give (import, rename): not a reserved one."""
+        if name in self.reserved:
+            raise StyljaxError(f"style name {name!r} is reserved (it sets how strength works); give another name")
+        return name
 
     # ---------------------------------------------------------------------------------- layout
     def _dir(self, path: str | Path, must_exist: bool = True) -> Path:
@@ -228,7 +241,7 @@ class StyleStore:
         path = self._dir(path)
         tree, meta = store.load_tree(style_file)
         manifest = self.read_manifest(path)
-        name = self.check_style(meta, manifest, str(style_file), str(path), name, force)
+        name = self.check_not_reserved(self.check_style(meta, manifest, str(style_file), str(path), name, force))
         self._save_style(path, name, tree, manifest[self.sha_key], self.config_from_dict(manifest["config"]))
         return name
 
@@ -247,6 +260,8 @@ class StyleStore:
 
     def rename_style(self, path: str | Path, old: str, new: str) -> None:
         path = self._dir(path)
+        for name in (old, new):  # renaming the strength-0 target away, or a style into its place
+            self.check_not_reserved(name)
         src, dst = self._style_file(path, old), self._style_file(path, new)
         if not src.is_file():
             raise StyljaxError(f"{path}: no style {old!r}")

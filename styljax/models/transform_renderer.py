@@ -30,11 +30,7 @@ class TransformRenderer(StyleStoreRenderer):
     @property
     def strength_mode(self) -> str:
         """"gamma-beta" toward the reserved `identity` style if the model has one, else "pixel"."""
-        return tr.strength_mode(self.styles)
-
-    @property
-    def reserved_styles(self) -> tuple:
-        return (tr.IDENTITY_STYLE,)  # adding or removing it switches the strength mode
+        return tr.strength_mode(self.params[self.styles_key])  # reserved styles included
 
     def fuse(self, styles: dict, weights: dict) -> dict:
         return tr.mix_styles(styles, weights)  # γ/β interpolation

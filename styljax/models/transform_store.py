@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from styljax.models.strength import IDENTITY_STYLE
 from styljax.models.style_store import StyleStore
 from styljax.models.transform import TransformConfig
 
@@ -16,6 +17,7 @@ STYLE_FORMAT = "styljax-transform-style/1"
 STORE = StyleStore(
     format=FORMAT, style_format=STYLE_FORMAT, body_file="net.npz", body_keys=("net",),
     styles_key="styles", sha_key="net_sha256", config_cls=TransformConfig, what="a transform-net (CIN/Johnson) model", body_name="transform net",
+    reserved=(IDENTITY_STYLE,),  # the strength-0 target (`styljax.models.strength`), not a style to pick
 )
 
 save_model = STORE.save_model
