@@ -182,7 +182,7 @@ def test_symbolic_layers_equal_the_fast_forms():
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["--style", "purple", "--format", "stablehlo"], "unknown styles ['purple']"),
+    (["--style", "purple", "--format", "stablehlo"], "unknown styles: purple"),
     (["--style", "red", "--format", "stablehlo", "--height", "4"], "--height 4"),
     (["--style", "red", "--format", "tflite"], "--format: expected one of stablehlo, onnx"),
     (["--style", "red,blue", "--format", "stablehlo"], None),  # a linear fusion exports: no error
