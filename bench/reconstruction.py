@@ -5,7 +5,7 @@
 
 Identity paths: a StyleBank model's auto-encoder branch (`stylebank.reconstruct`, the strength-0
 output), the latest checkpoint of a StyleBank run directory (`--run`, for the curve against steps
-while it trains), and a CIN/Johnson model's reserved `identity` style. Photos: the held-out set
+while it trains), and a CIN/Johnson model's reserved `identity` style at strength 0. Photos: the held-out set
 (`train.configs.HELD_OUT`), longer side at each of `--sizes`.
 
 Per (model, photo, size) one JSON line, then one summary line per (model, size):
@@ -80,7 +80,10 @@ def identity_style(path: str):
     params, cfg, _ = transform_store.load_model(path)
     if st.IDENTITY_STYLE not in params["styles"]:
         raise SystemExit(f"bench.reconstruction: {path} has no {st.IDENTITY_STYLE!r} style")
-    return lambda x: tr.stylize_with(params, x, params["styles"][st.IDENTITY_STYLE], cfg, clip=True)
+    # strength 0 toward the identity style: the path `--strength 0` takes (with the photo's tones
+    # restored when the model's config asks for it)
+    identity = params["styles"][st.IDENTITY_STYLE]
+    return lambda x: tr.stylize_with(params, x, identity, cfg, clip=True, strength=jnp.float32(0.0), neutral=identity)
 
 
 def main(argv: list[str] | None = None) -> int:
