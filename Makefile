@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) weights
 
-# The tests also cover the optional Ray engine (`styljax.ray`), so they install its extra.
+# The tests also cover the optional Ray engine (`styljax.runtime.ray`), so they install its extra.
 RAY_STAMP := $(VENV)/.ray-installed
 $(RAY_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[ray]'
@@ -47,7 +47,7 @@ bench: setup
 	$(BIN)/python -m bench.gatys --sizes 256,512 --ref-steps 40 --max-steps 120 > bench/results/gatys.jsonl
 	$(BIN)/python -m bench.stylebank > bench/results/stylebank.jsonl
 	$(BIN)/python -m bench.stylebank_quality --gatys-steps 30 > bench/results/stylebank_quality.jsonl
-	$(BIN)/python -m bench.video > bench/results/video.jsonl
+	$(BIN)/python -m bench.coherent_video > bench/results/video.jsonl
 	$(BIN)/python -m bench.baselines --gatys-cache out/gatys_cache > bench/results/baselines.jsonl
 	$(BIN)/python -m bench.photo > bench/results/photo.jsonl
 	$(BIN)/python -m bench.quality --gatys-cache out/gatys_cache_quality > bench/results/quality.jsonl

@@ -45,7 +45,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench.common import emit, log, machine_info
-from styljax import analogy, image, patchmatch, weights
+from styljax.io import image, weights
+from styljax.imaging import geometry
+from styljax.imaging import sheets
+from styljax.optimization import analogy, patchmatch
 
 CASES = ("pck", "timing")  # mrf-sheet runs only when named
 ALPHAS = (0.05, 0.1)
@@ -58,7 +61,7 @@ def _skimage(name: str) -> np.ndarray:
 
 
 def _fit(img: np.ndarray, max_side: int) -> np.ndarray:
-    return np.asarray(image.resize(jnp.asarray(img), image.fit_max_side(*img.shape[:2], max_side)))
+    return np.asarray(geometry.resize(jnp.asarray(img), image.fit_max_side(*img.shape[:2], max_side)))
 
 
 def scores(nnf: np.ndarray, truth: np.ndarray, valid: np.ndarray, size: int) -> dict:
@@ -97,8 +100,8 @@ def stereo_pair(size: int):
 
 def warped_pair(size: int, model: str, style: str, seed: int = 0):
     """A photo, its smooth random warp restyled by StyleBank, and φ_b→a's truth q + u(q)."""
-    from styljax.models import stylebank as sb
-    from styljax.models import stylebank_store
+    from styljax.nets import stylebank as sb
+    from styljax.stores import stylebank_store
 
     a = _fit(_skimage("chelsea"), size)
     h, w = a.shape[:2]
@@ -155,8 +158,8 @@ def case_pck(vgg, args) -> None:
 
 def restyled_chelsea(model: str, style: str) -> jax.Array:
     """B′ for the timing runs: scikit-image's chelsea through the shipped StyleBank model."""
-    from styljax.models import stylebank as sb
-    from styljax.models import stylebank_store
+    from styljax.nets import stylebank as sb
+    from styljax.stores import stylebank_store
 
     params, cfg, _ = stylebank_store.load_model(model)
     return sb.stylize(params, jnp.asarray(_skimage("chelsea"))[None], style, cfg, clip=True)[0]
@@ -165,8 +168,8 @@ def restyled_chelsea(model: str, style: str) -> jax.Array:
 def timing_inputs(size: int, bp: jax.Array, style: str, directory: Path) -> tuple[Path, Path]:
     """A = astronaut, B′ = `bp` (chelsea restyled), both size × size PNGs."""
     a_path, bp_path = directory / f"astronaut_{size}.png", directory / f"chelsea_{style}_{size}.png"
-    image.save_image(a_path, image.resize(jnp.asarray(_skimage("astronaut")), (size, size)))
-    image.save_image(bp_path, image.resize(bp, (size, size)))
+    image.save_image(a_path, geometry.resize(jnp.asarray(_skimage("astronaut")), (size, size)))
+    image.save_image(bp_path, geometry.resize(bp, (size, size)))
     return a_path, bp_path
 
 
@@ -199,7 +202,7 @@ def _sheet_result(vgg, method: str, photo: np.ndarray, painting: np.ndarray, siz
     """One method's result, each at its library defaults for a `size` px output."""
     if method == "dia":
         return analogy.analogy(vgg, photo, painting, analogy.AnalogyConfig()).a_prime
-    from styljax import gatys
+    from styljax.optimization import gatys
 
     if method == "mrf":  # the CLI's defaults: `--style-loss mrf` runs 3 scales
         sizes = gatys.halving_sizes(size, 3)
@@ -239,7 +242,7 @@ def case_mrf_sheet(vgg, args) -> None:
         tiles += row
         labels += row_labels
     if len(labels) == len(SHEET_PAIRS) * (2 + len(SHEET_METHODS)):
-        sheet = image.contact_sheet(tiles, 2 + len(SHEET_METHODS), labels)
+        sheet = sheets.contact_sheet(tiles, 2 + len(SHEET_METHODS), labels)
         image.save_image(args.sheet_out, sheet, quality=90)
         log(f"wrote {args.sheet_out}")
 

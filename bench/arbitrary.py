@@ -54,11 +54,11 @@ def _skimage(name: str) -> np.ndarray:
 
 def _fit(img: np.ndarray, side: int) -> np.ndarray:
     """Longer side to `side` (aspect kept), bottom/right reflect-padded to side × side (the peer's 384 input)."""
-    from styljax import image
+    from styljax.imaging import geometry
 
     h, w = img.shape[:2]
     s = side / max(h, w)
-    small = np.asarray(image.resize(img, (max(1, round(h * s)), max(1, round(w * s)))), np.float32)
+    small = np.asarray(geometry.resize(img, (max(1, round(h * s)), max(1, round(w * s)))), np.float32)
     return np.pad(small, ((0, side - small.shape[0]), (0, side - small.shape[1]), (0, 0)), mode="reflect")
 
 
@@ -76,8 +76,8 @@ def _load():
     import jax
     import jax.numpy as jnp
 
-    from styljax import magenta
-    from styljax.models import arbitrary_store
+    from styljax.io import magenta
+    from styljax.stores import arbitrary_store
 
     params, cfg, _ = arbitrary_store.STORE.load_model(magenta.model_dir(magenta.ARBITRARY))
     body = {k: v for k, v in params.items() if k != "styles"}
@@ -85,9 +85,9 @@ def _load():
 
 
 def case_int8(args) -> None:
-    from styljax import magenta
-    from styljax import magenta_onnx as mo
-    from styljax.models import arbitrary as ar
+    from styljax.io import magenta
+    from styljax.io import magenta_onnx as mo
+    from styljax.nets import arbitrary as ar
 
     params, cfg = _load()
     graphs = magenta.read_graphs(magenta.wheel_path())
@@ -116,8 +116,8 @@ def case_int8(args) -> None:
 
 def peer_model(threads: int | None) -> int:
     """`--peer-model`: the peer's int8 transformer, 384² batch 1, warm (its own process)."""
-    from styljax import magenta
-    from styljax import magenta_onnx as mo
+    from styljax.io import magenta
+    from styljax.io import magenta_onnx as mo
 
     sess = _session(magenta.read_graphs(magenta.wheel_path())[mo.TRANSFORM_ONNX], threads)
     names = [i.name for i in sess.get_inputs()]
@@ -132,7 +132,7 @@ def case_model(args, roof: dict) -> None:
     import jax
     import jax.numpy as jnp
 
-    from styljax.models import arbitrary as ar
+    from styljax.nets import arbitrary as ar
 
     params, cfg = _load()
     v = jnp.asarray(np.random.default_rng(1).standard_normal(100).astype(np.float32))
@@ -155,7 +155,7 @@ def case_model(args, roof: dict) -> None:
 
 
 def _photo_folder(args, dest: Path) -> list[Path]:
-    from styljax import image
+    from styljax.io import image
 
     if args.photos:
         srcs = image.list_images(args.photos)[: args.folder_count]
@@ -185,7 +185,7 @@ def _timed(cmd: list[str], out: Path, reps: int) -> list[float]:
 
 
 def case_folder(args) -> None:
-    from styljax import image
+    from styljax.io import image
 
     bindir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory(prefix="bench-arbitrary-") as tmp:

@@ -42,11 +42,16 @@ from bench.common import emit, machine_info, timeit_clean
 from bench.stylebank_quality import (
     Evaluator, add_style_race, eval_args, gatys_config, gatys_result, held_out_images, load_paintings,
 )
-from styljax import gatys, image, methods, weights
-from styljax.models import stylebank as sb
-from styljax.models import transform as tr
+from styljax import methods
+from styljax.io import weights
+from styljax.imaging import geometry
+from styljax.optimization import gatys
+from styljax.nets import stylebank as sb
+from styljax.nets import transform as tr
 from styljax.render import StyleSpec
 from styljax.train import configs
+from styljax.tasks.stylebank import TRAIN_NEW_BANKS
+from styljax.tasks.transform import TRAIN_NEW_STYLES
 
 CASES = ("quality", "bytes", "speed", "add_style")
 
@@ -95,7 +100,7 @@ def case_bytes(models: dict) -> None:
 
 def case_speed(models: dict, vgg, paintings: dict, photos: dict, args) -> None:
     n = args.speed_size
-    x = jnp.asarray(np.stack([image.resize(next(iter(photos.values())), (n, n))]))
+    x = jnp.asarray(np.stack([geometry.resize(next(iter(photos.values())), (n, n))]))
     for method, m in models.items():
         name = m.styles[0]
         fn = jax.jit(lambda im, p=m, s=name: render(p, im, s))
@@ -124,9 +129,9 @@ def case_add_style(models: dict, ev: Evaluator, photos: dict, paintings: dict, v
     name, new = args.add_style, f"{args.add_style}_new"
     for method, get, make in (
         ("stylebank", methods.get("stylebank").experiment, lambda cfg, m: StyleBankTask(cfg, vgg, {new: paintings[name]}, init_params=m.params,
-                                                                trainable_banks=[new], train_autoencoder=False)),
+                                                                trainable=TRAIN_NEW_BANKS, new_styles=[new])),
         ("cin", methods.get("cin").experiment, lambda cfg, m: TransformTask(cfg, vgg, {new: paintings[name]}, init_params=m.params,
-                                                              trainable_styles=[new], train_net=False)),
+                                                              trainable=TRAIN_NEW_STYLES, new_styles=[new])),
     ):
         m = models[method]
         exp = get("add-style")

@@ -6,7 +6,7 @@
 
 Per (photo, style, α): the style's γ/β of `transform.RESIDUAL_FIRST_NORMS` (res1a..res5a) moved
 toward the model's `identity` style (`transform.toward_in`, α = 1 the shipped style, 0 the
-identity's), rendered at `--size` px, scored with `styljax.metrics` (structure, style distance
+identity's), rendered at `--size` px, scored with `styljax.evaluation.metrics` (structure, style distance
 to the painting at 384 px, and the artefact terms streaks / blotches / periodic). One JSON line
 each. `--write` saves a copy of the model with the named styles' first norms moved by their α
 (the others as shipped) for `python -m bench.quality --methods cin --model-cin OUT`.
@@ -35,7 +35,7 @@ def parse_amounts(text: str) -> dict[str, float]:
 
 
 def damped(params: dict, style: str, alpha: float) -> dict:
-    from styljax.models import transform as tr
+    from styljax.nets import transform as tr
 
     neutral = tr.neutral_style(params)
     if neutral is None:
@@ -44,7 +44,7 @@ def damped(params: dict, style: str, alpha: float) -> dict:
 
 
 def write(model: str, out: str, amounts: dict[str, float]) -> None:
-    from styljax.models import transform_store
+    from styljax.stores import transform_store
 
     params, cfg, manifest = transform_store.load_model(model)
     styles = {k: (damped(params, k, amounts[k]) if k in amounts else v) for k, v in params["styles"].items()}
@@ -75,9 +75,10 @@ def main(argv: list[str] | None = None) -> None:
     import jax.numpy as jnp
 
     from bench.quality import painting_paths, photo_path
-    from styljax import image, metrics, weights
-    from styljax.models import transform as tr
-    from styljax.models import transform_store
+    from styljax.evaluation import metrics
+    from styljax.io import image, weights
+    from styljax.nets import transform as tr
+    from styljax.stores import transform_store
 
     params, cfg, _ = transform_store.load_model(args.model)
     data = Path(args.data)

@@ -1,4 +1,4 @@
-"""VGG input gradients inside a `lax.fori_loop`: autodiff's conv transpose vs `styljax.vgg.conv3x3`.
+"""VGG input gradients inside a `lax.fori_loop`: autodiff's conv transpose vs `styljax.nets.vgg.conv3x3`.
 
     python -m bench.conv_loop [--size 224] [--iters 5]
 
@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from bench.common import emit, machine_info, timeit
-from styljax import vgg
+from styljax.nets import vgg
 
 PIECES = {"image→relu3_1": (None, "relu3_1"), "relu3_1→relu5_1": ("relu3_1", "relu5_1")}
 

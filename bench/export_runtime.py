@@ -6,7 +6,7 @@ stylize`'s renderer, at 512 px, batch 1 and 8 (issue #35).
 
 Needs onnxruntime (the `dev` extra) and the ONNX converter's environment (`styljax export --setup`).
 For each method: the shipped model (or `--model-<method> DIR`) is exported once per format with
-symbolic sizes (`styljax.export`, into a temporary folder), then one JSON line per (method, batch,
+symbolic sizes (`styljax.io.export`, into a temporary folder), then one JSON line per (method, batch,
 runtime):
 - runtime "jax": the model's `Renderer.render` (what `styljax stylize` runs; jitted per shape);
 - runtime "stablehlo": `jax.export.deserialize(...).call` of the artefact (jax compiles it for the shape);
@@ -30,11 +30,11 @@ from bench.common import emit, log, machine_info, thread_setup, timeit_clean
 
 
 def _photo(size: int, batch: int) -> np.ndarray:
-    from styljax import image
-    from styljax.samples import skimage_image
+    from styljax.imaging import geometry
+    from styljax.io.samples import skimage_image
 
     names = ("astronaut", "chelsea", "coffee", "rocket")
-    imgs = [np.asarray(image.resize(skimage_image(names[i % len(names)]), (size, size)), np.float32)
+    imgs = [np.asarray(geometry.resize(skimage_image(names[i % len(names)]), (size, size)), np.float32)
             for i in range(batch)]
     return np.stack(imgs)
 
@@ -46,7 +46,8 @@ def run_method(method: str, model: str | None, style: str, size: int, batches: l
     import onnxruntime as ort
     from jax import export as jexport
 
-    from styljax import export, methods
+    from styljax import methods
+    from styljax.io import export
     from styljax.render import StyleSpec
 
     paths = {}

@@ -57,7 +57,7 @@ def main() -> None:
     args = ap.parse_args()
     emit(machine_info())
     with tempfile.TemporaryDirectory() as tmp:
-        from styljax import image
+        from styljax.io import image
 
         photo = Path(tmp) / "photo.png"
         image.save_image(photo, np.random.default_rng(0).uniform(size=(152, 400, 3)).astype(np.float32))

@@ -20,7 +20,9 @@ import time
 import numpy as np
 
 from bench.common import emit, log, machine_info
-from styljax import gatys, image, weights
+from styljax.io import image, weights
+from styljax.imaging import geometry
+from styljax.optimization import gatys
 
 
 def _demo_pair(size: int):
@@ -28,7 +30,7 @@ def _demo_pair(size: int):
 
     c = np.asarray(skimage.data.astronaut(), np.float32) / 255.0
     s = np.asarray(skimage.data.immunohistochemistry(), np.float32) / 255.0
-    fit = lambda x: np.asarray(image.resize(x, image.fit_max_side(*x.shape[:2], size)))
+    fit = lambda x: np.asarray(geometry.resize(x, image.fit_max_side(*x.shape[:2], size)))
     return fit(c), fit(s)
 
 

@@ -2,7 +2,7 @@
 
     python -m bench.layers [--quick] [--sizes 256,512] [--batch 1] [--no-torch]
 
-Cases are the convs of the StyleBank net (`styljax.models.stylebank`) at image size S:
+Cases are the convs of the StyleBank net (`styljax.nets.stylebank`) at image size S:
 enc1 9x9 s1 3->32 @S, enc2 3x3 s2 32->64 @S, enc3 3x3 s2 64->128 @S/2, bank 3x3 s1 128->128 @S/4,
 dec1 3x3 s1 128->64 @S/2 (after the x2 upsample), dec2 3x3 s1 64->32 @S, out 9x9 s1 32->3 @S.
 
@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench.common import emit, log, machine_info, thread_setup, timeit_stats, torch_or_none, wait_for_idle
-from styljax.models.layers import _fast_plan, reflect_conv
+from styljax.nets.layers import _fast_plan, reflect_conv
 
 # name, kernel, stride, c_in, c_out, resolution divisor
 LAYERS = (

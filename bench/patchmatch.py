@@ -38,7 +38,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench.common import compile_jax, emit, log, machine_info, timeit_clean
-from styljax import image, patchmatch as pm
+from styljax.imaging import geometry
+from styljax.optimization import patchmatch as pm
 
 VGG_LAYERS = {64: ("relu1_1", 1), 128: ("relu2_1", 2), 256: ("relu3_1", 4), 512: ("relu4_1", 8)}
 
@@ -51,11 +52,11 @@ def _image_pair(size: int) -> np.ndarray:
     h, w = cat.shape[:2]
     dh, dw = round(h * 0.1), round(w * 0.1)
     zoomed = cat[dh : h - dh, dw : w - dw, :][:, ::-1]
-    return np.stack([np.asarray(image.resize(x, (size, size))) for x in (cat, zoomed)])
+    return np.stack([np.asarray(geometry.resize(x, (size, size))) for x in (cat, zoomed)])
 
 
 def vgg_features(vgg, size: int, channels: int) -> tuple[np.ndarray, np.ndarray, str]:
-    from styljax.vgg import features
+    from styljax.nets.vgg import features
 
     layer, scale = VGG_LAYERS[channels]
     out = features(vgg, jnp.asarray(_image_pair(size * scale)), (layer,))[layer]
@@ -79,8 +80,9 @@ def _once(fn, *args) -> tuple[object, float, float]:
 
 def dia_levels(sizes: list[int], args) -> None:
     """exact_nnf vs patchmatch on each DIA level's map, at DIA's settings, for inputs of `sizes` px."""
-    from styljax import analogy, weights
-    from styljax.vgg import features
+    from styljax.io import weights
+    from styljax.optimization import analogy
+    from styljax.nets.vgg import features
 
     vgg = weights.resolve(None)
     cfg = analogy.AnalogyConfig(iters=args.time_iters)
@@ -134,7 +136,7 @@ def main(argv=None) -> None:
     emit({"bench": "patchmatch", **machine_info()})
     vgg = None
     if args.features != "random":
-        from styljax import weights
+        from styljax.io import weights
 
         try:
             vgg = weights.resolve(None)

@@ -6,11 +6,11 @@
 Cases (one JSON line each)
 -----
 laplacian  L·v for a scikit-image photo (*coffee*, resized to N×N) as guide and a random v (N, N, 3):
-           `styljax.matting.matting_laplacian_apply` (jitted; its gradient too) against the exact
+           `styljax.optimization.matting.matting_laplacian_apply` (jitted; its gradient too) against the exact
            reference, Levin's L assembled as a SciPy sparse matrix from the definition (as the
            reference repo's Matlab `getLaplacian1`, 3×3 windows, ε = 1e-7; assembly time
            reported separately) and applied as a sparse mat-vec; `rel_err` = ‖Lv − L_sparse v‖/‖L_sparse v‖.
-guided     `styljax.guided.photoreal`'s guided filter at 512² for each radius (box sums by cumulative
+guided     `styljax.imaging.guided.photoreal`'s guided filter at 512² for each radius (box sums by cumulative
            sums, so the cost should not grow with the radius).
 """
 
@@ -25,7 +25,9 @@ import numpy as np
 import scipy.sparse
 
 from bench.common import emit, machine_info, timeit_clean
-from styljax import guided, image, matting
+from styljax.imaging import guided
+from styljax.imaging import geometry
+from styljax.optimization import matting
 
 
 def sparse_laplacian(guide: np.ndarray, eps: float = 1e-7) -> scipy.sparse.csr_matrix:
@@ -47,7 +49,7 @@ def sparse_laplacian(guide: np.ndarray, eps: float = 1e-7) -> scipy.sparse.csr_m
 
 
 def case_laplacian(size: int, guide_photo: np.ndarray) -> None:
-    guide = np.asarray(image.resize(guide_photo, (size, size)), np.float32)
+    guide = np.asarray(geometry.resize(guide_photo, (size, size)), np.float32)
     v = np.random.default_rng(0).uniform(size=(size, size, 3)).astype(np.float32)
     g, x = jnp.asarray(guide), jnp.asarray(v)
     apply = jax.jit(lambda x: matting.matting_laplacian_apply(g, x))
@@ -70,7 +72,7 @@ def case_laplacian(size: int, guide_photo: np.ndarray) -> None:
 
 
 def case_guided(radius: int, guide_photo: np.ndarray, size: int = 512) -> None:
-    guide = jnp.asarray(image.resize(guide_photo, (size, size)), jnp.float32)
+    guide = jnp.asarray(geometry.resize(guide_photo, (size, size)), jnp.float32)
     target = jnp.asarray(np.random.default_rng(1).uniform(size=(size, size, 3)), jnp.float32)
     fn = jax.jit(lambda t: guided.guided_filter(guide, t, radius, guided.PHOTOREAL_EPS))
     jax.block_until_ready(fn(target))

@@ -25,6 +25,9 @@ import re
 import sys
 import tempfile
 import time
+from styljax import training
+import functools
+from styljax.train import configs
 
 BUCKETS = (  # (bucket, regex on the op_name), first match wins
     ("vgg: max-pool backward", r"transpose\(jvp\(VGG\)\).*(cumsum|select_and_scatter|max_pool|reduce_max|and|not|or)"),
@@ -77,8 +80,7 @@ def build_step(method: str, crop: int, batch: int):
     import jax.numpy as jnp
     import numpy as np
 
-    from styljax import weights
-    from styljax import methods
+    from styljax.io import weights
 
     vgg = weights.load_default()
     rng = np.random.default_rng(0)
@@ -90,12 +92,12 @@ def build_step(method: str, crop: int, batch: int):
     else:
         from styljax.tasks.transform import TransformTask
 
-        exp = methods.get(method).experiment("kodak")
+        exp = configs.get_config("kodak", method)
         styles = {f"s{i}": rng.random((64, 64, 3), dtype=np.float32) for i in range(6 if method == "cin" else 1)}
         task = TransformTask(exp.train, vgg, styles, method=method)
     images = jnp.asarray(rng.random((batch, crop, crop, 3), dtype=np.float32))
-    step = jax.jit(task.train_step, static_argnames="phase")
-    return step, (task.init_state(jax.random.key(0)), {"image": images}, task.constants())
+    step = jax.jit(functools.partial(training.train_step, task), static_argnames="phase")
+    return step, (training.init_state(task, jax.random.key(0)), {"image": images}, task.constants())
 
 
 def main(argv: list[str] | None = None) -> None:

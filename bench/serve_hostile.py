@@ -140,8 +140,8 @@ def programs(url: str):
 
 def style_files(model_dir: Path, tmp: Path) -> dict[str, bytes]:
     """A valid exported style and its hostile variants."""
-    from styljax import store
-    from styljax.models import style_store
+    from styljax.io import store
+    from styljax.stores import style_store
 
     st = style_store.open_store(model_dir)
     name = st.list_styles(model_dir)[0]

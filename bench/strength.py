@@ -9,7 +9,7 @@ Two candidates for strength s < 1 on a transform net:
   set γ = 1, β = 0 (plain IN, never seen in training; `neutral: "plain"`); s = 0 renders with it;
 - pixel: O = s·O_style + (1 − s)·I, s = 0 is the photo itself.
 One JSON line per (model, style, photo, s, mode): `structure`, the correlation of the Sobel edge
-maps of the blurred luminance of the output and of the photo (`styljax.metrics.structure_kept`:
+maps of the blurred luminance of the output and of the photo (`styljax.evaluation.metrics.structure_kept`:
 1 = the photo's edges), and `l1_photo`, the mean |O − I|. The γ/β path is
 worth having only if its s = 0 end reproduces the photo's structure (it cannot beat pixel fading,
 whose s = 0 end *is* the photo, but it should come close, and be at least as faithful in between).
@@ -23,11 +23,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench.common import emit, log
-from styljax import image, methods, metrics
-from styljax.models import strength as st
-from styljax.models import transform as tr
-from styljax.models import transform_store
-from styljax.samples import skimage_image
+from styljax import methods
+from styljax.evaluation import metrics
+from styljax.io import image
+from styljax.imaging import geometry
+from styljax.io import atomic
+from styljax.nets import strength as st
+from styljax.nets import transform as tr
+from styljax.stores import transform_store
+from styljax.io.samples import skimage_image
 
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -52,7 +56,7 @@ def main(argv=None) -> int:
     photos = {}
     for n in args.photos.split(","):
         img = skimage_image(n)
-        photos[n] = np.asarray(image.resize(img, image.fit_max_side(*img.shape[:2], args.size)))
+        photos[n] = np.asarray(geometry.resize(img, image.fit_max_side(*img.shape[:2], args.size)))
     if args.curves:
         return curves(args, photos)
     if args.knots:
@@ -84,8 +88,8 @@ def main(argv=None) -> int:
 
 def stylebank_rows(photos: dict, sigma: float) -> None:
     """The same measure for StyleBank's feature blend (its natural control), against pixel fading."""
-    from styljax.models import stylebank as sb
-    from styljax.models import stylebank_store
+    from styljax.nets import stylebank as sb
+    from styljax.stores import stylebank_store
 
     params, cfg, _ = stylebank_store.load_model(methods.get("stylebank").default_model_path())
     for style in sorted(params["banks"]):
@@ -108,7 +112,7 @@ def curves(args, photos: dict) -> int:
     `to_full` / `to_a`, `to_b`, the relative Gram distance (`metrics.StyleDistance`) of the output
     to the full-style output (or to the pure a and pure b outputs) of the same photo, and
     `structure`. Renders through each model's renderer, as the CLI and the service do."""
-    from styljax import weights
+    from styljax.io import weights
     from styljax.render import StyleSpec
 
     dist = metrics.StyleDistance(weights.resolve(None))
@@ -154,9 +158,9 @@ def write_knots(args, photos: dict) -> int:
     already moved."""
     import json
 
-    from styljax import weights
-    from styljax.models import stylebank as sb
-    from styljax.models import stylebank_store
+    from styljax.io import weights
+    from styljax.nets import stylebank as sb
+    from styljax.stores import stylebank_store
 
     path = args.stylebank_model or str(methods.get("stylebank").default_model_path())
     params, cfg, _ = stylebank_store.load_model(path)
@@ -181,7 +185,7 @@ def write_knots(args, photos: dict) -> int:
         "how": f"python -m bench.strength --knots --photos {args.photos} --size {args.size}: what is left to go at "
                "model strengths 0, 0.1, ..., 1 (mean of the Gram-distance and structure fractions, every style)",
         "remaining": [round(float(v), 4) for v in np.mean(left, axis=0)]}
-    image.atomic_write(manifest_path, json.dumps(manifest, indent=2).encode())
+    atomic.atomic_write(manifest_path, json.dumps(manifest, indent=2).encode())
     emit({"case": "strength_knots", "model_dir": path, **manifest["strength_knots"]})
     return 0
 

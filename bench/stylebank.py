@@ -3,7 +3,7 @@ PyTorch, and peak memory.
 
     python -m bench.stylebank [--model DIR] [--quick] [--cases render_all,throughput,bytes,train_step,memory]
 
-Model: `--model DIR` (a `styljax.models.stylebank_store` model); by default `checkpoints/stylebank`
+Model: `--model DIR` (a `styljax.stores.stylebank_store` model); by default `checkpoints/stylebank`
 if it holds a model, else a randomly initialised paper-default model with 7 styles (run time does
 not depend on the weight values). Every line says which (`model.source`: "checkpoint"/"random").
 
@@ -34,7 +34,7 @@ train_step  (one line per method x crop; methods --train-methods stylebank,cin,j
     Every method's `task.train_step` jitted with `static_argnames="phase", donate_argnums=0`, and
     its PyTorch twin on the same number of threads, both from the same params, batch and style ids.
     Run alone (`--cases train_step`), JAX gets the XLA:CPU options the trainers use
-    (`styljax.xla_cpu.PERCEPTUAL_TRAINING`; `--xla-options default` keeps XLA's); each line records its `xla_flags`.
+    (`styljax.runtime.xla_cpu.PERCEPTUAL_TRAINING`; `--xla-options default` keeps XLA's); each line records its `xla_flags`.
     stylebank: `StyleBankTask` with the model above, the default (paper) loss on VGG-16 to relu4_2,
       lr 1e-3, T = 2 (as before). `jax_phase0_s` (stylizing branch: E, K_i, D forward, VGG-16 loss
       net on output + content, backward, Adam), `jax_phase1_s` (auto-encoder branch, identity
@@ -49,7 +49,7 @@ train_step  (one line per method x crop; methods --train-methods stylebank,cin,j
     Style images are random 64 px images (they only set the Gram targets, at min(style_size, crop)
     px). Twins: same architecture and weights, reflect-padded convs, (conditional) instance norm,
     VGG-16 with copied weights and the weights' input convention, content + Gram style (per-image
-    targets = the JAX task's) + TV as `styljax.tasks.perceptual`, content VGG pass without autograd,
+    targets = the JAX task's) + TV as `styljax.losses.perceptual`, content VGG pass without autograd,
     one Adam over all trainable params (`bench/torch_common.py`). `*_img_s` = batch / seconds.
     FLOPs (`gflop`, `gflop_parts`, rule in `gflop_rule`): convs only, 2·H·W·k²·Cin·Cout each; per
     step B·[F_net + (2·F_net − F_first) + 3·F_vgg] (net forward and backward without the first
@@ -96,10 +96,13 @@ import numpy as np
 import optax
 
 from bench.common import emit, log, machine_info, matmul_roof, thread_setup, timeit_clean, torch_or_none
-from styljax import xla_cpu
-from styljax.models import stylebank as sb
-from styljax.models.style_store import config_to_dict
-from styljax.tasks.perceptual import jsonable
+from styljax.runtime import xla_cpu
+from styljax.nets import stylebank as sb
+from styljax.stores.style_store import config_to_dict
+from styljax.losses.perceptual import jsonable
+from styljax import training
+import functools
+from styljax.train import configs
 
 CASES = ("render_all", "throughput", "bytes", "train_step", "forward", "memory")
 DEFAULT_MODEL = "checkpoints/stylebank"
@@ -127,7 +130,7 @@ def load_model(
 ) -> tuple[dict, sb.StyleBankConfig, dict]:
     """(params, cfg, info): the model in `model` (default: checkpoints/stylebank if it holds one),
     else (or with `force_random`) a random paper-default model with N_STYLES styles."""
-    from styljax.models import stylebank_store as store
+    from styljax.stores import stylebank_store as store
 
     path = Path(model or DEFAULT_MODEL)
     if not force_random and (path / "manifest.json").is_file():
@@ -224,7 +227,7 @@ def transform_flops(cfg, h: int, w: int) -> dict:
 
 def vgg_flops(depth: int, h: int, w: int, layers) -> float:
     """Conv FLOPs of one image through the VGG trunk up to the deepest of `layers`."""
-    from styljax.vgg import CHANNELS, CONVS_PER_BLOCK, relu_names
+    from styljax.nets.vgg import CHANNELS, CONVS_PER_BLOCK, relu_names
 
     deepest = max(relu_names(depth).index(n) for n in layers)
     total, cin, i = 0.0, 3, 0
@@ -242,7 +245,7 @@ def vgg_flops(depth: int, h: int, w: int, layers) -> float:
 
 def gram_flops(h: int, w: int, style_layers) -> float:
     """FLOPs of the style layers' Grams of one image, forward (2·HW·C²) + backward (the same)."""
-    from styljax.vgg import CHANNELS
+    from styljax.nets.vgg import CHANNELS
 
     total = 0.0
     for name in style_layers:
@@ -315,9 +318,9 @@ def timing_fields(prefix: str, st: dict) -> dict:
 def tiled_stylize(
     params: dict, cfg: sb.StyleBankConfig, style: str, image: np.ndarray, tile: int = 1024, overlap: int = 64,
 ) -> tuple[np.ndarray, dict]:
-    """Stylize an (H, W, 3) image in overlapping tiles (`styljax.tiling.map_tiles`): one
+    """Stylize an (H, W, 3) image in overlapping tiles (`styljax.runtime.tiling.map_tiles`): one
     compilation for the tile shape. NB instance-norm statistics are per tile (see TILING_NOTE)."""
-    from styljax import tiling
+    from styljax.runtime import tiling
 
     return tiling.map_tiles(lambda t: sb.stylize(params, jnp.asarray(t), style, cfg), image, tile, overlap)
 
@@ -444,8 +447,8 @@ LOSS_PARTS = ("content", "style", "tv")
 
 def load_train_vgg():
     """(VggWeights, source): the default VGG-16 weights, else random ones (same speed)."""
-    from styljax import weights as weights_lib
-    from styljax.vgg import random_weights
+    from styljax.io import weights as weights_lib
+    from styljax.nets.vgg import random_weights
 
     try:
         return weights_lib.load_default(), "default"
@@ -480,9 +483,8 @@ def stylebank_train_task(params: dict, cfg: sb.StyleBankConfig, crop: int, vggw,
 def transform_train_config(method: str, model_cfg, crop: int):
     """The "kodak" experiment's `TransformTrainConfig` of `method` (loss KODAK_LOSS, its lr) with
     the architecture `model_cfg` and the Gram targets at min(style_size, crop) px."""
-    from styljax import methods
 
-    t = methods.get(method).experiment("kodak").train
+    t = configs.get_config("kodak", method).train
     return dataclasses.replace(t, model=model_cfg,
                                loss=dataclasses.replace(t.loss, style_size=min(t.loss.style_size, crop)))
 
@@ -499,11 +501,10 @@ def transform_train_task(method: str, params: dict, tcfg, vggw, seed: int):
 def load_transform_model(method: str, model: str | None, seed: int) -> tuple[dict, Any, dict]:
     """(params, cfg, info) of the CIN/Johnson model in `model` (default checkpoints/<method> if it
     holds one), else a random one with the "kodak" experiment's architecture."""
-    from styljax.models import transform as tr
-    from styljax.models import transform_store
-    from styljax import methods
+    from styljax.nets import transform as tr
+    from styljax.stores import transform_store
 
-    exp_cfg = methods.get(method).experiment("kodak").train.model
+    exp_cfg = configs.get_config("kodak", method).train.model
     path = Path(model or TRANSFORM_MODELS[method])
     if (path / "manifest.json").is_file():
         params, cfg, manifest = transform_store.load_model(path)
@@ -549,8 +550,8 @@ class JaxTrainStep:
         self.task = task
         self.consts = consts
         self.data = {"image": jnp.asarray(images)}
-        self.step = jax.jit(task.train_step, static_argnames="phase", donate_argnums=0)
-        self.state = task.init_state(jax.random.key(seed))
+        self.step = jax.jit(functools.partial(training.train_step, task), static_argnames="phase", donate_argnums=0)
+        self.state = training.init_state(task, jax.random.key(seed))
         self.metrics = None
 
     def run(self, phase: int = 0):
@@ -720,7 +721,7 @@ def case_forward(params, cfg, model_info, args, timing, threads):
     """Inference, batch 1, one style: JAX (`stylize`, jitted) vs the PyTorch twin of the same net
     (`torch.inference_mode`), per method and size, plus each method's time per pixel relative to
     StyleBank's at that size (issue #21)."""
-    from styljax.models import transform as tr
+    from styljax.nets import transform as tr
 
     torch = None if args.no_torch else torch_or_none()
     rng = np.random.default_rng(args.seed)

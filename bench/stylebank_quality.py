@@ -39,11 +39,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench.common import emit, log, machine_info
-from styljax import gatys, image, losses, methods, weights
-from styljax.models import stylebank as sb
-from styljax.models import stylebank_store
+from styljax.io import image, weights
+from styljax.imaging import geometry
+from styljax.losses import feature_losses
+from styljax.optimization import gatys
+from styljax.nets import stylebank as sb
+from styljax.stores import stylebank_store
 from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask
 from styljax.train import configs
+from styljax import training
+import functools
+from styljax.tasks.stylebank import TRAIN_NEW_BANKS
 
 CASES = ("identify", "quality", "add_style")  # + "gatys": fill the Gatys cache only
 
@@ -57,9 +63,9 @@ class Evaluator:
         self.features = jax.jit(lambda x: extract(vgg.params, x))
         self.grams = {}
         for name, s in paintings.items():
-            s = image.resize(s, image.fit_max_side(*s.shape[:2], loss.style_size))
+            s = geometry.resize(s, image.fit_max_side(*s.shape[:2], loss.style_size))
             f = self.features(s[None])
-            self.grams[name] = {l: losses.gram(f[l], loss.gram_norm)[0] for l, _ in loss.style_layers}
+            self.grams[name] = {l: feature_losses.gram(f[l], loss.gram_norm)[0] for l, _ in loss.style_layers}
 
     def style(self, out: jax.Array, painting: str) -> float:
         return self.distances(out, [painting])[painting]
@@ -67,14 +73,14 @@ class Evaluator:
     def distances(self, out: jax.Array, paintings) -> dict[str, float]:
         """Style distance of `out` to each painting, from one VGG forward of `out`."""
         f = self.features(out)
-        return {p: float(losses.style_loss(f, self.grams[p], dict(self.loss.style_layers), self.loss.gram_norm))
+        return {p: float(feature_losses.style_loss(f, self.grams[p], dict(self.loss.style_layers), self.loss.gram_norm))
                 for p in paintings}
 
     def losses(self, out: jax.Array, content: jax.Array, paintings) -> tuple[float, dict[str, float]]:
         """(content loss, style distances to `paintings`), one VGG forward each of `out` and `content`."""
         fo, fc = self.features(out), self.features(content)
-        c = float(losses.content_loss(fo, fc, dict(self.loss.content_layers)))
-        return c, {p: float(losses.style_loss(fo, self.grams[p], dict(self.loss.style_layers), self.loss.gram_norm))
+        c = float(feature_losses.content_loss(fo, fc, dict(self.loss.content_layers)))
+        return c, {p: float(feature_losses.style_loss(fo, self.grams[p], dict(self.loss.style_layers), self.loss.gram_norm))
                    for p in paintings}
 
 
@@ -103,7 +109,7 @@ def held_out_images(args) -> dict[str, np.ndarray]:
     out = {}
     for stem in args.held_out.split(","):
         img = image.load_image(Path(args.content_dir) / f"{stem}.png")
-        out[stem] = np.asarray(image.resize(img, image.fit_max_side(*img.shape[:2], args.size)))
+        out[stem] = np.asarray(geometry.resize(img, image.fit_max_side(*img.shape[:2], args.size)))
     return out
 
 
@@ -195,7 +201,7 @@ def add_style_race(task, exp, stylize, params: dict, ev: Evaluator, photos: dict
     """Train `task` (a fresh style `new` on a frozen model) until its held-out style loss is within
     10% of the jointly trained style `name`'s; `stylize(params, x, style)` renders with the model.
     Seconds count training steps only (compilation and evaluation excluded)."""
-    from styljax import data
+    from styljax.io import data
 
     xs = jnp.asarray(np.stack(list(photos.values())))  # held-out images share a shape (Kodak: 3:2)
     held = jax.jit(lambda p, style: stylize(p, xs, style), static_argnums=1)
@@ -207,8 +213,8 @@ def add_style_race(task, exp, stylize, params: dict, ev: Evaluator, photos: dict
     ref = style_of(params, name)
     files = data.folder_files(args.content_dir, tuple(args.exclude.split(",")))
     batches = data.crop_batches(data.folder_source(files, exp.short_side), exp.crop, exp.batch_size, exp.seed)
-    state, consts = task.init_state(jax.random.key(exp.seed)), task.constants()
-    step = jax.jit(task.train_step, static_argnames="phase")
+    state, consts = training.init_state(task, jax.random.key(exp.seed)), task.constants()
+    step = jax.jit(functools.partial(training.train_step, task), static_argnames="phase")
     jax.block_until_ready(step(state, batches[0], consts, phase=0))  # compile
     train_s, reached, curve = 0.0, None, []
     for i in range(args.add_style_max_steps):
@@ -230,11 +236,11 @@ def add_style_race(task, exp, stylize, params: dict, ev: Evaluator, photos: dict
 
 def case_add_style(model, ev: Evaluator, photos: dict, paintings: dict, vgg, args) -> None:
     params, cfg = model
-    exp = methods.get("stylebank").experiment("add-style")
+    exp = configs.get_config("add-style", "stylebank")
     tcfg = dataclasses.replace(exp.train, model=cfg, loss=ev.loss)
     new = f"{args.add_style}_new"
     task = StyleBankTask(tcfg, vgg, {new: paintings[args.add_style]}, init_params=params,
-                         trainable_banks=[new], train_autoencoder=False)
+                         trainable=TRAIN_NEW_BANKS, new_styles=[new])
     stylize = lambda p, x, style: sb.stylize(p, x, style, cfg, clip=True)
     emit({"case": "add_style", **add_style_race(task, exp, stylize, params, ev, photos, args.add_style, new, args)})
 
@@ -249,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
 
     vgg = weights.resolve(None)
     paintings = load_paintings(args)
-    ev = Evaluator(vgg, methods.get("stylebank").experiment("kodak").train.loss, paintings)
+    ev = Evaluator(vgg, configs.get_config("kodak", "stylebank").train.loss, paintings)
     photos = held_out_images(args)
     if cases == ["gatys"]:  # model-independent: may run before the model exists
         emit({"bench": "stylebank_quality", "kind": "header", **machine_info(), "loss": dataclasses.asdict(ev.loss),

@@ -1,7 +1,7 @@
 """PyTorch pieces shared by the training-step twins (`bench/torch_stylebank.py`,
 `bench/torch_transform.py`): weight copies from Flax trees, reflect-padded convs, instance norm,
 nearest ×2 upsampling, the VGG loss network, the perceptual loss (content + Gram style + TV, as
-`styljax.tasks.perceptual.perceptual_loss` with `styljax.losses`) and a trainer base class with
+`styljax.losses.perceptual.perceptual_loss` with `styljax.losses.feature_losses`) and a trainer base class with
 the round-robin style ids and one Adam over all trainable params.
 
 Everything is NCHW float32. The maths mirror the JAX side exactly; only float rounding differs.
@@ -37,7 +37,7 @@ def copy_norm(norm: nn.InstanceNorm2d, p: Mapping) -> None:
 
 
 def reflect_conv(cin: int, cout: int, k: int, stride: int = 1, bias: bool = True) -> nn.Conv2d:
-    """= `styljax.models.layers.ReflectConv`: reflect-pad k//2, k×k conv, output ceil(n/stride)."""
+    """= `styljax.nets.layers.ReflectConv`: reflect-pad k//2, k×k conv, output ceil(n/stride)."""
     return nn.Conv2d(cin, cout, k, stride, padding=k // 2, padding_mode="reflect", bias=bias)
 
 
@@ -66,7 +66,7 @@ class TorchVGG(nn.Module):
 
     def __init__(self, vgg_params: dict, depth: int, convention, layers: Sequence[str]):
         super().__init__()
-        from styljax.vgg import CHANNELS, CONVS_PER_BLOCK, relu_names
+        from styljax.nets.vgg import CHANNELS, CONVS_PER_BLOCK, relu_names
 
         names = relu_names(depth)
         self.wanted = set(layers)
@@ -110,7 +110,7 @@ GRAM_NORMS = ("chw", "hw", "gatys")
 
 
 def gram(f: torch.Tensor, norm: str = "chw") -> torch.Tensor:
-    """(B, C, C) Grams of NCHW features, normalised as `styljax.losses.gram`."""
+    """(B, C, C) Grams of NCHW features, normalised as `styljax.losses.feature_losses.gram`."""
     b, c, h, w = f.shape
     x = f.reshape(b, c, h * w)
     g = torch.bmm(x, x.transpose(1, 2))
@@ -122,7 +122,7 @@ def gram(f: torch.Tensor, norm: str = "chw") -> torch.Tensor:
 
 
 def gram_distance(g: torch.Tensor, a: torch.Tensor, norm: str, count: int) -> torch.Tensor:
-    """Per-image layer style loss (B,) = `styljax.losses.gram_distance`."""
+    """Per-image layer style loss (B,) = `styljax.losses.feature_losses.gram_distance`."""
     d2 = (g - a).square()
     if norm == "gatys":
         c = g.shape[-1]
@@ -139,7 +139,7 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
 
 def perceptual_loss(vgg: TorchVGG, loss, grams: Mapping[str, torch.Tensor], out: torch.Tensor,
                     x: torch.Tensor, ids: Sequence[int]) -> tuple[torch.Tensor, dict]:
-    """(total, {"content", "style", "tv"}) = `styljax.tasks.perceptual.perceptual_loss`.
+    """(total, {"content", "style", "tv"}) = `styljax.losses.perceptual.perceptual_loss`.
 
     `loss` is a `PerceptualLoss`; `grams` the JAX task's Gram targets {layer: (K, C, C)}. As on the
     JAX side, the content images go through VGG in a pass of their own without autograd (so the
@@ -176,7 +176,7 @@ class PerceptualTrainer:
     Subclasses set `self.model` (a module whose parameters all train; `model(x, ids)` renders NCHW
     images `x` with per-image style ids) and `self.grad_groups` ({name: [params]}, the groups whose
     gradient norms are reported), then call `_setup`. Style ids are round-robin, image j of step s
-    gets (s·B + j) mod K (= `styljax.tasks.perceptual.round_robin_styles` over all styles). One
+    gets (s·B + j) mod K (= `styljax.losses.perceptual.round_robin_styles` over all styles). One
     `torch.optim.Adam` (optax.adam defaults: betas 0.9/0.999, eps 1e-8) at a constant `lr`: the
     JAX schedule's staircase decay does not move before its first `decay_every` steps.
     """

@@ -14,7 +14,7 @@ params (conv kernels HWIO -> OIHW, InstanceNorm scale/bias -> weight/bias):
 Images are reflect-padded bottom/right to multiples of 4 and the output cropped back (as the JAX
 `encode`/`decode`). Loss network, losses and optimizer: `bench.torch_common` (VGG with the weights'
 input convention inside; content + Gram style (per-image targets = the JAX task's) + TV, as
-`styljax.tasks.perceptual.perceptual_loss`; the content images through VGG in a pass of their own
+`styljax.losses.perceptual.perceptual_loss`; the content images through VGG in a pass of their own
 without autograd; one `torch.optim.Adam` over all StyleBank params, VGG frozen).
 """
 

@@ -1,4 +1,4 @@
-"""PyTorch mirror of the styljax transform net (`styljax.models.transform.TransformNet`, CIN and
+"""PyTorch mirror of the styljax transform net (`styljax.nets.transform.TransformNet`, CIN and
 Johnson) and of `TransformTask.train_step` — for `bench.stylebank`'s train_step comparison (same
 maths, same weights, same threads).
 
@@ -48,7 +48,7 @@ class TorchTransformNet(nn.Module):
 
     def __init__(self, cfg, params: dict, names: Sequence[str]):
         super().__init__()
-        from styljax.models.transform import CAFFE_MEAN_RGB
+        from styljax.nets.transform import CAFFE_MEAN_RGB
 
         self.cfg = cfg
         self.names = tuple(names)

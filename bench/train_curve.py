@@ -17,9 +17,11 @@ import json
 import jax
 import numpy as np
 
-from styljax.samples import skimage_image
-from styljax import data, weights
+from styljax.io.samples import skimage_image
+from styljax.io import data, weights
 from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask, StyleBankTrainConfig
+from styljax import training
+import functools
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,8 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     batches = data.crop_batches(data.ImageSource(lambda i: photos[i], len(photos), 160), 128, 4, 0)
     styles = {n: np.asarray(skimage_image(n), np.float32) for n in ("immunohistochemistry", "coffee")}
     task = StyleBankTask(StyleBankTrainConfig(loss=StyleBankLoss(style_size=128)), weights.load_default(), styles)
-    consts, state = task.constants(), task.init_state(jax.random.key(0))
-    step = jax.jit(task.train_step, static_argnames="phase")
+    consts, state = task.constants(), training.init_state(task, jax.random.key(0))
+    step = jax.jit(functools.partial(training.train_step, task), static_argnames="phase")
     losses = []
     for i in range(args.steps):
         state, metrics = step(state, batches[i], consts, phase=task.phase(i))

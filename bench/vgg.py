@@ -56,7 +56,7 @@ from bench.common import (
     timeit_clean,
     torch_or_none,
 )
-from styljax.vgg import CHANNELS, CONVS_PER_BLOCK, conv_names, random_weights, relu_names
+from styljax.nets.vgg import CHANNELS, CONVS_PER_BLOCK, conv_names, random_weights, relu_names
 
 DEPTH = 16
 MODES = ("fwd", "grad_input", "grad_all")
@@ -97,7 +97,7 @@ def forward_flops(size: int, batch: int, layer: str, depth: int = DEPTH) -> floa
 
 def build_torch(params: dict, layer: str, convention, depth: int = DEPTH):
     """The same VGG trunk in PyTorch (NCHW), weights copied from the Flax params, plus a
-    preprocessing function equivalent to `styljax.vgg.preprocess`."""
+    preprocessing function equivalent to `styljax.nets.vgg.preprocess`."""
     import torch
     from torch import nn
 
@@ -144,7 +144,7 @@ def build_torch(params: dict, layer: str, convention, depth: int = DEPTH):
 
 def lax_nchw_features(params: dict, images: jax.Array, layer: str, convention, depth: int = DEPTH):
     """Plain-lax VGG trunk in NCHW/OIHW layout (layout variation; same math as the Flax module)."""
-    from styljax.vgg import preprocess
+    from styljax.nets.vgg import preprocess
 
     x = preprocess(images.astype(jnp.float32), convention)  # NHWC
     x = jnp.transpose(x, (0, 3, 1, 2))
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
             timing=timing, quick=q, depth=DEPTH, dtype="float32",
         ),
         notes=(
-            "jax: styljax.vgg Flax module (NHWC/HWIO, XLA:CPU), jit-compiled before timing; "
+            "jax: styljax.nets.vgg Flax module (NHWC/HWIO, XLA:CPU), jit-compiled before timing; "
             "torch: same net as nn.Sequential (NCHW/OIHW) with copied weights; both include caffe "
             "preprocessing. ratio_jax_over_torch = torch_s/jax_s (>1: JAX faster). "
             "max_rel_err = max|jax-torch|/max|torch| on the same input."
@@ -351,8 +351,8 @@ def main(argv: list[str] | None = None) -> None:
                                 ja = jax.jit(jfns["fwd"])(params, images)
                             tout = tfns["fwd"](timages).numpy().transpose(0, 2, 3, 1)
                             check["fwd"] = max_rel_err(ja, tout)
-                            # torch-side preprocessing equals styljax.vgg.preprocess
-                            from styljax.vgg import preprocess
+                            # torch-side preprocessing equals styljax.nets.vgg.preprocess
+                            from styljax.nets.vgg import preprocess
 
                             check["preprocess"] = max_rel_err(
                                 tpre(timages).numpy().transpose(0, 2, 3, 1),
@@ -476,7 +476,7 @@ def emit_variant(params, images, layer, conv, mode, size, batch, threads, fl, ro
 
 def flax_extract(params, images, layer, conv):
     """The Flax module's activation (reference for the NCHW variant)."""
-    from styljax.vgg import VGG
+    from styljax.nets.vgg import VGG
 
     return VGG(depth=DEPTH, convention=conv).apply({"params": params}, images, (layer,))[layer]
 

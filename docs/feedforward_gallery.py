@@ -1,5 +1,5 @@
 """The README's feed-forward gallery: scikit-image photos through the shipped StyleBank, CIN and
-Johnson models, each tile one `styljax stylize` call, tiled with `styljax.image.contact_sheet`.
+Johnson models, each tile one `styljax stylize` call, tiled with `styljax.imaging.sheets.contact_sheet`.
 
     .venv/bin/python docs/feedforward_gallery.py   # -> docs/feedforward_gallery.jpg (~1 min)
 
@@ -33,8 +33,9 @@ TILES = (
 
 
 def main() -> None:
-    from styljax import image
-    from styljax.samples import skimage_image
+    from styljax.io import image
+    from styljax.imaging import sheets
+    from styljax.io.samples import skimage_image
 
     tiles, labels = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,7 +57,7 @@ def main() -> None:
                 tiles.append(image.load_image(out))
                 labels.append(label)
     small = [np.asarray(image.resize(t, image.fit_max_side(*t.shape[:2], TILE))) for t in tiles]
-    image.save_image(OUT, image.contact_sheet(small, ncols=1 + len(TILES), labels=labels), quality=85)
+    image.save_image(OUT, sheets.contact_sheet(small, ncols=1 + len(TILES), labels=labels), quality=85)
     print(f"wrote {OUT.relative_to(ROOT)}")
 
 

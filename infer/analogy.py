@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from styljax.infer import common
-from styljax import cliargs
+from styljax.runtime import cliargs
 from styljax.errors import StyljaxError
 
 OUTPUTS = ("A_prime.png", "B.png", "nnf_ab.npy", "nnf_ba.npy", "flow_ab.png", "flow_ba.png", "sheet.jpg",
@@ -54,18 +54,22 @@ def _load(path: str, max_side: int | None):
     """Decode once; downscale (antialiased) only when the longer side exceeds `max_side`."""
     import numpy as np
 
-    from styljax import image
+    from styljax.io import image
+    from styljax.imaging import geometry
 
     img = image.load_image(path)
     if max_side is not None and max(img.shape[:2]) > max_side:
-        img = np.asarray(image.resize(img, image.fit_max_side(*img.shape[:2], max_side)))
+        img = np.asarray(geometry.resize(img, image.fit_max_side(*img.shape[:2], max_side)))
     return img
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from styljax import analogy, image, patchmatch
+    from styljax.io import image
+    from styljax.optimization import analogy, patchmatch
+    from styljax.io import atomic
+    from styljax.imaging import sheets
 
     try:
         optional = {} if args.deconv_iters is None else {"deconv_iters": args.deconv_iters}
@@ -91,16 +95,16 @@ def run(args: argparse.Namespace) -> int:
     image.save_image(out / "A_prime.png", result.a_prime)
     image.save_image(out / "B.png", result.b)
     for name, nnf in (("ab", result.nnf_ab), ("ba", result.nnf_ba)):
-        with image.atomic_path(out / f"nnf_{name}.npy") as tmp:
+        with atomic.atomic_path(out / f"nnf_{name}.npy") as tmp:
             np.save(tmp, np.asarray(nnf, np.int32))
         image.save_image(out / f"flow_{name}.png", patchmatch.flow_to_rgb(patchmatch.nnf_to_flow(nnf)) / 255.0)
     labels = ["A", "B'", "A' (layout of A, look of B')", "B (layout of B', look of A)"]
-    image.save_image(out / "sheet.jpg", image.contact_sheet([a, b_prime, result.a_prime, result.b], 4, labels=labels))
+    image.save_image(out / "sheet.jpg", sheets.contact_sheet([a, b_prime, result.a_prime, result.b], 4, labels=labels))
     wall = time.perf_counter() - t0
     summary = {"a": args.a, "b_prime": args.b_prime, "a_hw": a.shape[:2], "b_prime_hw": b_prime.shape[:2],
                "config": dataclasses.asdict(cfg), "photo": args.photo, "network": result.network,
                "seconds": result.seconds, "levels": result.levels, "wall_s": wall}
-    image.atomic_write(out / "summary.json", json.dumps(summary, indent=1).encode())
+    atomic.atomic_write(out / "summary.json", json.dumps(summary, indent=1).encode())
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
     picked = ", ".join(f"{lv['layer']} {lv['nnf_ab']}" + ("" if lv["nnf_ba"] == lv["nnf_ab"] else f"/{lv['nnf_ba']}")
                        for lv in result.levels)

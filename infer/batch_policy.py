@@ -97,7 +97,7 @@ def auto_max_batch(model, model_dir: Path, hw: tuple[int, int], cache_path: Path
         log(f"max batch {DEFAULT_MAX_BATCH} ({jax.default_backend()}: not measured)")
         return DEFAULT_MAX_BATCH
     if cache_path is None:
-        from styljax.weights import cache_dir
+        from styljax.io.weights import cache_dir
 
         cache_path = cache_dir() / CACHE_FILE
     key = cache_key(model_dir, hw)

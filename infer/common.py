@@ -1,5 +1,5 @@
 """Helpers the inference programs share: argument parsing, progress bars, limits (the flags the
-training programs share too are in `styljax.cliargs`).
+training programs share too are in `styljax.runtime.cliargs`).
 
 Imported while the parsers are built (`styljax --help`), so it imports nothing heavy at module
 level: no JAX, no NumPy, no tqdm.
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from styljax.errors import StyljaxError
 
@@ -47,7 +49,7 @@ def strength(value, name: str = "--strength") -> float | None:
     non-numbers refused with a one-line error naming the option)."""
     if value is None:
         return None
-    from styljax.models.strength import check_strength
+    from styljax.nets.strength import check_strength
 
     try:
         return check_strength(value)
@@ -56,9 +58,9 @@ def strength(value, name: str = "--strength") -> float | None:
 
 
 def load_limits(args: argparse.Namespace) -> dict:
-    """`styljax.image.load_image` keywords for the photos a command reads: `--max-pixels` when
-    given, and the minimum side (`styljax.image.MIN_SIDE`)."""
-    from styljax.image import MIN_SIDE
+    """`styljax.io.image.load_image` keywords for the photos a command reads: `--max-pixels` when
+    given, and the minimum side (`styljax.io.image.MIN_SIDE`)."""
+    from styljax.io.image import MIN_SIDE
 
     kw = {"min_side": MIN_SIDE}
     if getattr(args, "max_pixels", None) is not None:
@@ -121,3 +123,37 @@ def check_choice(value: str, allowed: Sequence[str], name: str) -> str:
     if value not in allowed:
         raise StyljaxError(f"--{name}: expected one of {', '.join(allowed)}, got {value!r}")
     return value
+
+
+def drive_optimisation(steps, *, total: int, desc: str, out: Path, finish, snapshot_every: int | None,
+                       quiet: bool, postfix):
+    """The CLI side of an image optimisation (Gatys, DPST): a progress bar over the `Step`s the
+    method yields, a snapshot every `snapshot_every` steps, and the last step.
+
+    Args:
+      steps: the method's iterator of `styljax.optimization.optimize.Step`.
+      total: the steps it will take, for the bar.
+      desc: the bar's label.
+      out: the result's path (snapshots go beside it as STEM_stepNNNNN.EXT).
+      finish: the method's image -> displayable result (`gatys.finish`, `dpst.finish`).
+      snapshot_every: write a snapshot every N steps (None/0: never).
+      quiet: no bar.
+      postfix: `Step` -> the bar's postfix dict.
+
+    Returns:
+      (the last step, wall seconds); a one-line error if there was none.
+    """
+    from styljax.io import image
+
+    bar = progress(total, desc, disable=quiet)
+    t0 = time.perf_counter()
+    last = None
+    for last in steps:
+        bar.update(last.global_step - bar.n)
+        bar.set_postfix(**postfix(last))
+        if snapshot_every and last.global_step % snapshot_every == 0:
+            image.save_image(out.with_name(f"{out.stem}_step{last.global_step:05d}{out.suffix}"), finish(last.image))
+    bar.close()
+    if last is None:
+        raise StyljaxError("no optimisation steps requested (--steps 0)")
+    return last, time.perf_counter() - t0

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from styljax.errors import StyljaxError
 from styljax.infer import common
-from styljax.samples import skimage_image
+from styljax.io.samples import skimage_image
 
 
 def register(sub) -> None:
@@ -37,7 +37,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     common.check_choice(args.method, ("stylebank", "gatys"), "method")
-    from styljax.image import MAX_PIXELS_ENV, MIN_SIDE, default_max_pixels
+    from styljax.io.image import MAX_PIXELS_ENV, MIN_SIDE, default_max_pixels
 
     if args.size < MIN_SIDE:
         raise StyljaxError(f"--size must be at least {MIN_SIDE} px, got {args.size}")
@@ -51,16 +51,19 @@ def run_stylebank(args: argparse.Namespace) -> int:
     import jax.numpy as jnp
     import numpy as np
 
-    from styljax import image, methods
-    from styljax.models import stylebank as sb
-    from styljax.models import stylebank_store
+    from styljax import methods
+    from styljax.io import image
+    from styljax.imaging import geometry
+    from styljax.imaging import sheets
+    from styljax.nets import stylebank as sb
+    from styljax.stores import stylebank_store
 
     t0 = time.perf_counter()
     out_dir = Path(args.out_dir)
     params, cfg, _ = stylebank_store.load_model(args.model or methods.get("stylebank").default_model_path())
     names = tuple(sorted(params["banks"]))
     photo = skimage_image(args.content)
-    photo = np.asarray(image.resize(photo, image.fit_max_side(*photo.shape[:2], args.size)))
+    photo = np.asarray(geometry.resize(photo, image.fit_max_side(*photo.shape[:2], args.size)))
     x = jnp.asarray(photo[None])
     every = sb.render_all(params, x, cfg, names, clip=True)[:, 0]
     pair = names[:2] if len(names) >= 2 else names * 2
@@ -71,14 +74,14 @@ def run_stylebank(args: argparse.Namespace) -> int:
     for tile, slug in zip(tiles[1:], [*names, "linear_fusion", "region_fusion"]):
         image.save_image(out_dir / f"{args.content}_{slug}.png", tile)
     sheet = image.save_image(
-        out_dir / "stylebank_contact_sheet.jpg", image.contact_sheet(tiles, ncols=5, labels=labels), quality=88
+        out_dir / "stylebank_contact_sheet.jpg", sheets.contact_sheet(tiles, ncols=5, labels=labels), quality=88
     )
     print(f"demo done in {time.perf_counter() - t0:.1f} s: {len(names)} styles, a linear and a region fusion -> {sheet}")
     return 0
 
 
 def run_gatys(args: argparse.Namespace) -> int:
-    from styljax import image, weights
+    from styljax.io import image, weights
     from styljax.infer import stylize
 
     out_dir = Path(args.out_dir)
@@ -96,12 +99,13 @@ def run_gatys(args: argparse.Namespace) -> int:
     if args.cache_dir:
         cli_args += ["--cache-dir", args.cache_dir]
     from styljax.infer.cli import build_parser
+    from styljax.imaging import sheets
 
     stylize.run(build_parser().parse_args(["stylize", *cli_args]))
     tiles = [image.load_image(p, max_side=args.size) for p in (paths["content"], paths["style"], result)]
     sheet = image.save_image(
         out_dir / "contact_sheet.jpg",
-        image.contact_sheet(tiles, ncols=3, labels=["content", "style", "Gatys (L-BFGS)"]),
+        sheets.contact_sheet(tiles, ncols=3, labels=["content", "style", "Gatys (L-BFGS)"]),
     )
     print(f"demo done in {time.perf_counter() - t0:.0f} s: {result} and {sheet}")
     return 0

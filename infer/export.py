@@ -41,7 +41,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from styljax import export
+    from styljax.io import export
 
     if args.setup:
         env = export.setup_export_env()

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from styljax.infer import common
-from styljax import parallel
+from styljax.runtime import parallel
 from styljax.errors import StyljaxError, TooLarge
 from styljax.render import StyleSpec
 
@@ -41,7 +41,9 @@ def run_feedforward(args: argparse.Namespace, open_model) -> int:
     `open_model()` once every input has passed its header checks): inputs grouped by size into
     batches of --batch (one compilation per size), or tiled."""
     from styljax.infer.photo import apply_photoreal
-    from styljax import image, tiling
+    from styljax.io import image
+    from styljax.imaging import sheets
+    from styljax.runtime import tiling
 
     # a style spec is one token: anything after it that argparse gave to --style is an input
     spec_text, extra_inputs = args.style[0], args.style[1:]
@@ -168,7 +170,7 @@ def run_feedforward(args: argparse.Namespace, open_model) -> int:
             for t in spec.names:
                 tiles.append(image.load_image(targets[(p, t)]))
                 labels.append(t)
-        image.save_image(sheet_path, image.contact_sheet(tiles, ncols=len(spec.names) + 1, labels=labels), quality=90)
+        image.save_image(sheet_path, sheets.contact_sheet(tiles, ncols=len(spec.names) + 1, labels=labels), quality=90)
         print(f"contact sheet: {sheet_path}")
     if failed:
         print(f"styljax: {len(failed)} of {len(every_input)} input(s) failed and were skipped (one line "
@@ -194,7 +196,7 @@ def check_render_size(path: Path, size: int | None, budget: int, tile: int | Non
     """A one-line error, from the header alone, if `path` is no readable image or too small, or
     if it renders (at `--size`) over the pixel budget `--max-pixels`: a bad file is found before
     anything is decoded or compiled, and an upscale cannot exhaust the machine's memory."""
-    from styljax import image
+    from styljax.io import image
 
     h, w = image.header_size(path, **load_kw)
     th, tw = (h, w) if size is None else image.fit_max_side(h, w, size)

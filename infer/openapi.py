@@ -56,7 +56,7 @@ UPLOAD_PATHS = ("/v1/stylize", "/v1/models/{model}/styles")
 # the bodies FastAPI parses as a form (an url-encoded one carries no file: 422, the field is missing)
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
-NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # `styljax.models.style_store.check_style_name`
+NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"  # `styljax.stores.style_store.check_style_name`
 
 
 def _stylize_fields(models: list[str], max_side: int) -> dict[str, dict]:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 from pathlib import Path
 
 from styljax.infer import common
-from styljax import cliargs
+from styljax.runtime import cliargs
 from styljax.errors import StyljaxError
 
 
@@ -37,10 +36,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_photoreal(args: argparse.Namespace, content, result):
-    """`result` refit on `content` by `styljax.guided.photoreal` when --photoreal is set, else as is."""
+    """`result` refit on `content` by `styljax.imaging.guided.photoreal` when --photoreal is set, else as is."""
     if not getattr(args, "photoreal", False):
         return result
-    from styljax import guided
+    from styljax.imaging import guided
 
     radius = guided.PHOTOREAL_RADIUS if args.photoreal_radius is None else args.photoreal_radius
     eps = guided.PHOTOREAL_EPS if args.photoreal_eps is None else args.photoreal_eps
@@ -51,7 +50,7 @@ def apply_photoreal(args: argparse.Namespace, content, result):
 
 def photo_config(args: argparse.Namespace, size: int):
     """The PhotoConfig for the flags given, defaults from `PhotoConfig`."""
-    from styljax.photo import PhotoConfig
+    from styljax.optimization.dpst import PhotoConfig
 
     overrides = dict(max_side=size, seed=args.seed,
                      optimizer=common.check_choice(args.optimizer, ("lbfgs", "adam"), "optimizer"),
@@ -71,7 +70,7 @@ def photo_config(args: argparse.Namespace, size: int):
 def load_masks(args: argparse.Namespace, content, style):
     """Paired (content, style) region masks from --content-mask/--style-mask or --auto-masks, or
     (None, None) for the plain style loss."""
-    from styljax import region_masks
+    from styljax.optimization import region_masks
 
     files = (args.content_mask, args.style_mask)
     if args.auto_masks is not None:
@@ -91,7 +90,8 @@ def load_masks(args: argparse.Namespace, content, style):
 
 
 def run_photo(args: argparse.Namespace) -> int:
-    from styljax import image, photo
+    from styljax.io import image
+    from styljax.optimization import dpst
 
     if args.content is None:
         if len(args.inputs) != 1:
@@ -113,25 +113,18 @@ def run_photo(args: argparse.Namespace) -> int:
     image.check_output_path(out)
     vgg = cliargs.load_vgg(args, cfg.layers)
 
-    bar = common.progress(sum(cfg.steps), "photo", disable=args.quiet)
-    t0 = time.perf_counter()
-    last = None
-    for last in photo.iterate(vgg, content, style, cfg, content_masks, style_masks, every=common.log_every(args.snapshot_every)):
-        bar.update(last.global_step - bar.n)
-        parts = last.parts()
-        bar.set_postfix(stage=last.stage + 1, loss=f"{last.loss:.4g}", **{k: f"{v:.3g}" for k, v in parts.items()})
-        if args.snapshot_every and last.global_step % args.snapshot_every == 0:
-            snap = out.with_name(f"{out.stem}_step{last.global_step:05d}{out.suffix}")
-            image.save_image(snap, photo.finish(last.image))
-    bar.close()
-    if last is None:
-        raise StyljaxError("no optimisation steps requested (--steps 0)")
-    result = apply_photoreal(args, content, photo.finish(last.image))
+    last, seconds = common.drive_optimisation(
+        dpst.iterate(vgg, content, style, cfg, content_masks, style_masks, every=common.log_every(args.snapshot_every)),
+        total=sum(cfg.steps), desc="photo", out=out, finish=dpst.finish, snapshot_every=args.snapshot_every,
+        quiet=args.quiet,
+        postfix=lambda step: dict(stage=step.stage + 1, loss=f"{step.loss:.4g}",
+                                  **{k: f"{v:.3g}" for k, v in step.parts().items()}))
+    result = apply_photoreal(args, content, dpst.finish(last.image))
     image.save_image(out, result)
     parts = last.parts()
     regions = 1 if content_masks is None else len(content_masks)
     print(
-        f"wrote {out} ({result.shape[1]}x{result.shape[0]}) in {time.perf_counter() - t0:.1f} s; "
+        f"wrote {out} ({result.shape[1]}x{result.shape[0]}) in {seconds:.1f} s; "
         f"loss {last.loss:.4g} (" + ", ".join(f"{k} {v:.4g}" for k, v in parts.items())
         + f"); {regions} region(s)"
     )

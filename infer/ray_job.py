@@ -1,5 +1,5 @@
 """`styljax stylize --engine ray`: a folder (or any URI pyarrow reads) of photos through a
-feed-forward model on a Ray cluster, with Ray Data (`styljax.ray.StylizeFiles` actors).
+feed-forward model on a Ray cluster, with Ray Data (`styljax.runtime.ray.StylizeFiles` actors).
 
 The job streams: the driver lists the names (strings only), Ray Data feeds small blocks of them to
 the actors, and each actor reads, renders and writes its rows, so memory stays bounded however many
@@ -63,7 +63,7 @@ def run_ray(args: argparse.Namespace, method) -> int:
         raise StyljaxError("--engine ray: give one source folder (or URI) and --out FOLDER")
     src, dst = srcs[0], args.out
     ray = import_ray()
-    from styljax import ray as sray
+    from styljax.runtime import ray as sray
     from styljax.infer import common
     from styljax.render import StyleSpec
 

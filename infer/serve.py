@@ -14,7 +14,7 @@
 (an image; white = painted) the painted region takes `mask_style` (another spec) and the rest
 `style`: region fusion with soft masks (1 − m, m). `strength` (0-1, default 1) weakens the style
 in the model's own way, named by the response header `X-Styljax-Strength-Mode` (features, gamma-beta
-or pixel: `styljax.models.strength`); `preserve_colors=true` keeps the photo's chrominance. Results
+or pixel: `styljax.nets.strength`); `preserve_colors=true` keeps the photo's chrominance. Results
 come back as PNG or JPEG; every error is JSON `{"error": "..."}` with a 4xx/5xx status (400 bad
 input, 401/403 no admin credential, 404, 408 too slow, 409, 413 too large, 415 not a form, 422 a
 field missing, 503 busy, 504 timed out) and one log line; `/openapi.json` lists them all
@@ -75,8 +75,9 @@ def default_models() -> dict[str, Path]:
     service takes no painting uploads yet, so give them with --model."""
     from styljax import methods
 
-    return {name: methods.get(name).default_model_path() for name in methods.named("renderer")
-            if not methods.get(name).default_model_cache}
+    shipped = {name: methods.get(name).default_model_path() for name in methods.named("renderer")
+               if not methods.get(name).default_model_cache}
+    return {name: path for name, path in shipped.items() if (path / "manifest.json").is_file()}
 
 
 def load_models(paths: dict[str, Path]) -> dict:
@@ -104,9 +105,9 @@ def encode_image(img: np.ndarray, fmt: str) -> bytes:
 
 
 def decode_upload(data, what: str, max_pixels: int, **kw) -> np.ndarray:
-    """Upload bytes or a binary file → float RGB with bounded memory (`styljax.image.decode_bounded`:
+    """Upload bytes or a binary file → float RGB with bounded memory (`styljax.io.image.decode_bounded`:
     header pixel cap and bomb guard first, 413; not an image, 400)."""
-    from styljax import image
+    from styljax.io import image
 
     if hasattr(data, "seek"):
         data.seek(0)
@@ -159,7 +160,7 @@ def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, preren
 
     from styljax.infer.serving import Batcher, Job, Metrics, QueueFull, ServeConfig, as_numpy_tree, two_regions
     from styljax.render import StyleSpec
-    from styljax import store
+    from styljax.io import store
 
     cfg = cfg or ServeConfig()
     if not models:
@@ -455,7 +456,7 @@ def style_template(model) -> tuple[dict, float]:
     """What an uploaded style must be for `model`: {key: (shape, float32)} of its styles' leaves,
     and the largest plausible magnitude (1000× the largest of its own styles, at least 1000)."""
     from styljax.infer.serving import as_numpy_tree
-    from styljax import store
+    from styljax.io import store
 
     styles = model.params[model.styles_key]
     first = store.flatten(as_numpy_tree(styles[model.styles[0]]))
@@ -465,7 +466,7 @@ def style_template(model) -> tuple[dict, float]:
 
 def check_style_values(tree: dict, limit: float, what: str) -> None:
     """Finite values of a plausible magnitude, or a 400."""
-    from styljax import store
+    from styljax.io import store
 
     for k, a in store.flatten(tree).items():
         if not np.isfinite(a).all():
@@ -644,7 +645,7 @@ def register(sub) -> None:
 
 
 def parse_models(items: list[str]) -> dict[str, Path]:
-    from styljax.models.style_store import check_style_name
+    from styljax.stores.style_store import check_style_name
 
     if not items:
         return default_models()
@@ -698,7 +699,7 @@ def auto_batch(models: dict, paths: dict, cfg) -> int:
     """--max-batch not given: `infer.batch_policy.auto_max_batch` for the first model at the bucket
     of a default_side² image."""
     from styljax.infer import batch_policy
-    from styljax.buckets import bucket_hw
+    from styljax.runtime.buckets import bucket_hw
 
     name = next(iter(models))
     hw = bucket_hw(cfg.default_side, cfg.default_side, cfg.buckets)
@@ -736,7 +737,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from styljax.infer.batch_policy import DEFAULT_MAX_BATCH
     from styljax.infer.serving import ServeConfig
-    from styljax import parallel
+    from styljax.runtime import parallel
 
     if args.warmup not in ("background", "start", "none"):
         parse_warmup(args.warmup)  # a bad list fails before the models load

@@ -33,7 +33,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from styljax.buckets import DEFAULT_BUCKETS, batch_bucket, bucket_hw, pad_to
+from styljax.runtime.buckets import DEFAULT_BUCKETS, batch_bucket, bucket_hw, pad_to
 from styljax.render import StyleSpec
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from styljax import checkpoints
+from styljax.io import checkpoints
 
 READ_ONLY = ("list", "export")  # the actions that take the default model; the others change it
 POSITIONALS = {"old": "the style's current name", "new": "its new name", "name": "the style's name",
@@ -38,13 +38,13 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from styljax import methods
-    from styljax.models import stylebank as sb
-    from styljax.models.style_store import open_store
+    from styljax.nets import stylebank as sb
+    from styljax.methods import store_for_model
 
-    from styljax import magenta
+    from styljax.io import magenta
 
     args.model = str(magenta.resolve_model(args.model) if args.model else methods.get("stylebank").default_model_path())
-    st = open_store(args.model)
+    st = store_for_model(args.model)
     verb = args.styles_verb
     if verb == "list":
         params, _, _ = st.load_model(args.model)

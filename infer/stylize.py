@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 from pathlib import Path
 
 from styljax.infer import common, photo, ray_job
-from styljax import cliargs, methods
+from styljax import methods
+from styljax.runtime import cliargs
 from styljax.errors import StyljaxError
 
 
@@ -75,7 +75,7 @@ def register(sub) -> None:
                    help="weight of the total-variation smoothness loss (default 100; 0 turns it off)")
     g.add_argument("--content-layers", default=None, help="e.g. relu3_3 or relu4_2:1")
     g.add_argument("--style-layers", default=None, help="e.g. relu1_2,relu2_2,relu3_3,relu4_3")
-    g.add_argument("--gram-norm", default=None, help="chw, hw or gatys (see styljax.losses)")
+    g.add_argument("--gram-norm", default=None, help="chw, hw or gatys (see styljax.losses.feature_losses)")
     g.add_argument("--pooling", default=None, help="max or avg")
     g.add_argument("--lr", type=float, default=None,
                    help="learning rate of --optimizer adam, on [0, 1] pixels (default 0.02)")
@@ -109,8 +109,8 @@ def register(sub) -> None:
 
 def gatys_config(args: argparse.Namespace):
     """The GatysConfig for the flags given, defaults from `GatysConfig`."""
-    from styljax.gatys import MRF_DEFAULTS, STYLE_LOSSES, GatysConfig, default_steps, halving_sizes
-    from styljax.image import MIN_SIDE
+    from styljax.optimization.gatys import MRF_DEFAULTS, STYLE_LOSSES, GatysConfig, default_steps, halving_sizes
+    from styljax.io.image import MIN_SIDE
 
     if args.size < MIN_SIDE:
         raise StyljaxError(f"--size must be at least {MIN_SIDE} px, got {args.size}")
@@ -141,7 +141,8 @@ def gatys_config(args: argparse.Namespace):
 
 
 def run_gatys(args: argparse.Namespace) -> int:
-    from styljax import gatys, image
+    from styljax.io import image
+    from styljax.optimization import gatys
 
     if args.content is None:
         if len(args.inputs) != 1:
@@ -161,29 +162,22 @@ def run_gatys(args: argparse.Namespace) -> int:
     image.check_output_path(out)
     vgg = cliargs.load_vgg(args, cfg.layers)
 
-    total = sum(cfg.steps_per_scale())
-    bar = common.progress(total, f"gatys {cfg.style_loss} {cfg.optimizer}", disable=args.quiet)
-    t0 = time.perf_counter()
-    last = None
-    for last in gatys.iterate(vgg, content, styles, cfg, init_image=init_image, every=common.log_every(args.snapshot_every)):
-        bar.update(last.global_step - bar.n)
-        parts = last.parts()
-        bar.set_postfix(
-            size=max(last.image.shape[:2]), loss=f"{last.loss:.4g}",
-            content=f"{parts['content']:.3g}", style=f"{parts['style']:.3g}", tv=f"{parts['tv']:.3g}",
-        )
-        if args.snapshot_every and last.global_step % args.snapshot_every == 0:
-            snap = out.with_name(f"{out.stem}_step{last.global_step:05d}{out.suffix}")
-            image.save_image(snap, gatys.finish(last.image, content, cfg))
-    bar.close()
-    if last is None:
-        raise StyljaxError("no optimisation steps requested (--steps 0)")
+    def postfix(step):
+        parts = step.parts()
+        return dict(size=max(step.image.shape[:2]), loss=f"{step.loss:.4g}", content=f"{parts['content']:.3g}",
+                    style=f"{parts['style']:.3g}", tv=f"{parts['tv']:.3g}")
+
+    last, seconds = common.drive_optimisation(
+        gatys.iterate(vgg, content, styles, cfg, init_image=init_image, every=common.log_every(args.snapshot_every)),
+        total=sum(cfg.steps_per_scale()), desc=f"gatys {cfg.style_loss} {cfg.optimizer}", out=out,
+        finish=lambda x: gatys.finish(x, content, cfg), snapshot_every=args.snapshot_every, quiet=args.quiet,
+        postfix=postfix)
     result = gatys.finish(last.image, content, cfg)
     result = photo.apply_photoreal(args, content, result)
     image.save_image(out, result)
     parts = last.parts()
     print(
-        f"wrote {out} ({result.shape[1]}x{result.shape[0]}) in {time.perf_counter() - t0:.1f} s; "
+        f"wrote {out} ({result.shape[1]}x{result.shape[0]}) in {seconds:.1f} s; "
         f"loss {last.loss:.4g} (content {parts['content']:.4g}, style {parts['style']:.4g}, tv {parts['tv']:.4g})"
     )
     return 0
@@ -207,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
         check_method_given(args)
         args.method = "gatys"
     method = methods.get(args.method, "stylize")
-    from styljax.image import MIN_SIDE
+    from styljax.io.image import MIN_SIDE
 
     if args.size is not None and args.size < MIN_SIDE:
         raise StyljaxError(f"--size must be at least {MIN_SIDE} px, got {args.size}")
@@ -223,4 +217,9 @@ def run(args: argparse.Namespace) -> int:
         from styljax.infer.feedforward import run_feedforward
 
         return run_feedforward(args, lambda: method.open_renderer(args.model))  # opened once the inputs pass
-    return method.run_stylize(args)
+    return OPTIMISATION_RUNNERS[method.name](args)
+
+
+# The optimisation methods' runners, by registry name (the feed-forward ones share `run_feedforward`
+# over their renderer); `tests/test_methods.py` holds every optimisation method of the registry to one.
+OPTIMISATION_RUNNERS = {"gatys": run_gatys, "photo": photo.run_photo}

@@ -1,7 +1,7 @@
 """The service's style thumbnails: small JPEGs of a built-in scene, kept in memory and on disk.
 
 A thumbnail depends only on the model's body, the style's params and the scene, so it is cached
-under a hash of those (`$STYLJAX_CACHE/thumbnails/`, `styljax.weights.cache_dir`): a restarted
+under a hash of those (`$STYLJAX_CACHE/thumbnails/`, `styljax.io.weights.cache_dir`): a restarted
 server answers the page's thumbnail requests from disk at once instead of queueing them behind
 the first compilations; a style changed under the same name gets a new hash. The service renders
 the missing ones in the background when it starts (`styljax.infer.serve`).
@@ -36,7 +36,7 @@ def scene(side: int = SIDE) -> np.ndarray:
 def key(model, style_params) -> str:
     """A hash of everything a thumbnail depends on: the model's method and body (its manifest's
     body sha256, else the body's params), the style's params, the scene and its size."""
-    from styljax import store
+    from styljax.io import store
 
     h = hashlib.sha256(f"{model.method}/{SIDE}/{SCENE_VERSION}/".encode())
     body_sha = model.manifest.get(model.store.sha_key) if hasattr(model, "store") else None
@@ -50,7 +50,7 @@ def key(model, style_params) -> str:
 
 def cache_dir() -> Path | None:
     """Where thumbnails are kept across runs, or None when it cannot be made (a read-only home)."""
-    from styljax.weights import cache_dir as styljax_cache
+    from styljax.io.weights import cache_dir as styljax_cache
 
     path = styljax_cache() / "thumbnails"
     try:
@@ -70,7 +70,7 @@ def load(k: str) -> bytes | None:
 
 def save(k: str, data: bytes) -> None:
     """Keep a thumbnail on disk (atomically; a failure only costs a re-render next time)."""
-    from styljax.image import atomic_write
+    from styljax.io.atomic import atomic_write
 
     folder = cache_dir()
     if folder is None:

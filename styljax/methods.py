@@ -1,18 +1,19 @@
-"""The registry of methods: one entry per method, and every program looks the method up here.
+"""The registry of methods: one entry per method, naming the library pieces it is made of.
 
-An entry names the pieces of a method: how `styljax stylize` runs it, its `Renderer` (feed-forward
-models), its `StyleStore` (the model on disk), its training `Task`, the function that adds its
-`styljax train NAME` parser, and its experiment table in `styljax.train.configs`. Programs ask the
-registry (`get`, `named`, `for_model`) instead of testing method names themselves:
+An entry says what a method is (its kind, title, help line) and where its pieces live in the
+library: its `Renderer` (feed-forward models), its `StyleStore` (the model on disk), its training
+`Task`, how its models export. Programs look methods up here (`get`, `named`, `for_model`) instead
+of testing method names themselves, and attach what they run themselves: `infer/stylize.py` its
+optimisation runners, `train/configs.py` the experiments of every method with a task.
 
-    stylize --method M     get(M, "stylize")   -> M.run_stylize(args) or M.open_renderer(path)
+    stylize --method M     get(M, "stylize")   -> M.open_renderer(path), or the program's runner for M
     serve, styles          for_model(path)     -> the method from the model's manifest
-    train M, add-style     get(M, "train")     -> M.register_trainer(...), M.experiment(name)
-    export --method M      get(M, "export")    -> M.load_exporter()(renderer, spec, names) (`styljax.export`)
+    train CONFIG           get(cfg.method, "train") -> M.task_class()
+    export --method M      get(M, "export")    -> M.load_exporter()(renderer, spec, names) (`styljax.io.export`)
 
-The entries are plain strings and tuples, so importing this module (and building `--help` from
-it) imports no JAX; the heavy pieces are `"module:attribute"` references imported when used, the
-way big_vision picks a model module by name.
+The entries are plain strings, so importing this module (and building `--help` from it) imports
+no JAX; the heavy pieces are `"module:attribute"` references into `styljax`, imported when used,
+the way big_vision picks a model module by name. Nothing here names a program.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 from styljax.errors import StyljaxError
 
 KINDS = ("optimisation", "feedforward", "video")
-CAPABILITIES = ("stylize", "renderer", "store", "train", "add-style", "export")
+CAPABILITIES = ("stylize", "renderer", "store", "train", "export")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,32 +35,23 @@ class Method:
     """One method and where its pieces live (`"module:attribute"` strings, imported on use).
 
     Attributes:
-      name: what `--method`, `styljax train NAME` and the manifests call it.
+      name: what `--method`, the configs and the manifests call it.
       title: the method in messages ("StyleBank").
       help: one line for `--method`'s help and `styljax train`'s list.
       kind: "optimisation" (one image optimised against style images), "feedforward" (a trained
         multi-style model behind a `Renderer`) or "video" (Net₁ on a StyleBank model).
-      stylize: the function running `styljax stylize --method NAME` (optimisation methods; the
-        feed-forward ones share the runner over their `renderer`).
       renderer: the `styljax.render.Renderer` class; called as `cls(path, method_name)`.
-      store: the `styljax.models.style_store.StyleStore` of its models.
+      store: the `styljax.stores.style_store.StyleStore` of its models.
       model_format: the manifest "format" of its models (several methods may share one: the
         manifest's "method" then tells them apart).
-      default_model: its folder in the shipped checkpoints (`styljax.checkpoints`).
-      task: the training task class (`styljax.training.Task`).
-      trainer: `register(subparsers, method)`: adds the `styljax train NAME` parser.
-      train_help: one line for that parser.
-      configs: the name of its experiment table in `styljax.train.configs`.
-      config_names: that table's names, here for `--help` (a test holds them equal).
-      default_config: the `--config` used when none is given.
-      add_style: whether `styljax add-style` trains a new style into a frozen model of it.
-      add_style_fn: `run(args)` for `styljax add-style` when the method predicts a style instead of
-        training one (arbitrary style: a painting's vector).
-      default_model_cache: its default model is fetched into the weights cache (`styljax.magenta`),
+      default_model: its folder in the shipped checkpoints (`styljax.io.checkpoints`).
+      default_model_cache: its default model is fetched into the weights cache (`styljax.io.magenta`),
         not shipped in checkpoints/.
+      task: the training task class (`styljax.training.Task`); a method with one trains.
+      single_style: one network per style (Johnson, texture networks): trained on one style image.
       export_min_side: the smallest height and width its exported programs take (`styljax export`:
         sizes are symbolic from there up); None: it does not export.
-      exporter: `exporter(renderer, spec, names) -> [styljax.export.Program]`: what `styljax
+      exporter: `exporter(renderer, spec, names) -> [styljax.io.export.Program]`: what `styljax
         export` writes for a model of it (default: through its `Renderer`, one artefact; a method
         with a second network, e.g. a style predictor, returns a second program).
     """
@@ -68,39 +60,29 @@ class Method:
     title: str
     help: str
     kind: str
-    stylize: str | None = None
     renderer: str | None = None
     store: str | None = None
     model_format: str | None = None
     default_model: str | None = None
-    task: str | None = None
-    trainer: str | None = None
-    train_help: str | None = None
-    configs: str | None = None
-    config_names: tuple[str, ...] = ()
-    default_config: str | None = None
-    add_style: bool = False
-    add_style_fn: str | None = None
     default_model_cache: bool = False
+    task: str | None = None
+    single_style: bool = False
     export_min_side: int | None = None
-    exporter: str = "styljax.export:renderer_programs"
+    exporter: str = "styljax.io.export:renderer_programs"
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"{self.name}: kind must be one of {KINDS}, got {self.kind!r}")
-        if (self.trainer is None) != (self.configs is None):
-            raise ValueError(f"{self.name}: a trainer needs an experiment table, and the other way round")
-        if self.configs is not None and self.default_config not in self.config_names:
-            raise ValueError(f"{self.name}: default config {self.default_config!r} is not in {self.config_names}")
+        for ref in (self.renderer, self.store, self.task, self.exporter):
+            if ref is not None and not ref.startswith("styljax."):
+                raise ValueError(f"{self.name}: {ref!r} is not a library piece")
 
     def has(self, capability: str) -> bool:
         """Whether this method has `capability` (one of `CAPABILITIES`)."""
         if capability == "stylize":
-            return self.stylize is not None or self.renderer is not None
+            return self.kind == "optimisation" or self.renderer is not None
         if capability == "train":
-            return self.trainer is not None
-        if capability == "add-style":
-            return self.add_style or self.add_style_fn is not None
+            return self.task is not None
         if capability == "export":
             return self.export_min_side is not None and self.renderer is not None
         return getattr(self, capability) is not None
@@ -113,26 +95,18 @@ class Method:
         module, _, attr = ref.partition(":")
         return getattr(importlib.import_module(module), attr)
 
-    def run_stylize(self, args) -> int:
-        """`styljax stylize --method NAME` for an optimisation method."""
-        return self._load("stylize")(args)
-
-    def run_add_style(self, args) -> int:
-        """`styljax add-style` for a method that predicts its styles instead of training them (`add_style_fn`)."""
-        return self._load("add_style_fn")(args)
-
     def load_exporter(self):
-        """Its `exporter` function (`styljax.export`)."""
+        """Its `exporter` function (`styljax.io.export`)."""
         return self._load("exporter")
 
     def default_model_path(self) -> Path:
-        """Its shipped model (`styljax.checkpoints`), or its fetched one (`styljax.magenta`)."""
-        from styljax import checkpoints
+        """Its shipped model (`styljax.io.checkpoints`), or its fetched one (`styljax.io.magenta`)."""
+        from styljax.io import checkpoints
 
         if self.default_model is None:
             raise StyljaxError(f"{self.name} ships no model")
         if self.default_model_cache:
-            from styljax import magenta
+            from styljax.io import magenta
 
             return magenta.model_dir(self.default_model)
         return checkpoints.model_dir(self.default_model)
@@ -141,13 +115,13 @@ class Method:
         """The `Renderer` of the model at `path` (default: the shipped one), checked to be this method's.
 
         Args:
-          path: a model directory (or a fetched model's name, `styljax.magenta.MODELS`), or None for
+          path: a model directory (or a fetched model's name, `styljax.io.magenta.MODELS`), or None for
         `default_model_path()`.
 
         Returns:
           A `styljax.render.Renderer`.
         """
-        from styljax import magenta
+        from styljax.io import magenta
 
         path = magenta.resolve_model(path) if path is not None else self.default_model_path()
         return self._load("renderer")(path, self.name)
@@ -160,32 +134,14 @@ class Method:
         """Its training task class."""
         return self._load("task")
 
-    def register_trainer(self, subparsers) -> None:
-        """Add `styljax train NAME` to `subparsers` (imports no JAX)."""
-        self._load("trainer")(subparsers, self)
-
-    def experiments(self) -> dict:
-        """Its experiment table (`styljax.train.configs`; imports the model configs, so JAX)."""
-        from styljax.train import configs
-
-        if self.configs is None:
-            raise StyljaxError(f"{self.name} has no training experiments")
-        return getattr(configs, self.configs)
-
-    def experiment(self, name: str):
-        """The experiment `name` of its table; a one-line error naming the known ones."""
-        table = self.experiments()
-        if name not in table:
-            raise StyljaxError(f"--config: unknown {self.title} experiment {name!r}; known: {', '.join(table)}")
-        return table[name]
 
 
 # What CIN and Johnson share: the transform net's renderer, store, format and training task, and
 # the smallest side its exported programs take (the 9x9 convs' reflect pads need 5 px, the 3x3 ones
 # at 1/4 scale 2 px; 8 keeps both, as for StyleBank's encoder of the same strides).
 _TRANSFORM_NET = dict(
-    renderer="styljax.models.transform_renderer:TransformRenderer",
-    store="styljax.models.transform_store:STORE", model_format="styljax-transform/1",
+    renderer="styljax.renderers.transform_renderer:TransformRenderer",
+    store="styljax.stores.transform_store:STORE", model_format="styljax-transform/1",
     task="styljax.tasks.transform:TransformTask", export_min_side=8,
 )
 
@@ -193,59 +149,48 @@ REGISTRY: tuple[Method, ...] = (
     Method(
         name="gatys", title="Gatys", kind="optimisation",
         help="the default: one image optimised against style image files, Gatys et al.",
-        stylize="styljax.infer.stylize:run_gatys",
     ),
     Method(
         name="stylebank", title="StyleBank", kind="feedforward",
         help="StyleBank: an auto-encoder and one filter bank per named style",
-        renderer="styljax.models.stylebank_renderer:StyleBankRenderer",
-        store="styljax.models.stylebank_store:STORE", model_format="styljax-stylebank/1",
-        default_model="stylebank",
-        task="styljax.tasks.stylebank:StyleBankTask",
-        trainer="styljax.train.stylebank:register_train",
-        train_help="train a StyleBank model (auto-encoder + one bank per style)",
-        configs="EXPERIMENTS", config_names=("kodak", "kodak-wiki", "autoencoder", "banks", "kodak-wiki-render", "paper", "add-style", "tiny"),
-        default_config="kodak", add_style=True, export_min_side=8,
+        renderer="styljax.renderers.stylebank_renderer:StyleBankRenderer",
+        store="styljax.stores.stylebank_store:STORE", model_format="styljax-stylebank/1",
+        default_model="stylebank", task="styljax.tasks.stylebank:StyleBankTask", export_min_side=8,
     ),
     Method(
         name="cin", title="CIN", kind="feedforward",
         help="conditional instance norm: one transform net, γ/β per named style",
         **_TRANSFORM_NET, default_model="cin",
-        trainer="styljax.train.transform:register_cin",
-        train_help="train a conditional-instance-norm net (one net, γ/β per style)",
-        configs="CIN_EXPERIMENTS", config_names=("kodak", "identity", "kodak-wiki-render", "render-soft", "add-style", "tiny"), default_config="kodak",
-        add_style=True,
     ),
     Method(
         name="johnson", title="Johnson", kind="feedforward",
         help="Johnson et al.: one transform net per style",
-        **_TRANSFORM_NET, default_model="johnson",
-        trainer="styljax.train.transform:register_johnson",
-        train_help="train a Johnson et al. transform net for one style",
-        configs="JOHNSON_EXPERIMENTS", config_names=("kodak", "identity", "kodak-wiki-render", "render-soft", "tiny"), default_config="kodak",
+        **_TRANSFORM_NET, default_model="johnson", single_style=True,
+    ),
+    Method(
+        name="texture-net", title="texture network", kind="feedforward",
+        help="Ulyanov et al.'s texture networks: a multi-scale generator with instance norm, one per style",
+        renderer="styljax.renderers.transform_renderer:TransformRenderer",
+        store="styljax.stores.texture_store:STORE", model_format="styljax-texture-net/1",
+        default_model="texture-net", task="styljax.tasks.transform:TransformTask", single_style=True,
+        export_min_side=16,
     ),
     Method(
         name="arbitrary", title="arbitrary style", kind="feedforward",
         help="any painting file as the style, no training: Magenta's arbitrary-style net (Ghiasi et al.) "
              "on its published weights (`styljax weights fetch`)",
-        renderer="styljax.models.arbitrary_renderer:ArbitraryRenderer",
-        store="styljax.models.arbitrary_store:STORE", model_format="styljax-arbitrary/1",
+        renderer="styljax.renderers.arbitrary_renderer:ArbitraryRenderer",
+        store="styljax.stores.arbitrary_store:STORE", model_format="styljax-arbitrary/1",
         default_model="magenta-arbitrary", default_model_cache=True,
-        add_style_fn="styljax.infer.arbitrary:run_add_style",
     ),
     Method(
         name="photo", title="Deep Photo Style Transfer", kind="optimisation",
         help="Deep Photo Style Transfer: photorealistic optimisation with the matting Laplacian",
-        stylize="styljax.infer.photo:run_photo",
     ),
     Method(
         name="video", title="video", kind="video",
         help="coherent online video: Net1, flow and mask nets, on a frozen StyleBank model",
-        model_format="styljax-video-net1/1", default_model="video",
-        task="styljax.tasks.video:VideoTask",
-        trainer="styljax.train.video:register_train",
-        train_help="train the video flow and mask nets (Net1) on a frozen StyleBank model",
-        configs="VIDEO_EXPERIMENTS", config_names=("video", "video-finetune", "video-tiny"), default_config="video",
+        model_format="styljax-video-net1/1", default_model="video", task="styljax.tasks.coherent:VideoTask",
     ),
 )
 
@@ -292,9 +237,17 @@ def for_manifest(manifest: dict, path: str | Path = "model") -> Method:
 
 def for_model(path: str | Path) -> Method:
     """The method of the model directory `path` (its manifest.json)."""
-    from styljax.models.style_store import read_manifest
+    from styljax.io.manifest import read_manifest
 
     return for_manifest(read_manifest(path), path)
+
+
+def store_for_model(path: str | Path):
+    """The `StyleStore` of the model at `path`, from its manifest's method."""
+    method = for_model(path)
+    if method.store is None:
+        raise StyljaxError(f"{path}: a {method.name} model has no named styles")
+    return method.open_store()
 
 
 def open_renderer(path: str | Path):

@@ -6,7 +6,7 @@ ask of a trained multi-style model, and how they say which styles to render.
   line's form (`wave`, `wave:0.5,the-scream:0.5`, `all`, `a,b` with regions).
 - `Renderer`: the protocol the CLI's runner and the service's batcher use.
 - `StyleStoreRenderer`: its shared implementation for models stored as a `StyleStore` (StyleBank:
-  `styljax.models.stylebank_renderer`; CIN and Johnson: `styljax.models.transform_renderer`); a
+  `styljax.renderers.stylebank_renderer`; CIN and Johnson: `styljax.renderers.transform_renderer`); a
   subclass loads the model and gives the model's own pieces (`fuse`, `stylize_with`,
   `stylize_all`, `per_image_with`, `regions`, `strength_mode`).
 
@@ -165,7 +165,7 @@ class Renderer(Protocol):
 
     @property
     def strength_mode(self) -> str:
-        """How strength acts: "features", "gamma-beta" or "pixel" (`styljax.models.strength`)."""
+        """How strength acts: "features", "gamma-beta" or "pixel" (`styljax.nets.strength`)."""
 
     @property
     def reserved_styles(self) -> tuple[str, ...]:
@@ -210,7 +210,7 @@ class StyleStoreRenderer(abc.ABC):
     `params`, `cfg`, `manifest` and sets `store`; it gives the model's own pieces below."""
 
     method: str
-    store: Any  # its `styljax.models.style_store.StyleStore`
+    store: Any  # its `styljax.stores.style_store.StyleStore`
     params: dict
     cfg: Any  # the architecture config of its model module
     manifest: dict
@@ -299,9 +299,9 @@ class StyleStoreRenderer(abc.ABC):
     def serve_batch(self, body, neutral, x, styles, masks, strength, keep) -> jax.Array:
         """`render_per_image` as one jit-able function of arrays only (`serving_args` first): x (B, H,
         W, 3), styles stacked (B, R, ...), masks (B, R, H, W), strength (B,), keep (B,) → (B, H, W, 3)."""
-        from styljax import image
+        from styljax.imaging import color
 
-        return image.preserve_colors_where(x, self.per_image_with(body, neutral, x, styles, masks, strength), keep)
+        return color.preserve_colors_where(x, self.per_image_with(body, neutral, x, styles, masks, strength), keep)
 
     def per_image(self, x, styles, masks, strength=None) -> jax.Array:
         """`render_per_image` without the colour step."""
@@ -312,7 +312,7 @@ class StyleStoreRenderer(abc.ABC):
     @property
     @abc.abstractmethod
     def strength_mode(self) -> str:
-        """How `strength` acts on this model: "features", "gamma-beta" or "pixel" (`styljax.models.strength`)."""
+        """How `strength` acts on this model: "features", "gamma-beta" or "pixel" (`styljax.nets.strength`)."""
 
     @abc.abstractmethod
     def fuse(self, styles: dict, weights: dict) -> Any:
@@ -337,23 +337,23 @@ class StyleStoreRenderer(abc.ABC):
 
 def keep_colors(x, out, preserve):
     """Colour preservation (`--preserve-colors`, `preserve_colors=true`): the output's luminance
-    with the photo's chrominance (`styljax.image.preserve_colors`, Gatys' own). `preserve` False/None
+    with the photo's chrominance (`styljax.imaging.color.preserve_colors`, Gatys' own). `preserve` False/None
     (as is), True (every image) or (B,) flags (each image its own)."""
-    from styljax import image
+    from styljax.imaging import color
 
     if preserve is None or preserve is False:
         return out
     if preserve is True:
-        return image.preserve_colors(x, out)
+        return color.preserve_colors(x, out)
     keep = np.asarray(preserve, bool)
     if not keep.any():
         return out
-    return image.preserve_colors_where(x, out, keep)
+    return color.preserve_colors_where(x, out, keep)
 
 
 def mask_regions(path: str | Path, n: int, hw: tuple[int, int]) -> np.ndarray:
     """A mask image -> (n, H, W) one-hot regions by grey level (n equal bins, darkest first)."""
-    from styljax import image
+    from styljax.io import image
 
     grey = image.load_image(path, size=hw).mean(axis=-1)
     idx = np.minimum((grey * n).astype(int), n - 1)

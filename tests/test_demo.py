@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from styljax.infer.cli import main
-from styljax import image
-from styljax.models import stylebank as sb
-from styljax.models import stylebank_store
+from styljax.io import image
+from styljax.nets import stylebank as sb
+from styljax.stores import stylebank_store
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "stylebank"
 

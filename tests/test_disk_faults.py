@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from styljax import image, store
+from styljax.io import image, store
 from styljax.errors import StyljaxError
 
 
@@ -37,7 +37,7 @@ def test_image_write_fault_keeps_the_previous_file(tmp_path, monkeypatch, code):
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO])
 def test_model_write_fault_leaves_no_model_or_the_previous_one(tiny_models, tmp_path, monkeypatch, code):
-    from styljax.models import stylebank_store as ss
+    from styljax.stores import stylebank_store as ss
 
     params, cfg, _ = ss.load_model(tiny_models["stylebank"])
     calls = {"n": 0}

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from styljax import export as ex
+from styljax.io import export as ex
 from styljax import methods
 from styljax.infer.cli import main
 from styljax.render import StyleSpec
@@ -154,8 +154,8 @@ def test_symbolic_layers_equal_the_fast_forms():
     upsampling + conv, instance norm, padding to a multiple of 4) give the fast forms' values."""
     from jax import export
 
-    from styljax.models import layers
-    from styljax.models.stylebank import pad_to_multiple
+    from styljax.nets import layers
+    from styljax.nets.stylebank import pad_to_multiple
 
     rng = np.random.default_rng(0)
     k9, k3 = (jnp.asarray(rng.normal(size=(k, k, 3, 4)).astype(np.float32)) for k in (9, 3))
@@ -281,7 +281,7 @@ sys.path.append(sys.argv[1])
 import jax, jax.numpy as jnp, numpy as np, onnxruntime as ort
 from jax import export
 from jax2onnx import to_onnx
-from styljax.models import layers
+from styljax.nets import layers
 rng = np.random.default_rng(0)
 k3 = jnp.asarray(rng.normal(size=(3, 3, 3, 3)).astype(np.float32))
 ops = {

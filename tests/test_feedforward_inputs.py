@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from styljax import image
+from styljax.io import image
 from styljax.infer.cli import main
-from styljax.models.stylebank_renderer import StyleBankRenderer
+from styljax.renderers.stylebank_renderer import StyleBankRenderer
 
 
 def photo(path: Path, h: int = 40, w: int = 60, seed: int = 0) -> Path:
@@ -122,7 +122,7 @@ def test_one_bad_input_is_exit_2(tiny_models, folder, tmp_path, capsys):
 
 
 def test_demo_size_checked_before_any_work(capsys, monkeypatch):
-    import styljax.models.stylebank_store as store
+    import styljax.stores.stylebank_store as store
 
     def refuse(*a, **k):
         raise AssertionError("the model was loaded before --size was checked")

@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from styljax import flow
+from styljax.video import flow
 
 
 def _img(shape, seed=0):

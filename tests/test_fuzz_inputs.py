@@ -1,12 +1,12 @@
 """Property-based input tests (issue #36): every input gets a result or a one-line `StyljaxError`
 (a 4xx JSON answer over HTTP), never another exception, a traceback or a 5xx.
 
-- image decoding (`styljax.image.decode_bounded`, the service's path, and `load_image`, the CLI's):
+- image decoding (`styljax.io.image.decode_bounded`, the service's path, and `load_image`, the CLI's):
   small PNG / JPEG / GIF / WebP files cut at every byte, 16-bit, palette, CMYK, LA, alpha, EXIF
   orientation; byte flips; a header declaring a huge size is refused before any pixel memory
   (tracemalloc's peak stays under a few MB);
 - `StyleSpec.parse` on arbitrary text;
-- style files and manifests (`styljax.store.load_tree`, `load_tree_checked`, `StyleStore.load_model`)
+- style files and manifests (`styljax.io.store.load_tree`, `load_tree_checked`, `StyleStore.load_model`)
   cut, flipped or replaced by arbitrary bytes and JSON;
 - multipart bodies to `/v1/stylize` and the style upload: arbitrary bytes, and mutated valid bodies.
 
@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from styljax import image, store  # noqa: E402
+from styljax.io import image, store  # noqa: E402
 from styljax.errors import StyljaxError  # noqa: E402
 
 BOUNDED = settings(max_examples=60, derandomize=True, deadline=None, database=None,
@@ -157,8 +157,8 @@ def test_style_spec_parses_or_fails_in_one_line(text, regions):
 def model_dir(tmp_path_factory):
     import jax
 
-    from styljax.models import stylebank as sb
-    from styljax.models import stylebank_store
+    from styljax.nets import stylebank as sb
+    from styljax.stores import stylebank_store
 
     root = tmp_path_factory.mktemp("fuzz_model")
     cfg = sb.StyleBankConfig(channels=(4, 8, 16), output="sigmoid")
@@ -169,7 +169,7 @@ def model_dir(tmp_path_factory):
 @BOUNDED
 @given(data=st.data())
 def test_style_file_mutations_load_or_fail_in_one_line(model_dir, data, tmp_path_factory):
-    from styljax.models import stylebank_store
+    from styljax.stores import stylebank_store
 
     raw = bytearray((model_dir / "banks" / "red.npz").read_bytes())
     how = data.draw(st.sampled_from(["cut", "flip", "bytes"]))
@@ -205,7 +205,7 @@ json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st
 def test_manifest_mutations_load_or_fail_in_one_line(model_dir, data, tmp_path_factory):
     import shutil
 
-    from styljax.models.style_store import open_store
+    from styljax.stores.style_store import open_store
 
     m = tmp_path_factory.mktemp("man") / "m"
     shutil.copytree(model_dir, m)

@@ -5,7 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from styljax import gatys, image, losses, vgg
+from styljax.imaging import geometry
+from styljax.imaging import color
+from styljax.losses import feature_losses
+from styljax.nets import vgg
+from styljax.optimization import gatys
 
 SMALL = gatys.GatysConfig(
     content_layers=(("relu2_1", 1.0),),
@@ -23,7 +27,7 @@ def w():
 def _img(seed, shape=(32, 32, 3)):
     rng = np.random.default_rng(seed)
     base = rng.uniform(size=(shape[0] // 4, shape[1] // 4, 3)).astype(np.float32)
-    return np.asarray(image.resize(base, shape[:2]))
+    return np.asarray(geometry.resize(base, shape[:2]))
 
 
 def _run(w, cfg, content, styles, **kw):
@@ -78,7 +82,7 @@ def test_style_blend_targets_are_weighted_grams(w):
     t = targets_fn(w.params, jnp.asarray(_img(8)), [a, b], np.array([0.75, 0.25], np.float32))
     fa = vgg.features(w, a[None], ["relu1_1"])["relu1_1"]
     fb = vgg.features(w, b[None], ["relu1_1"])["relu1_1"]
-    want = 0.75 * losses.gram(fa)[0] + 0.25 * losses.gram(fb)[0]
+    want = 0.75 * feature_losses.gram(fa)[0] + 0.25 * feature_losses.gram(fb)[0]
     np.testing.assert_allclose(t["style"]["relu1_1"], want, rtol=1e-5, atol=1e-7)
 
 
@@ -96,8 +100,8 @@ def test_luminance_only_keeps_content_colours(w):
     # optimised on grey images: all three channels stay (nearly) equal
     assert np.abs(x[..., 0] - x[..., 1]).max() < 0.05
     out = gatys.finish(steps[-1].image, content, cfg)
-    uv_out = image.rgb_to_yuv(out)[..., 1:]
-    uv_content = image.rgb_to_yuv(content)[..., 1:]
+    uv_out = color.rgb_to_yuv(out)[..., 1:]
+    uv_content = color.rgb_to_yuv(content)[..., 1:]
     assert np.abs(uv_out - uv_content).mean() < 0.02
 
 
@@ -114,8 +118,8 @@ def test_real_weights_gatys_style_falls_content_bounded(real_vgg):
     real = real_vgg
     import skimage.data
 
-    content = np.asarray(image.resize(skimage.data.astronaut() / 255.0, (96, 96)), np.float32)
-    style = np.asarray(image.resize(skimage.data.immunohistochemistry() / 255.0, (96, 96)), np.float32)
+    content = np.asarray(geometry.resize(skimage.data.astronaut() / 255.0, (96, 96)), np.float32)
+    style = np.asarray(geometry.resize(skimage.data.immunohistochemistry() / 255.0, (96, 96)), np.float32)
     cfg = gatys.GatysConfig(sizes=(96,), steps=(40,))
     steps = _run(real, cfg, content, [style])
     first, last = steps[0].parts(), steps[-1].parts()

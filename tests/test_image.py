@@ -1,4 +1,4 @@
-"""Tests for styljax.image: loading, saving, atomic writes, colour helpers, resizing, sheets."""
+"""Tests for styljax.io.image: loading, saving, atomic writes, colour helpers, resizing, sheets."""
 
 from __future__ import annotations
 
@@ -16,23 +16,14 @@ import pytest
 import skimage.data
 from PIL import Image, ImageFile
 
-from styljax import image as sim
+from styljax.io import image as sim
 from styljax.errors import StyljaxError, TooLarge
-from styljax.image import (
-    atomic_path,
-    atomic_write,
-    contact_sheet,
-    fit_max_side,
-    list_images,
-    load_image,
-    load_images,
-    match_luminance,
-    preserve_colors,
-    resize,
-    rgb_to_yuv,
-    save_image,
-    yuv_to_rgb,
-)
+from styljax.imaging.color import preserve_colors, rgb_to_yuv, yuv_to_rgb
+from styljax.imaging.sheets import contact_sheet
+from styljax.io.atomic import atomic_path, atomic_write
+from styljax.io.image import fit_max_side, list_images, load_image, load_images, save_image
+from styljax.imaging.geometry import resize
+from styljax.imaging.color import preserve_colors as match_luminance
 
 
 # --------------------------------------------------------------------------------------------

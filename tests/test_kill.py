@@ -29,9 +29,10 @@ EPISODE = 5  # kills before a run is let finish and compared (then a fresh outpu
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from styljax import image, store, vgg, weights
-    from styljax.models import stylebank as sb
-    from styljax.models import stylebank_store
+    from styljax.io import image, store, weights
+    from styljax.nets import vgg
+    from styljax.nets import stylebank as sb
+    from styljax.stores import stylebank_store
 
     root = tmp_path_factory.mktemp("kill")
     rng = np.random.default_rng(0)
@@ -63,8 +64,8 @@ def _tally(t: Tally) -> None:
 
 
 def _leaves(out) -> list[np.ndarray]:
-    from styljax.models import video_store
-    from styljax.models.style_store import open_store
+    from styljax.stores import video_store
+    from styljax.stores.style_store import open_store
 
     manifest = json.loads((out / "manifest.json").read_text())
     if manifest["format"].startswith("styljax-video-net1"):
@@ -171,7 +172,7 @@ STYLE_OPS = {
 
 
 def _kill_styles(world, op, kills, seed):
-    from styljax.models import stylebank_store
+    from styljax.stores import stylebank_store
 
     server, root = world["server"], world["root"]
     extra, after, done_msg = STYLE_OPS[op]

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from styljax.models import layers as L
+from styljax.nets import layers as L
 
 
 def _rand(seed, shape):

@@ -1,10 +1,9 @@
 """The registry of methods (`styljax.methods`): every entry's pieces resolve and fit together,
 names and models find their method, unknown names fail with one clear line, and the shipped
-checkpoints are found in one place (`styljax.checkpoints`)."""
+checkpoints are found in one place (`styljax.io.checkpoints`)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -13,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from styljax import checkpoints, methods
+from styljax import methods
+from styljax.io import checkpoints
 from styljax.errors import StyljaxError
+from styljax.train import configs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,8 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize("name", methods.named())
 def test_every_entry_resolves(name):
     m = methods.get(name)
-    if m.stylize is not None:
-        assert callable(m._load("stylize"))
     if m.renderer is not None:
         from styljax.render import Renderer, StyleStoreRenderer
 
@@ -32,35 +31,34 @@ def test_every_entry_resolves(name):
         declared = [a for a, v in vars(Renderer).items() if not a.startswith("_") and (callable(v) or isinstance(v, property))]
         assert len(declared) >= 12 and all(hasattr(cls, a) for a in declared)
     if m.store is not None:
-        from styljax.models.style_store import StyleStore
+        from styljax.stores.style_store import StyleStore
 
         store = m.open_store()
         assert isinstance(store, StyleStore) and store.format == m.model_format
     if m.task is not None:
         task = m.task_class()
-        assert callable(task.train_step) and callable(task.init_state)
-    if m.trainer is not None:
-        parsers = argparse.ArgumentParser().add_subparsers(dest="method")
-        m.register_trainer(parsers)
-        assert list(parsers.choices) == [name]
-        assert parsers.choices[name].get_default("config") == m.default_config
-        # the --help names (no JAX) are the experiment table's, and each name looks up its own entry
-        table = m.experiments()
-        assert m.config_names == tuple(table)
-        assert all(m.experiment(c) is table[c] for c in table)
+        assert all(callable(getattr(task, f)) for f in ("init_params", "loss", "phase", "phase_groups", "finish"))
+        # every method that trains has configs, one of them its default
+        assert configs.names(name) and configs.default(name).method == name
 
 
 def test_capabilities_partition_the_methods():
+    from styljax.infer.stylize import OPTIMISATION_RUNNERS
+
     assert methods.named("stylize") == ("gatys", "stylebank", "cin", "johnson", "arbitrary", "photo")
     assert methods.named("renderer") == ("stylebank", "cin", "johnson", "arbitrary")
     assert methods.named("train") == ("stylebank", "cin", "johnson", "video")
-    assert methods.named("add-style") == ("stylebank", "cin", "arbitrary")
-    # a renderer implies a store, a default model and stylize; optimisation methods have neither
+    # a renderer implies a store, a default model and stylize; optimisation methods have neither,
+    # and `styljax stylize` has a runner for each of them
     for m in map(methods.get, methods.named()):
         if m.renderer:
             assert m.store and m.default_model and m.kind == "feedforward" and m.has("stylize")
         if m.kind == "optimisation":
-            assert m.stylize and not m.renderer and not m.store
+            assert not m.renderer and not m.store and callable(OPTIMISATION_RUNNERS[m.name])
+    assert set(OPTIMISATION_RUNNERS) == {m for m in methods.named() if methods.get(m).kind == "optimisation"}
+    # every config's method trains, and the add-style configs are the multi-style feed-forward ones'
+    assert {c.method for c in configs.CONFIGS} == set(methods.named("train"))
+    assert [c.method for c in configs.CONFIGS if c.add_style] == ["stylebank", "cin"]
 
 
 def test_unknown_names_give_one_clear_line():
@@ -69,10 +67,15 @@ def test_unknown_names_give_one_clear_line():
         methods.get("stylebnak", "stylize")
     with pytest.raises(StyljaxError, match=r"^--method: expected one of .*got 'video'$"):
         methods.get("video", "stylize")  # a method, but not one stylize runs
-    with pytest.raises(StyljaxError, match=r"^--config: unknown CIN experiment 'paper'; known: kodak, identity, kodak-wiki-render, render-soft, add-style, tiny$"):
-        methods.get("cin").experiment("paper")
+    with pytest.raises(StyljaxError, match=r"^unknown config 'paper' of cin \(did you mean cin-kodak-wiki-render\?\)|"
+                                           r"^unknown config 'paper' of cin; known: cin-kodak, "):
+        configs.get_config("paper", "cin")
+    with pytest.raises(StyljaxError, match=r"^unknown config 'stylebank-kodk' \(did you mean stylebank-kodak\?\)"):
+        configs.get_config("stylebank-kodk")
     with pytest.raises(ValueError):
         methods.named("fly")
+    with pytest.raises(ValueError, match="not a library piece"):
+        methods.Method(name="x", title="x", help="x", kind="feedforward", renderer="infer.x:Y")
 
 
 def test_for_manifest_tells_methods_apart():
@@ -85,16 +88,14 @@ def test_for_manifest_tells_methods_apart():
 
 
 def test_open_renderer_and_store_from_a_model(tiny_models, tmp_path):
-    from styljax.models import transform_store
-    from styljax.models.style_store import open_store
-
+    from styljax.stores import transform_store
     from styljax.render import Renderer
 
     r = methods.open_renderer(tiny_models["cin"])
     assert r.method == "cin" and r.styles == ["blue", "green", "red"]
     assert isinstance(r, Renderer) and r.manifest["method"] == "cin" and r.kmeans_regions is False
     assert methods.open_renderer(tiny_models["stylebank"]).method == "stylebank"
-    assert open_store(tiny_models["cin"]) is transform_store.STORE
+    assert methods.store_for_model(tiny_models["cin"]) is transform_store.STORE
     # opened as another method's model: refused by the renderer's own check
     with pytest.raises(StyljaxError, match="a cin model, not johnson"):
         methods.get("johnson").open_renderer(tiny_models["cin"])
@@ -102,13 +103,13 @@ def test_open_renderer_and_store_from_a_model(tiny_models, tmp_path):
     net1.mkdir()
     (net1 / "manifest.json").write_text(json.dumps({"format": "styljax-video-net1/1"}))
     with pytest.raises(StyljaxError, match="no named styles"):
-        open_store(net1)
+        methods.store_for_model(net1)
     with pytest.raises(StyljaxError, match="renders no images"):
         methods.open_renderer(net1)
 
 
 def test_registry_imports_no_jax():
-    code = "import sys, styljax.methods, styljax.checkpoints; print(sorted(m for m in ('jax', 'flax', 'numpy') if m in sys.modules))"
+    code = "import sys, styljax.methods, styljax.io.checkpoints; print(sorted(m for m in ('jax', 'flax', 'numpy') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.stdout.strip() == "[]"

@@ -1,4 +1,4 @@
-"""`styljax.metrics` on synthetic images: each number does what its definition says (no shared data)."""
+"""`styljax.evaluation.metrics` on synthetic images: each number does what its definition says (no shared data)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from styljax import metrics, vgg
+from styljax.evaluation import metrics
+from styljax.nets import vgg
 
 H, W = 96, 128
 

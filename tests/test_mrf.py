@@ -1,4 +1,4 @@
-"""styljax.mrf and `--style-loss mrf`: Li & Wand's patch loss as a style loss of the Gatys optimiser."""
+"""styljax.losses.mrf and `--style-loss mrf`: Li & Wand's patch loss as a style loss of the Gatys optimiser."""
 
 import dataclasses
 
@@ -9,7 +9,10 @@ import pytest
 from jax.test_util import check_grads
 
 from styljax.infer.cli import main
-from styljax import gatys, image, mrf, weights
+from styljax.io import image, weights
+from styljax.imaging import geometry
+from styljax.losses import mrf
+from styljax.optimization import gatys
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +23,7 @@ def w(numpy_vgg):
 def _img(seed, shape=(24, 24, 3)):
     rng = np.random.default_rng(seed)
     base = rng.uniform(size=(shape[0] // 3, shape[1] // 3, 3)).astype(np.float32)
-    return np.asarray(image.resize(base, shape[:2]))
+    return np.asarray(geometry.resize(base, shape[:2]))
 
 
 TINY = gatys.GatysConfig(

@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from styljax.optim import lbfgs_minimize
+from styljax.optimization.optimize import lbfgs_minimize
 
 
 def test_lbfgs_solves_a_least_squares_problem_inside_jit():

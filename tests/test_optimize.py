@@ -1,11 +1,11 @@
-"""styljax.optimize: the shared image-optimisation loop."""
+"""styljax.optimization.optimize: the shared image-optimisation loop."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from styljax import optimize
+from styljax.optimization import optimize
 
 
 def _rosenbrock_image(x, aux):

@@ -1,6 +1,6 @@
-"""Packaging: `train/` and `infer/` install as `styljax.train` and `styljax.infer` (and a checkout
-maps them the same way), pyproject lists every package, and the training programs import nothing
-from the inference ones."""
+"""Packaging: `train/` and `infer/` install as `styljax.train` and `styljax.infer`, pyproject lists
+every package, the library names no program, and the training programs import nothing from the
+inference ones."""
 
 from __future__ import annotations
 
@@ -40,6 +40,25 @@ def test_nothing_imports_the_old_top_level_names():
     bad = [f"{p.relative_to(ROOT)}:{line} {m}" for p in SOURCES for line, m in imported_modules(p)
            if m.split(".")[0] in ("train", "infer")]
     assert not bad, f"import styljax.train / styljax.infer instead: {bad}"
+
+
+def test_the_library_names_no_program():
+    """Nothing under styljax/ imports, or points a registry string at, the programs (train/, infer/,
+    bench/), and importing the package installs no import hook."""
+    import re
+    import subprocess
+    import sys
+
+    programs = ("styljax.train", "styljax.infer", "train", "infer", "bench")
+    library = sorted((ROOT / "styljax").rglob("*.py"))
+    bad = [f"{p.relative_to(ROOT)}:{line} {m}" for p in library for line, m in imported_modules(p)
+           if m in programs or m.startswith(tuple(f"{x}." for x in programs))]
+    refs = re.compile(r"[\"'](?:styljax\.)?(?:train|infer|bench)\.[\w.]+(?::\w+)?[\"']")
+    bad += [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in library for m in refs.finditer(p.read_text())]
+    assert not bad, f"the library names a program: {bad}"
+    code = "import sys; before = list(sys.meta_path); import styljax, styljax.methods; print(sys.meta_path == before)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
 
 
 def test_imported_modules_resolves_relative_imports():

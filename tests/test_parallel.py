@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import free_port
-from styljax import parallel
+from styljax.runtime import parallel
 
 WORKER = Path(__file__).with_name("dp_worker.py")
 

@@ -1,4 +1,4 @@
-"""PatchMatch (`styljax.patchmatch`): recovery of known correspondences, agreement with brute force,
+"""PatchMatch (`styljax.optimization.patchmatch`): recovery of known correspondences, agreement with brute force,
 bounds, batching, determinism, voting, NNF upsampling and flow colouring."""
 
 import jax
@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from styljax import image, patchmatch as pm
+from styljax.io import image
+from styljax.optimization import patchmatch as pm
 
 KEY = jax.random.key(0)
 SIZE, CH = 32, 8

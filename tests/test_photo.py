@@ -1,4 +1,4 @@
-"""DPST and its parts: matting Laplacian (styljax.matting), guided filter (styljax.guided), region masks, the objective and `--method photo`."""
+"""DPST and its parts: matting Laplacian (styljax.optimization.matting), guided filter (styljax.imaging.guided), region masks, the objective and `--method photo`."""
 
 import dataclasses
 
@@ -8,10 +8,14 @@ import numpy as np
 import pytest
 
 from styljax.infer.cli import main
-from styljax import gatys, guided, image, matting, photo, region_masks, vgg, weights, windows
+from styljax.imaging import guided, windows
+from styljax.io import image, weights
+from styljax.imaging import geometry
+from styljax.nets import vgg
+from styljax.optimization import gatys, matting, dpst, region_masks
 from styljax.errors import StyljaxError
 
-TINY = photo.PhotoConfig(
+TINY = dpst.PhotoConfig(
     content_layers=(("relu1_2", 1.0),),
     style_layers=(("relu1_1", 1.0), ("relu1_2", 1.0)),
     max_side=16,
@@ -189,8 +193,8 @@ def test_auto_masks_pair_tonal_zones_by_rank():
 
 
 def _targets(w, cfg, content, style, masks=None, matting_weight=0.0):
-    """photo.make_loss's targets (jitted) and its loss_fn."""
-    targets_fn, loss_fn = photo.make_loss(w, cfg)
+    """dpst.make_loss's targets (jitted) and its loss_fn."""
+    targets_fn, loss_fn = dpst.make_loss(w, cfg)
     cm, sm = (jnp.ones((1, 16, 16)),) * 2 if masks is None else masks
     return jax.jit(targets_fn)(w.params, jnp.asarray(content), jnp.asarray(style), cm, sm, matting_weight), loss_fn
 
@@ -249,15 +253,15 @@ def test_iterate_runs_two_stages(w):
     content, style = _img(19, (12, 16, 3)), _img(20)
     top = jnp.zeros((12, 16)).at[:5].set(1.0)
     masks = (jnp.stack([top, 1 - top]), jnp.stack([1 - top, top]))  # resized to the style's 16x16
-    steps = list(photo.iterate(w, content, style, dataclasses.replace(TINY, optimizer="adam"), *masks))
+    steps = list(dpst.iterate(w, content, style, dataclasses.replace(TINY, optimizer="adam"), *masks))
     assert [(s.stage, s.step, s.global_step) for s in steps] == [(0, 0, 1), (0, 1, 2), (1, 0, 3), (1, 1, 4)]
     assert steps[-1].image.shape == (12, 16, 3)
     assert steps[1].parts()["matting"] == 0.0 and steps[-1].parts()["matting"] > 0.0
     assert all(np.isfinite(s.loss) for s in steps)
-    out = photo.finish(steps[-1].image)
+    out = dpst.finish(steps[-1].image)
     assert out.min() >= 0.0 and out.max() <= 1.0
     with pytest.raises(ValueError, match="both"):
-        next(photo.iterate(w, content, style, TINY, masks[0], None))
+        next(dpst.iterate(w, content, style, TINY, masks[0], None))
 
 
 # ------------------------------------------------------------------ CLI
@@ -314,18 +318,18 @@ def test_real_weights_dpst_transfers_colour_and_stays_photorealistic(real_vgg):
     real = real_vgg
     import skimage.data
 
-    content = np.asarray(image.resize(skimage.data.coffee() / 255.0, (48, 72)), np.float32)
-    style = np.asarray(image.resize(skimage.data.rocket() / 255.0, (48, 72)), np.float32)
-    cfg = photo.PhotoConfig(  # layers to relu3_3 and Adam: a third of the default's compile time
+    content = np.asarray(geometry.resize(skimage.data.coffee() / 255.0, (48, 72)), np.float32)
+    style = np.asarray(geometry.resize(skimage.data.rocket() / 255.0, (48, 72)), np.float32)
+    cfg = dpst.PhotoConfig(  # layers to relu3_3 and Adam: a third of the default's compile time
         content_layers=(("relu3_3", 1.0),),
         style_layers=(("relu1_2", 1.0), ("relu2_2", 1.0), ("relu3_3", 1.0)),
         max_side=72, steps=(20, 20), optimizer="adam",
     )
-    steps = list(photo.iterate(real, content, style, cfg))
+    steps = list(dpst.iterate(real, content, style, cfg))
     stage0 = [s for s in steps if s.stage == 0]
     assert stage0[-1].loss < stage0[0].loss / 3  # content + region style + TV
-    out = photo.finish(steps[-1].image)
-    first = photo.finish(stage0[-1].image)
+    out = dpst.finish(steps[-1].image)
+    first = dpst.finish(stage0[-1].image)
     # stage 2 lowers the matting energy of the stage-1 result, and colours moved towards the style
     assert float(matting.matting_loss(content, out)) < 0.5 * float(matting.matting_loss(content, first))
     dist = lambda a: np.abs(a.mean((0, 1)) - style.mean((0, 1))).sum()

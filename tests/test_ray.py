@@ -1,4 +1,4 @@
-"""`styljax.ray` and `styljax stylize --engine ray` (issue #37): the map_batches callables in-process,
+"""`styljax.runtime.ray` and `styljax stylize --engine ray` (issue #37): the map_batches callables in-process,
 then the job on real local Ray clusters (two workers; two nodes; a worker killed mid-job). The core
 never imports Ray. Tiny random models (`tiny_models`) and tiny synthetic photos."""
 
@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from styljax import image, methods
+from styljax import methods
+from styljax.io import image
 from styljax.infer import cli
 from styljax.render import StyleSpec
 
@@ -43,7 +44,7 @@ def _photos(folder: Path, sizes, seed=0) -> list[Path]:
 
 
 def test_stylizer_buckets_and_matches_the_renderer(tiny_models):
-    from styljax.ray import Stylizer, output_column
+    from styljax.runtime.ray import Stylizer, output_column
 
     st = Stylizer("cin", "red", str(tiny_models["cin"]), max_batch=4)
     rng = np.random.default_rng(0)
@@ -63,7 +64,7 @@ def test_stylizer_buckets_and_matches_the_renderer(tiny_models):
 
 
 def test_stylizer_every_style_one_column_each(tiny_models):
-    from styljax.ray import Stylizer, output_column
+    from styljax.runtime.ray import Stylizer, output_column
 
     st = Stylizer("stylebank", "all", str(tiny_models["stylebank"]))
     x = np.random.default_rng(1).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
@@ -75,7 +76,7 @@ def test_stylizer_every_style_one_column_each(tiny_models):
 
 def test_stylize_files_writes_atomically_skips_done_and_reports_bad_photos(tiny_models, tmp_path):
     pytest.importorskip("pyarrow")
-    from styljax.ray import StylizeFiles
+    from styljax.runtime.ray import StylizeFiles
 
     srcs = _photos(tmp_path / "in", [(64, 80), (48, 48)])
     bad = tmp_path / "in" / "bad.jpg"

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from styljax import image
+from styljax.io import image
 
 DATA_PATH = "../" + "shared" + "/data"  # the README's name for the data folder
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()

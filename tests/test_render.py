@@ -77,7 +77,8 @@ def test_renderer_renders_specs(tiny_models, tmp_path):
     import jax
     import jax.numpy as jnp
 
-    from styljax import image, methods
+    from styljax import methods
+    from styljax.io import image
     from styljax.render import mask_regions
 
     r = methods.open_renderer(tiny_models["stylebank"])

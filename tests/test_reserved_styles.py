@@ -9,12 +9,12 @@ import jax
 import numpy as np
 import pytest
 
-from styljax import image
+from styljax.io import image
 from styljax.errors import StyljaxError
 from styljax.infer.cli import main
-from styljax.models import transform as tr
-from styljax.models import transform_store
-from styljax.models.transform_renderer import TransformRenderer
+from styljax.nets import transform as tr
+from styljax.stores import transform_store
+from styljax.renderers.transform_renderer import TransformRenderer
 from styljax.render import StyleSpec
 
 

@@ -1,12 +1,13 @@
-"""Ruder et al. 2016 (`styljax.ruder`): the traceable mask, the temporal term, the online loop."""
+"""Ruder et al. 2016 (`styljax.optimization.ruder`): the traceable mask, the temporal term, the online loop."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from styljax import flow as flow_lib
-from styljax import gatys, ruder, vgg
+from styljax.video import flow as flow_lib
+from styljax.nets import vgg
+from styljax.optimization import gatys, ruder
 
 
 @pytest.fixture(scope="module")

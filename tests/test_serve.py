@@ -15,7 +15,7 @@ from PIL import Image
 from conftest import live_server
 from styljax.infer import serve
 from styljax.infer.serving import Batcher, Job, Metrics, ServeConfig, as_numpy_tree, batch_bucket, bucket_hw, pad_to
-from styljax.models import stylebank as sb
+from styljax.nets import stylebank as sb
 from styljax.render import StyleSpec
 
 
@@ -165,7 +165,7 @@ def test_missing_field_is_422_json(client):
 
 
 def test_upload_exported_style_without_restart(client, tiny_models, tmp_path):
-    from styljax.models import transform_store
+    from styljax.stores import transform_store
 
     exported = transform_store.STORE.export_style(tiny_models["cin"], "red", tmp_path / "red.npz")
     data = exported.read_bytes()
@@ -179,7 +179,7 @@ def test_upload_exported_style_without_restart(client, tiny_models, tmp_path):
         r = client.post("/v1/models/cin/styles", files={"file": ("s.npz", data)}, data={"name": name}, headers=ADMIN)
         assert r.status_code == 400 and want in r.json()["error"]
     # a StyleBank bank is not a CIN style; garbage is not a style at all
-    from styljax.models import stylebank_store
+    from styljax.stores import stylebank_store
 
     bank = stylebank_store.STORE.export_style(tiny_models["stylebank"], "red", tmp_path / "bank.npz").read_bytes()
     r = client.post("/v1/models/cin/styles", files={"file": ("bank.npz", bank)}, headers=ADMIN)
@@ -370,7 +370,7 @@ def test_identity_style_switches_to_gamma_beta(tiny_models):
     """A CIN model with the reserved `identity` style: strength interpolates γ/β toward it."""
     from fastapi.testclient import TestClient
 
-    from styljax.models import transform as tr
+    from styljax.nets import transform as tr
 
     models = serve.load_models({"cin": tiny_models["cin"]})
     m = models["cin"]

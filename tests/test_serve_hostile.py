@@ -24,7 +24,7 @@ from conftest import live_server
 from styljax.infer import serve
 from styljax.infer.serving import Batcher, Job, Metrics, as_numpy_tree
 from styljax.render import StyleSpec
-from styljax import store
+from styljax.io import store
 from styljax.errors import StyljaxError
 
 TOKEN = "hostile-test-admin-token-42"
@@ -91,7 +91,7 @@ def stylize(client, style="red", image=None, **form):
 @pytest.fixture(scope="module")
 def cin_style(tiny_models, tmp_path_factory):
     """(tree, meta) of the tiny CIN model's exported style `red` (meta without its sha256)."""
-    from styljax.models import transform_store
+    from styljax.stores import transform_store
 
     path = transform_store.STORE.export_style(tiny_models["cin"], "red", tmp_path_factory.mktemp("x") / "red.npz")
     tree, meta = store.load_tree(path)

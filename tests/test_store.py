@@ -3,10 +3,10 @@ import jax
 import numpy as np
 import pytest
 
-from styljax import store
+from styljax.io import store
 from styljax.errors import StyljaxError
-from styljax.models import stylebank as sb
-from styljax.models import stylebank_store as ss
+from styljax.nets import stylebank as sb
+from styljax.stores import stylebank_store as ss
 
 CFG = sb.StyleBankConfig(channels=(4, 8, 16))
 
@@ -87,9 +87,9 @@ def test_not_a_model(tmp_path):
 
 
 def test_transform_models_share_the_layout(model, tmp_path):
-    from styljax.models import transform as tr
-    from styljax.models import transform_store as ts
-    from styljax.models.style_store import open_store
+    from styljax.nets import transform as tr
+    from styljax.stores import transform_store as ts
+    from styljax.stores.style_store import open_store
 
     cfg = tr.TransformConfig.cin(channels=(4, 8, 8), residual_blocks=1)
     params = tr.init(jax.random.key(0), cfg, ["a", "b"])

@@ -11,12 +11,13 @@ import pytest
 from skimage.color import rgb2yiq
 
 from styljax.infer.cli import main
-from styljax import image
-from styljax.models import stylebank as sb
-from styljax.models import strength as st
-from styljax.models import transform as tr
-from styljax.models.stylebank_renderer import StyleBankRenderer
-from styljax.models.transform_renderer import TransformRenderer
+from styljax.io import image
+from styljax.imaging import color
+from styljax.nets import stylebank as sb
+from styljax.nets import strength as st
+from styljax.nets import transform as tr
+from styljax.renderers.stylebank_renderer import StyleBankRenderer
+from styljax.renderers.transform_renderer import TransformRenderer
 from styljax.render import StyleSpec, keep_colors
 
 SB = sb.StyleBankConfig(channels=(4, 8, 16), output="sigmoid")
@@ -178,7 +179,7 @@ def test_preserve_colors_keeps_the_photos_chroma_and_the_outputs_luminance():
     np.testing.assert_allclose(yiq_kept[..., 1:], yiq_photo[..., 1:], atol=2e-3)  # I, Q: the photo's
     np.testing.assert_allclose(yiq_kept[..., 0], yiq_out[..., 0], atol=2e-3)  # Y: the output's
     np.testing.assert_array_equal(kept[1], np.asarray(out[1]))  # flag off: as is
-    np.testing.assert_allclose(keep_colors(photo, out, True), image.preserve_colors(photo, out))
+    np.testing.assert_allclose(keep_colors(photo, out, True), color.preserve_colors(photo, out))
     assert keep_colors(photo, out, False) is out
 
 
@@ -243,7 +244,7 @@ def test_cli_cin_pixel_note_and_colours(tiny_models, photo_file, tmp_path, capsy
 
 
 def test_even_knots_make_a_measured_s_curve_even():
-    from styljax.models.strength import even_knots, remap
+    from styljax.nets.strength import even_knots, remap
 
     grid = np.linspace(0.0, 1.0, 11)
     left = 1.0 - grid**3 * (10 - 15 * grid + 6 * grid**2)  # a steep S: 1 at 0, 0 at 1
@@ -266,7 +267,7 @@ def test_stylebank_renderer_reads_its_strength_knots(tiny_models, tmp_path):
     import shutil
 
     from styljax import methods
-    from styljax.models import stylebank as sb
+    from styljax.nets import stylebank as sb
     from styljax.render import StyleSpec
 
     model = tmp_path / "sb"

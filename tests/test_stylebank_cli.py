@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from styljax.infer.cli import main
-from styljax import image, vgg, weights
-from styljax.models import stylebank_store as ss
+from styljax.io import image, weights
+from styljax.nets import vgg
+from styljax.stores import stylebank_store as ss
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from jax.extend.core import Literal
 
-from styljax.models import stylebank as sb
-from styljax.models.layers import reflect_conv
-from styljax.models.strength import restore_tone
+from styljax.nets import stylebank as sb
+from styljax.nets.layers import reflect_conv
+from styljax.nets.strength import restore_tone
 
 SMALL = sb.StyleBankConfig(channels=(4, 8, 16))
 NAMES = ("a", "b", "c")

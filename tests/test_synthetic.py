@@ -1,4 +1,4 @@
-"""Synthetic clips: exact backward flow and traceable masks from still images (styljax.synthetic)."""
+"""Synthetic clips: exact backward flow and traceable masks from still images (styljax.video.synthetic)."""
 
 import math
 
@@ -8,9 +8,9 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage import data as skdata
 
-from styljax import flow as F
-from styljax import synthetic as S
-from styljax.data import ImageSource, as_rgb01
+from styljax.video import flow as F
+from styljax.video import synthetic as S
+from styljax.io.data import ImageSource, as_rgb01
 from styljax.errors import StyljaxError
 
 

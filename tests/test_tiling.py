@@ -1,9 +1,9 @@
-"""Tiled rendering (`styljax.tiling`): coverage, partition of unity, exactness for crop-commuting maps."""
+"""Tiled rendering (`styljax.runtime.tiling`): coverage, partition of unity, exactness for crop-commuting maps."""
 
 import numpy as np
 import pytest
 
-from styljax import tiling
+from styljax.runtime import tiling
 
 
 @pytest.mark.parametrize("n, tile, overlap", [(100, 32, 8), (1000, 256, 64), (257, 256, 64), (64, 64, 16), (40, 64, 16)])

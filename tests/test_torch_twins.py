@@ -11,9 +11,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from bench import stylebank as bsb  # noqa: E402
-from styljax.models import stylebank as sb  # noqa: E402
-from styljax.models import transform as tr  # noqa: E402
-from styljax.vgg import CAFFE_HED, VggWeights, random_weights  # noqa: E402
+from styljax.nets import stylebank as sb  # noqa: E402
+from styljax.nets import transform as tr  # noqa: E402
+from styljax.nets.vgg import CAFFE_HED, VggWeights, random_weights  # noqa: E402
 
 CROP, BATCH, SEED = 32, 4, 0
 NAMES = ("red", "green", "blue")

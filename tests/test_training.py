@@ -10,10 +10,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from styljax import data, training, vgg
+from styljax import training
+from styljax.io import data
+from styljax.nets import vgg
 from styljax.errors import StyljaxError
-from styljax.models import stylebank as sb
+from styljax.nets import stylebank as sb
 from styljax.tasks.stylebank import StyleBankLoss, StyleBankTask, StyleBankTrainConfig
+import functools
+from styljax.tasks.stylebank import TRAIN_NEW_BANKS
 
 CFG = StyleBankTrainConfig(
     model=sb.StyleBankConfig(channels=(8, 16, 32)),
@@ -76,8 +80,8 @@ def test_resume_equals_straight_run(vgg_w, batches, tmp_path):
 def test_t_plus_one_schedule_and_identity_step_leaves_banks(vgg_w, batches, tmp_path):
     task = StyleBankTask(CFG, vgg_w, _styles(["a", "b"]))
     consts = task.constants()
-    state = task.init_state(jax.random.key(0))
-    step = jax.jit(task.train_step, static_argnames="phase")
+    state = training.init_state(task, jax.random.key(0))
+    step = jax.jit(functools.partial(training.train_step, task), static_argnames="phase")
     branches = []
     for i in range(6):
         before = state.params
@@ -106,8 +110,8 @@ def test_add_style_freezes_everything_else_bit_identical(vgg_w, batches, tmp_pat
     base = StyleBankTask(CFG, vgg_w, _styles(["a", "b"]))
     trained = training.train(base, batches, _loop(3), tmp_path / "base").params
     styles = {**_styles(["a", "b"]), "new": _images(1, seed=11, size=20)[0]}
-    task = StyleBankTask(CFG, vgg_w, styles, init_params=trained, trainable_banks=["new"], train_autoencoder=False)
-    state0 = task.init_state(jax.random.key(1))
+    task = StyleBankTask(CFG, vgg_w, styles, init_params=trained, trainable=TRAIN_NEW_BANKS, new_styles=["new"])
+    state0 = training.init_state(task, jax.random.key(1))
     # optax.partition: Adam state only for the new bank; the frozen auto-encoder and banks are
     # `set_to_zero` (no state) and the auto-encoder's Adam holds nothing
     adam = lambda part: state0.opt_state.inner_states[part].inner_state[0]  # noqa: E731
@@ -132,7 +136,7 @@ def test_add_style_freezes_everything_else_bit_identical(vgg_w, batches, tmp_pat
 def test_stylize_loss_falls(vgg_w, batches, tmp_path):
     task = StyleBankTask(CFG, vgg_w, _styles(["a"]))
     consts = task.constants()
-    state = task.init_state(jax.random.key(0))
+    state = training.init_state(task, jax.random.key(0))
     x = jnp.asarray(batches[0]["image"])
     ids = jnp.zeros((2,), jnp.int32)
     before = float(task.stylize_loss(state.params, x, ids, consts)[0])
@@ -153,11 +157,11 @@ def test_nan_guard_keeps_last_good_state(vgg_w, batches, tmp_path):
 
     with pytest.raises(StyljaxError, match="non-finite loss at step 3"):
         training.train(task, Poisoned(), _loop(5), tmp_path / "nan")
-    from styljax import checkpoint
+    from styljax.io import checkpoint
 
     mngr = checkpoint.manager(tmp_path / "nan" / "ckpt")
     assert mngr.latest_step() == 2
-    state, meta = checkpoint.restore(mngr, task.init_state(jax.random.key(0)))
+    state, meta = checkpoint.restore(mngr, training.init_state(task, jax.random.key(0)))
     assert int(state.step) == 2 and bool(training.all_finite(state.params))
     assert meta["method"] == "stylebank"
 
@@ -177,7 +181,7 @@ def test_sigterm_saves_and_resumes(vgg_w, batches, tmp_path):
 
 def test_sample_sheet(vgg_w, batches):
     task = StyleBankTask(CFG, vgg_w, _styles(["a", "b"]))
-    params = task.init_state(jax.random.key(0)).params
+    params = training.init_state(task, jax.random.key(0)).params
     sheet = task.sample(params, batches[0], task.constants())
     assert sheet.ndim == 3 and sheet.shape[2] == 3 and sheet.shape[1] > 4 * 16
 
@@ -190,7 +194,7 @@ def test_autoencoder_stage_trains_e_d_only_and_its_loss_falls(vgg_w, batches, tm
         identity=ReconstructionLoss(pixel_weight=10.0, content_layers=(("relu2_1", 0.1),)))
     task = StyleBankTask(cfg, vgg_w, _styles(["a", "b"]))
     assert task.phase(0) == task.phase(1) == task.phase(2) == 1
-    state0 = task.init_state(jax.random.key(0))
+    state0 = training.init_state(task, jax.random.key(0))
     consts = task.constants()
     x = jnp.asarray(batches[0]["image"])
     before = float(task.identity_loss(state0.params, x, consts))
@@ -204,7 +208,7 @@ def test_autoencoder_stage_trains_e_d_only_and_its_loss_falls(vgg_w, batches, tm
 def test_bank_norm_penalty_is_zero_for_a_bank_as_loud_as_its_input(vgg_w, batches):
     cfg = dataclasses.replace(CFG, bank_norm_weight=1.0)
     task = StyleBankTask(cfg, vgg_w, _styles(["a"]))
-    params = task.init_state(jax.random.key(0)).params
+    params = training.init_state(task, jax.random.key(0)).params
     c = sb.StyleBankConfig(channels=(8, 16, 32)).features
     params["banks"]["a"] = {"conv1": {"kernel": jnp.zeros((3, 3, c, c)).at[1, 1].set(2.0 * jnp.eye(c)),
                                       "bias": jnp.zeros((c,))}}

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from styljax.infer.cli import main
-from styljax import image, vgg, weights
-from styljax.models import transform_store as ts
+from styljax.io import image, weights
+from styljax.nets import vgg
+from styljax.stores import transform_store as ts
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from styljax.models import transform as tr
-from styljax.models.layers import instance_norm
+from styljax.nets import transform as tr
+from styljax.nets.layers import instance_norm
 
 SMALL = tr.TransformConfig.cin(channels=(4, 8, 8), residual_blocks=1)
 

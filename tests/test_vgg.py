@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from styljax import vgg
+from styljax.nets import vgg
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +174,7 @@ def test_max_pool_2x2_equals_flax_values_and_gradient_with_ties(hw):
     does, also where a window holds several equal maxima (flat image regions)."""
     import flax.linen as nn
 
-    from styljax.vgg import max_pool_2x2
+    from styljax.nets.vgg import max_pool_2x2
 
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.integers(0, 3, (2, *hw, 3)).astype(np.float32))  # many ties

@@ -8,9 +8,10 @@ import pytest
 import skimage.data
 
 from styljax.infer.cli import main
-from styljax import data, synthetic, video
-from styljax.models import stylebank as sb
-from styljax.models import stylebank_store, video_store
+from styljax.io import data
+from styljax.video import synthetic, frame_io
+from styljax.nets import stylebank as sb
+from styljax.stores import stylebank_store, video_store
 
 SB = sb.StyleBankConfig(channels=(4, 8, 16), output="sigmoid")
 
@@ -23,10 +24,10 @@ def setup(tmp_path_factory):
     # a short clip with known motion, as a folder of frames and as an mp4
     clip = synthetic.eval_clips([data.as_rgb01(skimage.data.astronaut())], 48, 6, seed=1)[0]
     frames = root / "frames"
-    with video.FrameWriter(str(frames) + "/", 10) as w:
+    with frame_io.FrameWriter(str(frames) + "/", 10) as w:
         for f in clip["frames"]:
             w.write(f)
-    with video.FrameWriter(root / "clip.mp4", 10) as w:
+    with frame_io.FrameWriter(root / "clip.mp4", 10) as w:
         for f in clip["frames"]:
             w.write(f)
     net1 = root / "net1"
@@ -60,7 +61,7 @@ def test_video_outputs(setup, tmp_path, capsys, out_name, extra):
             "--style", "a", "--out", str(out), "--quiet"] + extra
     assert main(args) == 0
     printed = capsys.readouterr().out
-    info, frames = video.open_frames(out)
+    info, frames = frame_io.open_frames(out)
     frames = list(frames)
     assert 1 <= len(frames) <= 6
     assert f"6 frames {frames[0].shape[1]}x{frames[0].shape[0]} " in printed  # the size written, not the input's
@@ -73,8 +74,8 @@ def test_coherent_first_frame_equals_per_frame_and_later_ones_differ(setup, tmp_
             "--style", "b", "--quiet"]
     assert main(base + ["--out", str(tmp_path / "c") + "/"]) == 0
     assert main(base + ["--out", str(tmp_path / "p") + "/", "--per-frame"]) == 0
-    c = [np.asarray(f) for f in video.open_frames(tmp_path / "c")[1]]
-    p = [np.asarray(f) for f in video.open_frames(tmp_path / "p")[1]]
+    c = [np.asarray(f) for f in frame_io.open_frames(tmp_path / "c")[1]]
+    p = [np.asarray(f) for f in frame_io.open_frames(tmp_path / "p")[1]]
     assert len(c) == len(p) == 6
     np.testing.assert_array_equal(c[0], p[0])
     assert max(np.abs(a - b).max() for a, b in zip(c[1:], p[1:])) > 1 / 255
@@ -132,7 +133,7 @@ def _still_clip(root, name, size=48):
     """A folder of six identical frames (a still scene), written as a user would have them."""
     frame = skimage.data.astronaut()[::4, ::4][:size, :size]
     folder = root / name
-    with video.FrameWriter(str(folder) + "/", 10) as w:
+    with frame_io.FrameWriter(str(folder) + "/", 10) as w:
         for _ in range(6):
             w.write(frame)
     return folder
@@ -144,7 +145,7 @@ def test_still_frames_give_still_output(setup, tmp_path, composition):
     out = tmp_path / "out"
     assert main(["video", str(still), "--model", str(setup["model"]), "--net1", str(setup["net1"]), "--style", "a",
                  "--composition", composition, "--out", str(out) + "/", "--quiet"]) == 0
-    frames = [np.asarray(f) for f in video.open_frames(out)[1]]
+    frames = [np.asarray(f) for f in frame_io.open_frames(out)[1]]
     assert len(frames) == 6
     for f in frames[1:]:
         np.testing.assert_array_equal(f, frames[0])
@@ -155,18 +156,19 @@ def test_still_frames_give_still_output_with_the_shipped_net1(tmp_path):
     still = _still_clip(tmp_path, "still", 64)
     out = tmp_path / "out"
     assert main(["video", str(still), "--style", "starry-night", "--out", str(out) + "/", "--quiet"]) == 0
-    frames = [np.asarray(f) for f in video.open_frames(out)[1]]
+    frames = [np.asarray(f) for f in frame_io.open_frames(out)[1]]
     assert len(frames) == 6 and frames[0].std() > 0.02
     assert max(np.abs(f - frames[0]).max() for f in frames[1:]) <= 1 / 255 + 1e-6
 
 
 def test_ruder_method_writes_every_frame(setup, tmp_path, capsys):
-    from styljax import vgg, weights
+    from styljax.io import weights
+    from styljax.nets import vgg
 
     w = tmp_path / "vgg.npz"
     weights.save_npz(vgg.random_weights(16, jax.random.key(0)), w)
     painting = tmp_path / "painting.png"
-    from styljax import image
+    from styljax.io import image
 
     image.save_image(painting, skimage.data.coffee()[::8, ::8])
     out = tmp_path / "ruder"
@@ -174,7 +176,7 @@ def test_ruder_method_writes_every_frame(setup, tmp_path, capsys):
                "--weights", str(w), "--size", "32", "--max-frames", "3", "--steps", "2", "--first-steps", "3",
                "--out", str(out) + "/", "--quiet"])
     assert rc == 0 and "3 frames" in capsys.readouterr().out
-    frames = [np.asarray(f) for f in video.open_frames(out)[1]]
+    frames = [np.asarray(f) for f in frame_io.open_frames(out)[1]]
     assert len(frames) == 3 and frames[0].shape == (32, 32, 3)
 
 
@@ -182,7 +184,7 @@ def test_ruder_method_writes_every_frame(setup, tmp_path, capsys):
                                           (["--style", "{painting}", "--side-by-side"], "--method net1")])
 def test_ruder_errors(setup, tmp_path, capsys, extra, needle):
     painting = tmp_path / "p.png"
-    from styljax import image
+    from styljax.io import image
 
     image.save_image(painting, skimage.data.coffee()[::8, ::8])
     extra = [x.replace("{painting}", str(painting)) for x in extra]

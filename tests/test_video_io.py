@@ -1,4 +1,4 @@
-"""Tests for styljax.video: open_frames / FrameWriter round trips, resizing, errors, atomicity."""
+"""Tests for styljax.video.frame_io: open_frames / FrameWriter round trips, resizing, errors, atomicity."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from styljax import video as sv
+from styljax.video import frame_io as sv
 from styljax.errors import StyljaxError
-from styljax.video import FrameWriter, VideoInfo, count_frames, open_frames
+from styljax.video.frame_io import FrameWriter, VideoInfo, count_frames, open_frames
 
 # --------------------------------------------------------------------------------------------
 # helpers

@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from styljax import flow as flow_lib
-from styljax.models import stylebank as sb
-from styljax.models import video as vn
+from styljax.video import flow as flow_lib
+from styljax.nets import stylebank as sb
+from styljax.nets import coherent as vn
 
 SB = sb.StyleBankConfig(channels=(4, 8, 16), output="sigmoid")
 # the paper's feature composition (the mask net's M); OUT: the default output composition

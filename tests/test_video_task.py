@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 import skimage.data
 
-from styljax import data, synthetic, training
-from styljax.models import stylebank as sb
-from styljax.models import video as vn
-from styljax.tasks.video import VideoTask, VideoTrainConfig
+from styljax import training
+from styljax.io import data
+from styljax.video import synthetic
+from styljax.nets import stylebank as sb
+from styljax.nets import coherent as vn
+from styljax.tasks.coherent import VideoTask, VideoTrainConfig
+import functools
 
 SB = sb.StyleBankConfig(channels=(4, 8, 16), output="sigmoid")
 CFG = VideoTrainConfig(net=vn.VideoNetConfig(flow_channels=(8, 8, 16, 16), mask_channels=(8, 8), correlation=2),
@@ -50,7 +53,7 @@ def test_only_net1_trains_and_the_stylebank_stays_bit_identical(stylebank, batch
     for a, b in zip(jax.tree.leaves({"encoder": before["encoder"], "decoder": before["decoder"]}),
                     jax.tree.leaves(consts["sb"])):
         np.testing.assert_array_equal(a, np.asarray(b))
-    fresh = task.init_state(jax.random.key(0)).params
+    fresh = training.init_state(task, jax.random.key(0)).params
     assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(fresh), jax.tree.leaves(state.params)))
 
 
@@ -58,8 +61,8 @@ def test_losses_fall_when_overfitting_one_batch(stylebank, batches):
     task = _task(stylebank)
     batch = batches[0]
     consts = task.constants()
-    state = task.init_state(jax.random.key(1))
-    step = jax.jit(task.train_step)
+    state = training.init_state(task, jax.random.key(1))
+    step = jax.jit(functools.partial(training.train_step, task))
     first = None
     for _ in range(40):
         state, m = step(state, batch, consts)
@@ -78,7 +81,7 @@ def test_loss_terms_on_a_static_clip(stylebank):
             "flow": np.zeros((1, 3, SIZE, SIZE, 2), np.float32),
             "traceable": np.ones((1, 3, SIZE, SIZE), np.float32)}
     task = _task(stylebank, dataclasses.replace(CFG, net=dataclasses.replace(CFG.net, correlation=0)))
-    net = jax.tree.map(jnp.zeros_like, task.init_state(jax.random.key(0)).params)  # zero flow, M = σ(bias)
+    net = jax.tree.map(jnp.zeros_like, training.init_state(task, jax.random.key(0)).params)  # zero flow, M = σ(bias)
     net["mask"]["conv3"]["bias"] = jnp.full((1,), 40.0)
     loss, terms = task.loss(net, clip, task.constants())
     assert float(terms["coherence"]) < 1e-10 and float(terms["occlusion"]) == 0.0 and float(terms["flow"]) == 0.0
@@ -90,16 +93,16 @@ def test_loss_terms_on_a_static_clip(stylebank):
 
 def test_sample_sheet(stylebank, batches):
     task = _task(stylebank)
-    sheet = task.sample(task.init_state(jax.random.key(0)).params, batches[0], task.constants())
+    sheet = task.sample(training.init_state(task, jax.random.key(0)).params, batches[0], task.constants())
     assert sheet.ndim == 3 and sheet.shape[1] > 7 * SIZE and np.isfinite(sheet).all()
 
 
 def test_flow_warmup_trains_the_flow_net_only(stylebank, batches):
     task = _task(stylebank, dataclasses.replace(CFG, flow_warmup=2))
     assert [task.phase(s) for s in range(4)] == [0, 0, 1, 1]
-    state = task.init_state(jax.random.key(0))
+    state = training.init_state(task, jax.random.key(0))
     init = jax.tree.map(np.array, state.params)
-    step = jax.jit(task.train_step, static_argnames="phase")
+    step = jax.jit(functools.partial(training.train_step, task), static_argnames="phase")
     for s in range(2):
         state, m = step(state, batches[s], task.constants(), phase=task.phase(s))
         assert set(m) == {"loss", "flow", "epe"}

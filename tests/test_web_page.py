@@ -235,8 +235,8 @@ def seven_styles(tmp_path_factory):
     """A tiny StyleBank model with the shipped model's seven style names (the page's longest list)."""
     import jax
 
-    from styljax.models import stylebank as sb
-    from styljax.models import stylebank_store
+    from styljax.nets import stylebank as sb
+    from styljax.stores import stylebank_store
 
     names = ["composition-vii", "immunohistochemistry", "shipwreck", "starry-night", "the-scream", "wave",
              "woman-with-hat"]

@@ -1,6 +1,6 @@
-"""Tests for `styljax.weights`: every file layout, the project format, the cache and `fetch`.
+"""Tests for `styljax.io.weights`: every file layout, the project format, the cache and `fetch`.
 
-Most tests shrink the VGG architecture (monkeypatching `styljax.vgg.CHANNELS`) so that the fake
+Most tests shrink the VGG architecture (monkeypatching `styljax.nets.vgg.CHANNELS`) so that the fake
 weight files are a few KB; values are seeded random with exact known contents, compared leaf by
 leaf. Two tests use the full-size architecture to check that loaded weights run in `VGG`.
 """
@@ -21,9 +21,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from styljax import vgg, weights
+from styljax.io import weights
+from styljax.nets import vgg
 from styljax.errors import StyljaxError
-from styljax.vgg import CAFFE, CAFFE_HED, TORCH, VggWeights
+from styljax.nets.vgg import CAFFE, CAFFE_HED, TORCH, VggWeights
 
 TINY_CHANNELS = (2, 3, 4, 5, 6)  # distinct per block, so a misordered layer fails validation
 DEPTHS = pytest.mark.parametrize("depth", [16, 19])

@@ -1,7 +1,7 @@
 import numpy as np
 import scipy.sparse
 
-from styljax import wls
+from styljax.imaging import wls
 
 
 def _two_region_guide(h=24, w=32):

@@ -1,4 +1,4 @@
-"""`styljax.xla_cpu`: the perceptual-loss training verbs get their XLA:CPU options (the video
+"""`styljax.runtime.xla_cpu`: the perceptual-loss training verbs get their XLA:CPU options (the video
 trainer and the rendering verbs do not), the user's own settings win, and the options reach XLA
 when set after `import jax` but before the first computation."""
 
@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from styljax import xla_cpu
+from styljax.runtime import xla_cpu
 from styljax.infer.cli import build_parser
 
 FLAG = xla_cpu.PERCEPTUAL_TRAINING[0].split("=", 1)[0]
@@ -42,13 +42,13 @@ def test_use_keeps_the_users_value(monkeypatch):
     (["stylize", "a.jpg", "--method", "cin", "--style", "wave", "--out", "o.jpg"], None),
 ])
 def test_perceptual_trainers_carry_their_options(argv, flags):
-    assert getattr(build_parser().parse_args(argv), "xla_flags", None) == flags
+    assert getattr(build_parser(argv[0]).parse_args(argv), "xla_flags", None) == flags
 
 
 _PROBE = textwrap.dedent("""
     import sys
     import jax, jax.numpy as jnp
-    from styljax import xla_cpu
+    from styljax.runtime import xla_cpu
     if sys.argv[1] == "training":
         xla_cpu.use(xla_cpu.PERCEPTUAL_TRAINING)  # after `import jax`, before the first computation
     conv = lambda x, k: jax.nn.relu(jax.lax.conv_general_dilated(

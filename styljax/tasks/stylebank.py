@@ -12,10 +12,10 @@ and the banks with ∂L_K, then one auto-encoder step updates E and D only with 
 Batches pair content crops with styles: image j of step s gets style (s·B + j) mod K, so with
 B ≥ K every bank trains at every stylizing step, and always within ⌈K/B⌉ steps.
 
-Freezing: one `optax.partition` over the whole params tree (`labels`): an Adam for E and D, one
-for the banks that train, and `optax.set_to_zero` for everything frozen, which therefore has no
-optimizer state and stays bit-identical. `trainable_banks` names the banks that train;
-`train_autoencoder=False` freezes E and D (incremental learning of a new style: `add_style_task`).
+What trains is the experiment config's `styljax.training.Trainable`: `TRAIN_ALL` (E, D and the
+banks, each group its own Adam), `TRAIN_AUTOENCODER` (the reconstruction stage) or
+`TRAIN_NEW_BANKS` (incremental learning of a new style: only its bank, E and D frozen and
+bit-identical). The shared `styljax.training.train_step` applies it.
 """
 
 from __future__ import annotations
@@ -29,13 +29,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from styljax import image as image_lib
-from styljax import losses
-from styljax.models import stylebank as sb
-from styljax.tasks import perceptual
-from styljax.tasks.perceptual import PerceptualLoss, jsonable
-from styljax.training import TrainState
-from styljax.vgg import VggWeights
+from styljax.imaging import sheets
+from styljax.losses import feature_losses, perceptual
+from styljax.losses.perceptual import PerceptualLoss, jsonable
+from styljax.nets import stylebank as sb
+from styljax.nets.vgg import VggWeights
+from styljax.training import FROZEN, NEW, Group, Trainable, TrainState, schedule
 
 
 StyleBankLoss = PerceptualLoss  # the StyleBank name of the shared objective's config
@@ -77,8 +76,12 @@ class StyleBankTrainConfig:
     bank_norm_weight: float = 0.0
 
 
-def _schedule(cfg: StyleBankTrainConfig) -> optax.Schedule:
-    return optax.exponential_decay(cfg.learning_rate, cfg.decay_every, cfg.decay_rate, staircase=True)
+# What trains in each kind of StyleBank run (the experiment config picks one). The group names
+# are kept in checkpoints: every filter names both, possibly with no leaves.
+AUTOENCODER_PATHS = ("encoder/*", "decoder/*")
+TRAIN_ALL = Trainable((Group("ae", AUTOENCODER_PATHS), Group("banks", ("banks/*",))))
+TRAIN_AUTOENCODER = Trainable((Group("ae", AUTOENCODER_PATHS), Group("banks", ())))
+TRAIN_NEW_BANKS = Trainable((Group("ae", ()), Group("banks", ("banks/" + NEW + "/*",))))
 
 
 def global_norm(tree: Any) -> jax.Array:
@@ -86,9 +89,7 @@ def global_norm(tree: Any) -> jax.Array:
 
 
 class StyleBankTask:
-    """Trains a StyleBank model (all of it, or only some banks) with the shared loop."""
-
-    name = "stylebank"
+    """Trains a StyleBank model, or the part of it that `trainable` names, with the shared step."""
 
     def __init__(
         self,
@@ -96,55 +97,42 @@ class StyleBankTask:
         vgg: VggWeights,
         styles: Mapping[str, np.ndarray],
         *,
+        method: str = "stylebank",
+        trainable: Trainable = TRAIN_ALL,
+        new_styles: Sequence[str] = (),
         init_params: dict | None = None,
-        trainable_banks: Sequence[str] | None = None,
-        train_autoencoder: bool = True,
     ):
+        self.name = method
         self.cfg = cfg
         self.vgg = vgg
+        self.trainable = trainable
+        self.new_styles = tuple(new_styles)
+        self.learning_rate = schedule(cfg.learning_rate, cfg.decay_every, cfg.decay_rate)
         self.style_names = tuple(styles)
         self.style_images = {n: np.asarray(s, np.float32) for n, s in styles.items()}
-        self.init_params = init_params
-        self.trainable_banks = tuple(self.style_names if trainable_banks is None else trainable_banks)
-        if cfg.autoencoder_only:
-            self.trainable_banks, train_autoencoder = (), True
-        self.train_autoencoder = train_autoencoder
-        unknown = set(self.trainable_banks) - set(self.style_names)
-        if unknown:
-            raise ValueError(f"trainable banks {sorted(unknown)} have no style image")
+        self.start_params = init_params
+        self.trainable_banks = tuple(n for n in self.style_names
+                                     if trainable.group_of(f"banks/{n}/kernel", self.new_styles) != FROZEN)
+        self.train_autoencoder = trainable.group_of("encoder/kernel", self.new_styles) != FROZEN
+        if not (self.trainable_banks or cfg.autoencoder_only):
+            raise ValueError(f"no bank of {list(self.style_names)} trains under {trainable}")
         identity_layers = tuple(n for n, _ in cfg.identity.content_layers)
         layers = identity_layers if cfg.autoencoder_only else tuple(dict.fromkeys(cfg.loss.layers + identity_layers))
         self.extract = vgg.extractor(layers)
-        # One optimizer over the whole params tree: an Adam for the auto-encoder and one for the
-        # banks that train (the T+1 schedule updates them at different steps), `set_to_zero` with
-        # no state for everything frozen.
-        self.opt = optax.partition(
-            {"ae": optax.adam(_schedule(cfg)), "banks": optax.adam(_schedule(cfg)), "frozen": optax.set_to_zero()},
-            self.labels,
-        )
-
-    def labels(self, params: dict) -> dict:
-        """The optimizer partition of every leaf: "ae", "banks" (the banks that train) or "frozen"."""
-        ae = "ae" if self.train_autoencoder else "frozen"
-        return {
-            "encoder": jax.tree.map(lambda _: ae, params["encoder"]),
-            "decoder": jax.tree.map(lambda _: ae, params["decoder"]),
-            "banks": {n: jax.tree.map(lambda _, n=n: "banks" if n in self.trainable_banks else "frozen", b)
-                      for n, b in params["banks"].items()},
-        }
 
     # --------------------------------------------------------------------------------- the task
-    def init_state(self, key: jax.Array) -> TrainState:
-        if self.init_params is not None:
-            params = jax.tree.map(jnp.asarray, self.init_params)
-            k = key
-            for n in self.style_names:  # new styles get a fresh bank
-                if n not in params["banks"]:
-                    k, sub = jax.random.split(k)
-                    params["banks"][n] = sb.init_bank(sub, self.cfg.model)
-        else:
-            params = sb.init(key, self.cfg.model, self.style_names)
-        return TrainState(jnp.int32(0), params, self.opt.init(params), {"gk_norm": jnp.float32(1.0)})
+    def init_params(self, key: jax.Array) -> dict:
+        if self.start_params is None:
+            return sb.init(key, self.cfg.model, self.style_names)
+        params = jax.tree.map(jnp.asarray, self.start_params)
+        for n in self.style_names:  # new styles get a fresh bank
+            if n not in params["banks"]:
+                key, sub = jax.random.split(key)
+                params["banks"][n] = sb.init_bank(sub, self.cfg.model)
+        return params
+
+    def init_extra(self) -> dict:
+        return {"gk_norm": jnp.float32(1.0)}
 
     def constants(self) -> dict:
         """VGG params and the style Gram targets {layer: (K, C, C)} in `style_names` order (none
@@ -182,7 +170,7 @@ class StyleBankTask:
         if ident.content_layers:
             f_out = self.extract(consts["vgg"], out)
             f_in = jax.lax.stop_gradient(self.extract(consts["vgg"], images))
-            loss = loss + losses.content_loss(f_out, f_in, dict(ident.content_layers))
+            loss = loss + feature_losses.content_loss(f_out, f_in, dict(ident.content_layers))
         return loss
 
     def phase(self, step: int) -> int:
@@ -194,39 +182,28 @@ class StyleBankTask:
             return 0
         return int(step % (self.cfg.T + 1) == self.cfg.T)
 
-    def train_step(
-        self, state: TrainState, batch: dict, consts: dict, phase: int = 0
-    ) -> tuple[TrainState, dict]:
+    def phase_groups(self, phase: int) -> tuple[str, ...] | None:
+        """The stylizing branch trains everything the filter names; the auto-encoder branch E and D only."""
+        return None if phase == 0 else ("ae",)
+
+    def loss(self, params: dict, batch: dict, consts: dict, phase: int, state: TrainState) -> tuple[jax.Array, dict]:
         images = jnp.asarray(batch["image"], jnp.float32)
-        params = state.params
-        if phase == 0:  # stylizing branch: E, D and the banks that train, on L_K
-            ids = self.style_ids(state.step, images.shape[0])
-            if self.train_autoencoder:
-                (loss, parts), grads = jax.value_and_grad(
-                    lambda p: self.stylize_loss(p, images, ids, consts), has_aux=True)(params)
-            else:  # a frozen E and D: no kernel gradients for them, and no backward pass through E
-                (loss, parts), g = jax.value_and_grad(
-                    lambda b: self.stylize_loss({**params, "banks": b}, images, ids, consts), has_aux=True)(params["banks"])
-                grads = {"encoder": jax.tree.map(jnp.zeros_like, params["encoder"]),
-                         "decoder": jax.tree.map(jnp.zeros_like, params["decoder"]), "banks": g}
-            updates, opt_state = self.opt.update(grads, state.opt_state, params)
-            extra = {"gk_norm": global_norm([grads["encoder"], grads["decoder"]])} if self.train_autoencoder else state.extra
-            metrics = {"loss": loss, **parts, "branch": jnp.int32(0)}
-        else:  # auto-encoder branch: E, D only, on L_I rescaled to the last stylizing gradient's norm
-            ae = {"encoder": params["encoder"], "decoder": params["decoder"]}
-            loss, g = jax.value_and_grad(lambda a: self.identity_loss({**a, "banks": {}}, images, consts))(ae)
-            if not self.cfg.autoencoder_only:  # the paper's rescaling to the stylizing gradient
-                g = jax.tree.map(lambda x: x * (self.cfg.lam * state.extra["gk_norm"] / (global_norm(g) + 1e-12)), g)
-            grads = {**g, "banks": jax.tree.map(jnp.zeros_like, params["banks"])}
-            updates, opt_state = self.opt.update(grads, state.opt_state, params)
-            # the banks sit this step out: no update, and their Adam state stays as it was
-            updates = {**updates, "banks": jax.tree.map(jnp.zeros_like, updates["banks"])}
-            opt_state = opt_state._replace(
-                inner_states={**opt_state.inner_states, "banks": state.opt_state.inner_states["banks"]})
-            extra = state.extra
-            metrics = {"loss": loss, "identity": loss, "branch": jnp.int32(1)}
-        params = optax.apply_updates(params, updates)
-        return TrainState(state.step + 1, params, opt_state, extra), metrics
+        if phase == 0:  # stylizing branch: L_K
+            loss, parts = self.stylize_loss(params, images, self.style_ids(state.step, images.shape[0]), consts)
+            return loss, {**parts, "branch": jnp.int32(0)}
+        loss = self.identity_loss(params, images, consts)  # auto-encoder branch: L_I
+        return loss, {"identity": loss, "branch": jnp.int32(1)}
+
+    def adjust_gradients(self, grads: dict, state: TrainState, phase: int) -> tuple[dict, Any]:
+        """The paper's rescaling: the auto-encoder branch's gradient of E and D gets λ times the norm
+        of the last stylizing branch's (kept in `extra`), so neither branch drowns the other."""
+        ae = {"encoder": grads["encoder"], "decoder": grads["decoder"]}
+        if phase == 0:
+            return grads, ({"gk_norm": global_norm(ae)} if self.train_autoencoder else state.extra)
+        if self.cfg.autoencoder_only:
+            return grads, state.extra
+        scale = self.cfg.lam * state.extra["gk_norm"] / (global_norm(ae) + 1e-12)
+        return {**grads, **jax.tree.map(lambda x: x * scale, ae)}, state.extra
 
     def sample(self, params: dict, batch: dict, consts: dict) -> np.ndarray:
         """Contact sheet: the first two crops of the batch and their renderings in every style."""
@@ -237,7 +214,17 @@ class StyleBankTask:
         for i in range(x.shape[0]):
             tiles += [np.asarray(x[i]), np.asarray(recon[i])] + [np.asarray(outs[k, i]) for k in range(outs.shape[0])]
             labels += ["input", "auto-encoder"] + list(self.style_names)
-        return image_lib.contact_sheet(tiles, ncols=2 + len(self.style_names), labels=labels)
+        return sheets.contact_sheet(tiles, ncols=2 + len(self.style_names), labels=labels)
+
+    def finish(self, params: dict, batches) -> tuple[dict, dict]:
+        """The trained banks scaled to gain 1 on a few training crops (`stylebank.calibrate_banks`:
+        the full-strength look is unchanged, the strength blend and mixes get banks of equal
+        loudness); returns (params, {"bank_gains": the gains divided out})."""
+        if not self.trainable_banks or not self.cfg.model.bank_is_affine:
+            return params, {}
+        images = np.concatenate([batches[i]["image"] for i in range(max(1, 8 // len(batches[0]["image"])))])
+        params, gains = sb.calibrate_banks(params, images, self.cfg.model, self.trainable_banks)
+        return params, {"bank_gains": {n: round(g, 4) for n, g in gains.items()}}
 
     def meta(self) -> dict:
         return {

@@ -1,12 +1,11 @@
 """Transform-net training (CIN, Johnson) as a `styljax.training.Task` on the shared perceptual loss.
 
-    min  E_I [ L(T(I; θ, γ_s, β_s); I, s) ]        (`styljax.tasks.perceptual`)
+    min  E_I [ L(T(I; θ, γ_s, β_s); I, s) ]        (`styljax.losses.perceptual`)
 
 over the convolutions θ and every style's γ/β (CIN: N styles, image j of a batch gets style
-(step·B + j) mod N; Johnson: one style). A new style (`train_net=False`, `trainable_styles=[new]`)
-trains only its own γ/β: an `optax.partition` gives the convolutions and the other styles
-`set_to_zero`, so they have no optimizer state and stay bit-identical (Dumoulin et al.'s
-fine-tuning, Magenta's `image_stylization_finetune.py`).
+(step·B + j) mod N; Johnson: one style). A new style (`TRAIN_NEW_STYLES`) trains only its own
+γ/β: the convolutions and the other styles are frozen (no optimizer state, bit-identical) by the
+shared step (Dumoulin et al.'s fine-tuning, Magenta's `image_stylization_finetune.py`).
 """
 
 from __future__ import annotations
@@ -17,14 +16,13 @@ from collections.abc import Mapping, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from styljax import image as image_lib
-from styljax.models import transform as tr
-from styljax.tasks import perceptual
-from styljax.tasks.perceptual import PerceptualLoss, jsonable
-from styljax.training import TrainState
-from styljax.vgg import VggWeights
+from styljax.imaging import sheets
+from styljax.nets import transform as tr
+from styljax.losses import perceptual
+from styljax.losses.perceptual import PerceptualLoss, jsonable
+from styljax.training import FROZEN, NEW, Group, Trainable, TrainState, schedule
+from styljax.nets.vgg import VggWeights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +30,7 @@ class TransformTrainConfig:
     """Args:
       identity_style: also train the reserved `identity` style (`tr.IDENTITY_STYLE`) on the content
         and TV terms alone, beside the painted ones: the γ/β that reproduce the photo through the
-        same net, which strength 0 interpolates toward (`styljax.models.strength`).
+        same net, which strength 0 interpolates toward (`styljax.nets.strength`).
     """
 
     model: tr.TransformConfig = tr.TransformConfig.cin()
@@ -43,8 +41,12 @@ class TransformTrainConfig:
     identity_style: bool = False
 
 
+TRAIN_ALL = Trainable((Group("train", ("net/*", "styles/*")),))
+TRAIN_NEW_STYLES = Trainable((Group("train", ("styles/" + NEW + "/*",)),))
+
+
 class TransformTask:
-    """Trains a transform net with its styles' γ/β, or only some styles' γ/β on a frozen net."""
+    """Trains a transform net with its styles' γ/β, or whatever part of them `trainable` names."""
 
     def __init__(
         self,
@@ -53,48 +55,41 @@ class TransformTask:
         styles: Mapping[str, np.ndarray],
         *,
         method: str = "cin",
+        trainable: Trainable = TRAIN_ALL,
+        new_styles: Sequence[str] = (),
         init_params: dict | None = None,
-        trainable_styles: Sequence[str] | None = None,
-        train_net: bool = True,
     ):
         self.name = method
         self.cfg = cfg
         self.vgg = vgg
+        self.trainable = trainable
+        self.new_styles = tuple(new_styles)
+        self.learning_rate = schedule(cfg.learning_rate, cfg.decay_every, cfg.decay_rate)
         if cfg.identity_style and tr.IDENTITY_STYLE in styles:
             raise ValueError(f"{tr.IDENTITY_STYLE!r} is the reserved content-only style; rename that style image")
         self.style_images = {n: np.asarray(s, np.float32) for n, s in styles.items()}
         self.style_names = tuple(styles) + ((tr.IDENTITY_STYLE,) if cfg.identity_style else ())
-        self.init_params = init_params
-        self.trainable_styles = tuple(self.style_names if trainable_styles is None else trainable_styles)
-        self.train_net = train_net
-        unknown = set(self.trainable_styles) - set(self.style_names)
-        if unknown:
-            raise ValueError(f"trainable styles {sorted(unknown)} have no style image")
+        self.start_params = init_params
+        self.trainable_styles = tuple(n for n in self.style_names
+                                      if trainable.group_of(f"styles/{n}/gamma", self.new_styles) != FROZEN)
+        self.train_net = trainable.group_of("net/conv/kernel", self.new_styles) != FROZEN
+        if not self.trainable_styles:
+            raise ValueError(f"no style of {list(self.style_names)} trains under {trainable}")
         self.extract = vgg.extractor(cfg.loss.layers)
-        adam = optax.adam(optax.exponential_decay(cfg.learning_rate, cfg.decay_every, cfg.decay_rate, staircase=True))
-        # frozen leaves: `set_to_zero`, no optimizer state, bit-identical
-        self.opt = optax.partition({"train": adam, "frozen": optax.set_to_zero()}, self.labels)
 
-    def labels(self, params: dict) -> dict:
-        """The optimizer partition of every leaf: "train" or "frozen"."""
-        net = "train" if self.train_net else "frozen"
-        return {
-            "net": jax.tree.map(lambda _: net, params["net"]),
-            "styles": {n: jax.tree.map(lambda _, n=n: "train" if n in self.trainable_styles else "frozen", st)
-                       for n, st in params["styles"].items()},
-        }
+    def init_params(self, key: jax.Array) -> dict:
+        if self.start_params is None:
+            return tr.init(key, self.cfg.model, self.style_names)
+        params = jax.tree.map(jnp.asarray, self.start_params)
+        known = dict(params["styles"])
+        for n in self.style_names:  # a new style starts from the mean γ/β of the known ones
+            if n not in params["styles"]:
+                params["styles"][n] = (tr.mix_styles(known, {k: 1.0 for k in known}) if known
+                                       else tr.init_style(self.cfg.model))
+        return params
 
-    def init_state(self, key: jax.Array) -> TrainState:
-        if self.init_params is None:
-            params = tr.init(key, self.cfg.model, self.style_names)
-        else:
-            params = jax.tree.map(jnp.asarray, self.init_params)
-            known = dict(params["styles"])
-            for n in self.style_names:  # a new style starts from the mean γ/β of the known ones
-                if n not in params["styles"]:
-                    params["styles"][n] = (tr.mix_styles(known, {k: 1.0 for k in known}) if known
-                                           else tr.init_style(self.cfg.model))
-        return TrainState(jnp.int32(0), params, self.opt.init(params), None)
+    def init_extra(self) -> None:
+        return None
 
     def constants(self) -> dict:
         consts = perceptual.style_targets(self.vgg, self.cfg.loss, self.style_images)
@@ -110,20 +105,21 @@ class TransformTask:
         pool = [self.style_names.index(n) for n in self.trainable_styles]
         return perceptual.round_robin_styles(step, batch_size, pool)
 
-    def loss(self, params: dict, images: jax.Array, ids: jax.Array, consts: dict):
+    def perceptual_loss(self, params: dict, images: jax.Array, ids: jax.Array, consts: dict):
         """The perceptual loss of a batch, image j rendered with style `style_names[ids[j]]`."""
         per_image = jax.tree.map(lambda x: x[ids], tr.stack_styles(params["styles"], self.style_names))  # (B, C)
         out = tr.stylize_with(params, images, per_image, self.cfg.model)
         return perceptual.perceptual_loss(self.extract, self.cfg.loss, consts, out, images, ids)
 
-    def train_step(self, state: TrainState, batch: dict, consts: dict, phase: int = 0) -> tuple[TrainState, dict]:
+    def phase_groups(self, phase: int) -> None:
+        return None
+
+    def loss(self, params: dict, batch: dict, consts: dict, phase: int, state: TrainState) -> tuple[jax.Array, dict]:
         images = jnp.asarray(batch["image"], jnp.float32)
-        ids = self.style_ids(state.step, images.shape[0])
-        (loss, parts), grads = jax.value_and_grad(
-            lambda p: self.loss(p, images, ids, consts), has_aux=True)(state.params)
-        updates, opt_state = self.opt.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        return TrainState(state.step + 1, params, opt_state, state.extra), {"loss": loss, **parts}
+        return self.perceptual_loss(params, images, self.style_ids(state.step, images.shape[0]), consts)
+
+    def adjust_gradients(self, grads: dict, state: TrainState, phase: int) -> tuple[dict, None]:
+        return grads, state.extra
 
     def sample(self, params: dict, batch: dict, consts: dict) -> np.ndarray:
         """Contact sheet: the first two crops of the batch and their renderings in every style."""
@@ -133,7 +129,10 @@ class TransformTask:
         for i in range(x.shape[0]):
             tiles += [np.asarray(x[i])] + [outs[k, i] for k in range(outs.shape[0])]
             labels += ["input"] + list(self.style_names)
-        return image_lib.contact_sheet(tiles, ncols=1 + len(self.style_names), labels=labels)
+        return sheets.contact_sheet(tiles, ncols=1 + len(self.style_names), labels=labels)
+
+    def finish(self, params: dict, batches) -> tuple[dict, dict]:
+        return params, {}
 
     def meta(self) -> dict:
         return {

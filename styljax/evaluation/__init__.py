@@ -1,0 +1,1 @@
+"""Numbers for judging a stylization against its photo and its painting."""

@@ -1,0 +1,1 @@
+"""Files: images, atomic writes, weights, stores, checkpoints, training data, exported artefacts."""

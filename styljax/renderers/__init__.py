@@ -1,0 +1,1 @@
+"""Trained models behind the rendering interface (`styljax.render.Renderer`), one per model kind."""

@@ -1,0 +1,1 @@
+"""How programs run on devices: sharding, tiling, buckets, compile cache, XLA options, Ray."""

@@ -1,0 +1,1 @@
+"""Trained multi-style models on disk: one shared-body file plus one small file per style."""
