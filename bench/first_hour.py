@@ -8,7 +8,7 @@ Cases (one JSON line each, after `bench.common`'s header line):
   issue's command): wall seconds to its exit status and its peak RSS (the child's rusage). The
   target is under a second of work after the interpreter starts; `noop` (`styljax --version`) is
   the interpreter's own start-up, for comparison.
-- `thumbnails_cold` / `thumbnails_disk`: a fresh service (`serve.create_app`, the shipped models) and
+- `thumbnails_cold` / `thumbnails_disk`: a fresh service (`serve_app.create_app`, the shipped models) and
   every style's thumbnail requested once, with an empty thumbnail cache and then with the one the
   first run left on disk: seconds until the last thumbnail arrived.
 """
@@ -40,9 +40,9 @@ def thumbnails_once() -> tuple[float, int]:
     """A fresh app over the shipped models; every thumbnail once: (seconds, count)."""
     from fastapi.testclient import TestClient
 
-    from styljax.infer import serve
+    from styljax.infer import serve, serve_app
 
-    app = serve.create_app(serve.load_models(serve.default_models()))
+    app = serve_app.create_app(serve_app.load_models(serve.default_models()))
     with TestClient(app) as c:
         urls = [s["thumbnail"] for m in c.get("/v1/styles").json()["models"] for s in m["styles"]]
         t0 = time.perf_counter()

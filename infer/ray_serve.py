@@ -1,4 +1,4 @@
-"""`styljax serve --engine ray --replicas N`: the service's FastAPI app (`styljax.infer.serve.create_app`,
+"""`styljax serve --engine ray --replicas N`: the service's FastAPI app (`styljax.infer.serve_app.create_app`,
 its endpoints, limits and admin-key rules unchanged) as a Ray Serve deployment, with Ray Serve's
 `@serve.batch` as the batching (the optional `ray` extra; imported only by `--engine ray`).
 
@@ -9,7 +9,7 @@ and the same one-bad-request-fails-alone step as `styljax serve` (`serving.Batch
 the event loop). The queue bound (`--queue-size`, 503) counts a replica's requests in flight.
 
 Not carried over: uvicorn's header timeout and keep-alive (`--header-timeout`, `--keep-alive`) are
-the Serve proxy's own; the body cap and body timeout (`BodyGuard`, inside the app) still apply.
+the Serve proxy's own; the body cap and body timeout (`transport_guard.BodyGuard`, inside the app) still apply.
 """
 
 from __future__ import annotations
@@ -74,10 +74,10 @@ def deployment(paths: dict, cfg, replicas: int, warmup: str = "background", num_
     @serve.ingress()
     class Styljax:
         def __init__(self, paths: dict, cfg, warmup: str):
-            from styljax.infer import serve as service
+            from styljax.infer import serve, serve_app
 
-            self.styljax_app = service.create_app(service.load_models(paths), cfg, batcher_class=ServeBatcher)
-            service.warmup(self.styljax_app, warmup)
+            self.styljax_app = serve_app.create_app(serve_app.load_models(paths), cfg, batcher_class=ServeBatcher)
+            serve.warmup(self.styljax_app, warmup)
 
         def __serve_build_asgi_app__(self):
             return self.styljax_app

@@ -1,5 +1,5 @@
 """The inference engine behind `styljax serve`: requests in, dynamic batches through one compiled
-program per (model, size bucket, regions, batch size), results out. No HTTP here (see `styljax.infer.serve`).
+program per (model, size bucket, regions, batch size), results out. No HTTP here (see `styljax.infer.serve_app`).
 
 A request is one image with, per region r, a style's params (a bank, or γ/β, possibly a fusion)
 and a soft mask M_r (Σ_r M_r = 1), plus its own style strength and colour choice (per image in

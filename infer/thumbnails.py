@@ -4,7 +4,7 @@ A thumbnail depends only on the model's body, the style's params and the scene, 
 under a hash of those (`$STYLJAX_CACHE/thumbnails/`, `styljax.io.weights.cache_dir`): a restarted
 server answers the page's thumbnail requests from disk at once instead of queueing them behind
 the first compilations; a style changed under the same name gets a new hash. The service renders
-the missing ones in the background when it starts (`styljax.infer.serve`).
+the missing ones in the background when it starts (`styljax.infer.serve_app`).
 """
 
 from __future__ import annotations

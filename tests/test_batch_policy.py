@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from styljax.infer import batch_policy, serve
+from styljax.infer import batch_policy, serve, serve_app
 from styljax.infer.cli import main
 
 
@@ -55,7 +55,7 @@ def test_auto_max_batch_measures_once_and_caches(tiny_models, tmp_path, monkeypa
 
     monkeypatch.setattr(batch_policy, "time_per_image", fake_time)
     monkeypatch.setattr(batch_policy, "serve_batch_runner", lambda model, hw: None)
-    model = serve.load_models(tiny_models)["stylebank"]
+    model = serve_app.load_models(tiny_models)["stylebank"]
     cache, lines = tmp_path / "policy.json", []
     args = (model, tiny_models["stylebank"], (64, 64), cache, lines.append)
     assert batch_policy.auto_max_batch(*args) == 2
@@ -70,7 +70,7 @@ def test_auto_max_batch_measures_once_and_caches(tiny_models, tmp_path, monkeypa
 
 
 def test_serve_batch_runner_renders_a_batch(tiny_models):
-    model = serve.load_models(tiny_models)["cin"]
+    model = serve_app.load_models(tiny_models)["cin"]
     out = batch_policy.serve_batch_runner(model, (32, 48))(2)
     assert out.shape == (2, 32, 48, 3) and np.isfinite(np.asarray(out)).all()
 
@@ -88,7 +88,7 @@ def test_serve_flag_overrides_the_measurement(tiny_models, monkeypatch, flag, me
         raise SystemExit(0)  # stop before the server starts
 
     monkeypatch.setattr(serve, "auto_batch", fake_auto)
-    monkeypatch.setattr(serve, "create_app", fake_create_app)
+    monkeypatch.setattr(serve_app, "create_app", fake_create_app)
     with pytest.raises(SystemExit):
         main(["serve", "--model", f"sb={tiny_models['stylebank']}", "--warmup", "none", *flag])
     assert seen.get("auto", False) == measured

@@ -231,9 +231,9 @@ def test_manifest_mutations_load_or_fail_in_one_line(model_dir, data, tmp_path_f
 def client(tiny_models):
     from fastapi.testclient import TestClient
 
-    from styljax.infer import serve
+    from styljax.infer import serve_app
 
-    with TestClient(serve.create_app(serve.load_models(tiny_models))) as c:
+    with TestClient(serve_app.create_app(serve_app.load_models(tiny_models))) as c:
         yield c
 
 

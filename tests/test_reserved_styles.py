@@ -72,11 +72,11 @@ def test_cli_all_and_styles_list(cin_with_identity, tmp_path, capsys):
 def test_service_lists_no_reserved_style(cin_with_identity):
     from fastapi.testclient import TestClient
 
-    from styljax.infer import serve
+    from styljax.infer import serve_app
     from styljax.infer.serving import ServeConfig
 
-    models = serve.load_models({"cin": cin_with_identity})
-    with TestClient(serve.create_app(models, ServeConfig(max_batch=1, max_wait_ms=1))) as c:
+    models = serve_app.load_models({"cin": cin_with_identity})
+    with TestClient(serve_app.create_app(models, ServeConfig(max_batch=1, max_wait_ms=1))) as c:
         listed = [s["name"] for s in c.get("/v1/styles").json()["models"][0]["styles"]]
         assert listed == ["green", "red"]
         assert c.get("/healthz").json()["models"]["cin"]["styles"] == 2

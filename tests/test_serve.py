@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from conftest import live_server
-from styljax.infer import serve
+from styljax.infer import serve, serve_app
 from styljax.infer.serving import Batcher, Job, Metrics, ServeConfig, as_numpy_tree, batch_bucket, bucket_hw, pad_to
 from styljax.nets import stylebank as sb
 from styljax.render import StyleSpec
@@ -45,14 +45,14 @@ def decode(body: bytes) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def models(tiny_models):
-    return serve.load_models(tiny_models)
+    return serve_app.load_models(tiny_models)
 
 
 @pytest.fixture(scope="module")
 def client(models):
     from fastapi.testclient import TestClient
 
-    app = serve.create_app(models, ServeConfig(max_batch=4, max_wait_ms=5, max_upload_bytes=200_000,
+    app = serve_app.create_app(models, ServeConfig(max_batch=4, max_wait_ms=5, max_upload_bytes=200_000,
                                                max_pixels=300 * 300, max_side=256, buckets=SMALL_BUCKETS,
                                                admin_token=TOKEN))
     with TestClient(app) as c:
@@ -85,7 +85,7 @@ def test_endpoints_list_styles_and_health(client):
     assert listed == {"stylebank": ["blue", "green", "red"], "cin": ["blue", "green", "red"]}
     thumb = client.get("/v1/models/cin/styles/red/thumbnail.jpg")
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
-    assert decode(thumb.content).shape == (serve.THUMB_SIDE, serve.THUMB_SIDE, 3)
+    assert decode(thumb.content).shape == (serve_app.THUMB_SIDE, serve_app.THUMB_SIDE, 3)
     assert client.get("/v1/models/cin/styles/nope/thumbnail.jpg").status_code == 404
     assert "<html" in client.get("/").text.lower()
 
@@ -98,7 +98,7 @@ def test_stylize_matches_the_model(client, models, model):
     m = models[model]
 
     def direct(data, style):
-        x = serve.decode_upload(data, "p", 10**6)
+        x = serve_app.decode_upload(data, "p", 10**6)
         return np.asarray(m.render(jnp.asarray(x[None]), StyleSpec((style,)))[style][0])
 
     photo = png(64, 64)  # a whole bucket: no padding, so exact up to 8-bit rounding
@@ -219,7 +219,7 @@ def test_full_queue_answers_503_and_slow_batch_504(models):
     from fastapi.testclient import TestClient
 
     gate = threading.Event()
-    app = serve.create_app(models, ServeConfig(max_batch=1, max_wait_ms=0, queue_size=2, timeout_s=1.5, max_side=64,
+    app = serve_app.create_app(models, ServeConfig(max_batch=1, max_wait_ms=0, queue_size=2, timeout_s=1.5, max_side=64,
                                                buckets=((64, 64),)))
     app.state.batcher.precompile(app.state.batcher.plan(regions=[1]), wait=True)
     real = app.state.batcher.run
@@ -245,7 +245,7 @@ def test_bounded_load_every_request_answered(tiny_models):
     """A short concurrent burst over real HTTP: every request gets 200 or 503, none lost or hung."""
     import httpx
 
-    app = serve.create_app(serve.load_models(tiny_models), ServeConfig(max_batch=4, max_wait_ms=10, queue_size=6,
+    app = serve_app.create_app(serve_app.load_models(tiny_models), ServeConfig(max_batch=4, max_wait_ms=10, queue_size=6,
                                                                        max_side=64, buckets=((64, 64),)))
     app.state.batcher.precompile(app.state.batcher.plan(regions=[1]), wait=True)  # as `--warmup start`
     with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as http:
@@ -284,7 +284,7 @@ def test_serves_the_shipped_models_by_default():
 
     paths = serve.parse_models([])
     assert set(paths) == {"stylebank", "cin", "johnson"} and all((p / "manifest.json").is_file() for p in paths.values())
-    with TestClient(serve.create_app(serve.load_models(paths))) as c:
+    with TestClient(serve_app.create_app(serve_app.load_models(paths))) as c:
         health = c.get("/healthz").json()["models"]
         # the six paintings (CIN) or starry-night (Johnson); the reserved content-only style stays internal
         assert health["stylebank"]["styles"] >= 6 and health["cin"]["styles"] == 6 and health["johnson"]["method"] == "johnson"
@@ -310,7 +310,7 @@ def test_strength_field(client, models, model, mode):
     assert all(r.status_code == 200 for r in (plain, one, zero, half))
     assert {r.headers["X-Styljax-Strength-Mode"] for r in (plain, one, zero, half)} == {mode}
     assert one.content == plain.content
-    x = serve.decode_upload(photo, "p", 10**6)
+    x = serve_app.decode_upload(photo, "p", 10**6)
     content = x if model == "cin" else np.asarray(sb.reconstruct(m.params, jnp.asarray(x[None]), m.cfg, clip=True)[0])
     assert np.abs(decode(zero.content) - content).max() <= 0.5 / 255 + 1e-6
     h = decode(half.content)
@@ -328,7 +328,7 @@ def test_preserve_colors_field(client):
     from skimage.color import rgb2yiq
 
     photo = png(64, 64)
-    x = rgb2yiq(serve.decode_upload(photo, "p", 10**6))
+    x = rgb2yiq(serve_app.decode_upload(photo, "p", 10**6))
     plain = rgb2yiq(decode(post(client, "green", image=photo).content))
     kept = post(client, "green", image=photo, preserve_colors="true")
     assert kept.status_code == 200
@@ -372,11 +372,11 @@ def test_identity_style_switches_to_gamma_beta(tiny_models):
 
     from styljax.nets import transform as tr
 
-    models = serve.load_models({"cin": tiny_models["cin"]})
+    models = serve_app.load_models({"cin": tiny_models["cin"]})
     m = models["cin"]
     identity = jax_tree_numpy(tr.init_style(m.cfg))
     m.params = {**m.params, "styles": {**m.params["styles"], "identity": identity}}
-    with TestClient(serve.create_app(models, ServeConfig(max_batch=2, max_wait_ms=5, max_side=64,
+    with TestClient(serve_app.create_app(models, ServeConfig(max_batch=2, max_wait_ms=5, max_side=64,
                                                          buckets=((64, 64),)))) as c:
         photo = png(64, 64)
         zero = post(c, "green", image=photo, model="cin", strength="0")

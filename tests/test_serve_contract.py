@@ -16,7 +16,7 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 
-from styljax.infer import serve  # noqa: E402
+from styljax.infer import serve_app  # noqa: E402
 
 TOKEN = "contract-test-admin-token-0123456789"
 EXAMPLES = 12
@@ -28,9 +28,9 @@ def app(tiny_models):
 
     from styljax.infer.serving import ServeConfig
 
-    models = serve.load_models(tiny_models)
+    models = serve_app.load_models(tiny_models)
     # the defaults, with an admin token so the style endpoints answer past 403
-    app = serve.create_app(models, dataclasses.replace(ServeConfig(), admin_token=TOKEN))
+    app = serve_app.create_app(models, dataclasses.replace(ServeConfig(), admin_token=TOKEN))
     yield app
     app.state.batcher.close()
 

@@ -21,7 +21,7 @@ from PIL import Image
 
 from bench.serve_hostile import gif_header, png_header  # the crafted headers, one definition
 from conftest import live_server
-from styljax.infer import serve
+from styljax.infer import serve, serve_app, transport_guard
 from styljax.infer.serving import Batcher, Job, Metrics, as_numpy_tree
 from styljax.render import StyleSpec
 from styljax.io import store
@@ -63,12 +63,12 @@ def decode(body: bytes) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def models(tiny_models):
-    return serve.load_models(tiny_models)  # this module's own: styles are added and removed here
+    return serve_app.load_models(tiny_models)  # this module's own: styles are added and removed here
 
 
 @pytest.fixture(scope="module")
 def app(models):
-    app = serve.create_app(models, config(**CFG, admin_token=TOKEN))
+    app = serve_app.create_app(models, config(**CFG, admin_token=TOKEN))
     warm(app.state.batcher)
     return app
 
@@ -331,9 +331,9 @@ def test_admin_endpoints_read_no_body_without_the_token(app):
 
 @contextlib.contextmanager
 def live(app, cfg):
-    """The app under uvicorn with the service's own settings (`serve.uvicorn_config`) on 127.0.0.1;
+    """The app under uvicorn with the service's own settings (`transport_guard.uvicorn_config`) on 127.0.0.1;
     yields its port."""
-    with live_server(app, lambda app, port: serve.uvicorn_config(app, cfg, "127.0.0.1", port)) as url:
+    with live_server(app, lambda app, port: transport_guard.uvicorn_config(app, cfg, "127.0.0.1", port)) as url:
         yield int(url.rsplit(":", 1)[1])
 
 
@@ -391,7 +391,7 @@ def test_large_declared_image_decodes_in_little_memory():
     Image.new("1", (4898, 4898)).save(buf, "PNG", optimize=True)
     assert len(buf.getvalue()) < 4000
     tracemalloc.start()
-    out = serve.decode_upload(buf.getvalue(), "image", 24_000_000, limit_side=256)
+    out = serve_app.decode_upload(buf.getvalue(), "image", 24_000_000, limit_side=256)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert out.shape == (256, 256, 3) and np.allclose(out, 0.0)
@@ -400,7 +400,7 @@ def test_large_declared_image_decodes_in_little_memory():
 
 def test_concurrent_decodes_are_bounded(client, monkeypatch):
     """Eight uploads at once: at most `max_decodes` (2) decode together; all are answered."""
-    real, active, most, lock = serve.decode_upload, [0], [0], threading.Lock()
+    real, active, most, lock = serve_app.decode_upload, [0], [0], threading.Lock()
 
     def counting(*a, **kw):
         with lock:
@@ -413,7 +413,7 @@ def test_concurrent_decodes_are_bounded(client, monkeypatch):
             with lock:
                 active[0] -= 1
 
-    monkeypatch.setattr(serve, "decode_upload", counting)
+    monkeypatch.setattr(serve_app, "decode_upload", counting)
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         codes = [r.status_code for r in pool.map(lambda i: stylize(client, image=png(60, 60, i)), range(8))]
     assert codes == [200] * 8 and most[0] == CFG["max_decodes"], (codes, most)
@@ -457,7 +457,7 @@ def test_walking_sizes_never_compiles_on_the_worker(models):
     watch = CompileWatch()
     jax.monitoring.register_event_duration_secs_listener(watch)
     try:
-        app = serve.create_app(models, config(**CFG))  # nothing compiled ahead: the worst case
+        app = serve_app.create_app(models, config(**CFG))  # nothing compiled ahead: the worst case
         with TestClient(app) as c:
             sizes = [(17 + 9 * i, 128 - 7 * i) for i in range(12)]
             for h, w in sizes:
@@ -525,13 +525,13 @@ def test_state_changes_need_the_admin_token(models, cin_style, tmp_path):
 
     tree, meta = cin_style
     data = style_bytes(tree, meta, tmp_path)
-    with TestClient(serve.create_app(models, config(**CFG))) as off:  # no token: disabled
+    with TestClient(serve_app.create_app(models, config(**CFG))) as off:  # no token: disabled
         r = upload(off, data, "x", headers={})
         assert r.status_code == 403 and "disabled" in r.json()["error"]
         assert upload(off, data, "x", headers=ADMIN).status_code == 403
         assert off.delete("/v1/models/cin/styles/red", headers=ADMIN).status_code == 403
         assert stylize(off).status_code == 200 and off.get("/v1/styles").status_code == 200  # reading stays open
-    with TestClient(serve.create_app(models, config(**CFG, admin_token=TOKEN))) as on:
+    with TestClient(serve_app.create_app(models, config(**CFG, admin_token=TOKEN))) as on:
         for headers in ({}, {"Authorization": "Bearer wrong-token-wrong-token"}, {"Authorization": f"Basic {TOKEN}"},
                         {"Authorization": TOKEN}):
             r = upload(on, data, "x", headers=headers)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from styljax.infer import serve, thumbnails
+from styljax.infer import serve_app, thumbnails
 from styljax.infer.serving import ServeConfig
 
 CFG = ServeConfig(max_batch=1, max_wait_ms=1)
@@ -25,12 +25,12 @@ def cached(models) -> set[str]:
 
 
 def test_prerendered_then_served_from_disk_without_rendering(tiny_models):
-    models = serve.load_models({"cin": tiny_models["cin"]})
+    models = serve_app.load_models({"cin": tiny_models["cin"]})
     want = cached(models)
     folder = thumbnails.cache_dir()
     for k in want:
         (folder / f"{k}.jpg").unlink(missing_ok=True)
-    with TestClient(serve.create_app(models, CFG, prerender_thumbnails=True)):  # start-up renders them
+    with TestClient(serve_app.create_app(models, CFG, prerender_thumbnails=True)):  # start-up renders them
         deadline = time.monotonic() + 120
         while not all((folder / f"{k}.jpg").is_file() for k in want):
             assert time.monotonic() < deadline, "thumbnails were not prerendered"
@@ -38,7 +38,7 @@ def test_prerendered_then_served_from_disk_without_rendering(tiny_models):
     first = {k: (folder / f"{k}.jpg").read_bytes() for k in want}
 
     # a restarted server: every thumbnail from disk, nothing submitted to the batcher
-    app = serve.create_app(serve.load_models({"cin": tiny_models["cin"]}), CFG)
+    app = serve_app.create_app(serve_app.load_models({"cin": tiny_models["cin"]}), CFG)
 
     def no_render(job):
         raise AssertionError("a cached thumbnail was rendered again")
@@ -49,23 +49,23 @@ def test_prerendered_then_served_from_disk_without_rendering(tiny_models):
             r = c.get(f"/v1/models/cin/styles/{style}/thumbnail.jpg")
             assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
             assert r.content in first.values() and len(r.content) < 12_000
-            assert serve.decode_upload(r.content, "thumb", 10**6).shape == (thumbnails.SIDE, thumbnails.SIDE, 3)
+            assert serve_app.decode_upload(r.content, "thumb", 10**6).shape == (thumbnails.SIDE, thumbnails.SIDE, 3)
 
 
 def test_key_follows_the_style_and_the_body(tiny_models):
-    m = serve.load_models({"cin": tiny_models["cin"]})["cin"]
+    m = serve_app.load_models({"cin": tiny_models["cin"]})["cin"]
     red, green = m.params["styles"]["red"], m.params["styles"]["green"]
     assert thumbnails.key(m, red) == thumbnails.key(m, red)
     assert thumbnails.key(m, red) != thumbnails.key(m, green)
     import jax
 
     assert thumbnails.key(m, jax.tree.map(lambda a: np.asarray(a) + 1e-3, red)) != thumbnails.key(m, red)
-    other = serve.load_models({"sb": tiny_models["stylebank"]})["sb"]
+    other = serve_app.load_models({"sb": tiny_models["stylebank"]})["sb"]
     assert thumbnails.key(other, other.params["banks"]["red"]) != thumbnails.key(m, red)
 
 
 def test_favicon_is_served(tiny_models):
-    with TestClient(serve.create_app(serve.load_models({"cin": tiny_models["cin"]}), CFG)) as c:
+    with TestClient(serve_app.create_app(serve_app.load_models({"cin": tiny_models["cin"]}), CFG)) as c:
         r = c.get("/favicon.ico")
         assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml"
         assert r.content.startswith(b"<svg") and "favicon.ico" not in c.get("/openapi.json").text

@@ -75,7 +75,7 @@ def style_rows(page) -> list[str]:
 def test_page_has_strength_and_colour_controls():
     """Without a browser: the page has the strength slider (0-100 %) and the colour checkbox, and
     its request sends them (`strength` as 0-1, `preserve_colors=true` when checked)."""
-    from styljax.infer.serve import STATIC
+    from styljax.infer.serve_app import STATIC
 
     html = (STATIC / "index.html").read_text()
     assert '<input id="strength" type="range" min="0" max="100" value="100"' in html
@@ -92,10 +92,10 @@ def test_web_page_mix_paint_render_switch_and_error(tiny_models, tmp_path):
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
-    from styljax.infer import serve
+    from styljax.infer import serve_app
     from styljax.infer.serving import ServeConfig
 
-    app = serve.create_app(serve.load_models({"stylebank": tiny_models["stylebank"], "cin": tiny_models["cin"]}),
+    app = serve_app.create_app(serve_app.load_models({"stylebank": tiny_models["stylebank"], "cin": tiny_models["cin"]}),
                            ServeConfig(max_batch=4, max_wait_ms=5))
     y, x = np.mgrid[0:64, 0:96]
     photo = np.stack([x * 255 // 95, y * 255 // 63, ((x // 12 + y // 12) % 2) * 200 + 30], -1).astype(np.uint8)
@@ -253,10 +253,10 @@ def test_web_page_debounces_aborts_and_fits_one_screen(seven_styles, tmp_path):
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
-    from styljax.infer import serve
+    from styljax.infer import serve_app
     from styljax.infer.serving import ServeConfig
 
-    app = serve.create_app(serve.load_models({"stylebank": seven_styles}), ServeConfig(max_batch=2, max_wait_ms=5),
+    app = serve_app.create_app(serve_app.load_models({"stylebank": seven_styles}), ServeConfig(max_batch=2, max_wait_ms=5),
                            prerender_thumbnails=True)
     photo_path = tmp_path / "photo.png"
     Image.fromarray((np.random.default_rng(0).uniform(size=(48, 64, 3)) * 255).astype(np.uint8)).save(photo_path)
@@ -284,7 +284,7 @@ def test_web_page_debounces_aborts_and_fits_one_screen(seven_styles, tmp_path):
             loaded(page, "#styles [data-style] img")
             assert len(thumbs) == 7 and all(r.status == 200 for r in thumbs)
             sides = page.eval_on_selector_all("#styles img", "imgs => imgs.map(i => i.naturalWidth)")
-            assert sides == [serve.THUMB_SIDE] * 7 and all(len(r.body()) < 12_000 for r in thumbs)
+            assert sides == [serve_app.THUMB_SIDE] * 7 and all(len(r.body()) < 12_000 for r in thumbs)
 
             # one screen: the photo input, every style slider, strength, colours, the button and the result
             page.set_input_files("#photo", str(photo_path))
