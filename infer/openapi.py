@@ -66,7 +66,13 @@ def _stylize_fields(models: list[str], max_side: int) -> dict[str, dict]:
         "mask": {"type": "string", "format": "binary",
                  "description": "an image, white where `mask_style` applies; goes with `mask_style`"},
         "style": {"type": "string", "minLength": 1, "maxLength": 4096, "pattern": "\\S",
-                  "description": "NAME, or a fusion a:0.7,b:0.3 (400: an unknown style or a bad spec)"},
+                  "description": "NAME, or a fusion a:0.7,b:0.3 (400: an unknown style or a bad spec); "
+                                 "this or `style_image`"},
+        "style_image": {"type": "string", "format": "binary",
+                        "description": "a painting (PNG, JPEG, ...) as the style, instead of `style`, for a model "
+                                       "that takes paintings (`style_image: true` in /v1/styles); decoded under "
+                                       "the photo's limits (400 not an image or under 16 px a side, 413 too many "
+                                       "pixels), its style kept by content"},
         "mask_style": {"type": "string", "minLength": 1, "maxLength": 4096, "pattern": "\\S",
                        "description": "the painted region's style spec; goes with `mask`"},
         "model": {"type": "string", "enum": models, "default": models[0], "description": "the served model"},
@@ -86,6 +92,8 @@ def _error_responses(codes) -> dict:
 
 def complete(doc: dict, models: list[str], max_side: int) -> dict:
     """`doc` (FastAPI's document of the app) with the service's whole contract; returns it."""
+    from styljax.nets import strength
+
     doc.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     for (method, path), codes in ROUTES.items():
         op = doc.get("paths", {}).get(path, {}).get(method)
@@ -113,11 +121,12 @@ def complete(doc: dict, models: list[str], max_side: int) -> dict:
         ok["content"] = {"image/png": binary, "image/jpeg": binary}
         ok["headers"] = {
             "X-Latency-Ms": {"schema": {"type": "string"}, "description": "server-side time, ms"},
-            "X-Styljax-Strength-Mode": {"schema": {"type": "string", "enum": ["features", "gamma-beta", "pixel"]},
+            "X-Styljax-Strength-Mode": {"schema": {"type": "string", "enum": list(strength.MODES)},
                                         "description": "how `strength` weakens the style for this model"},
         }
         body = _body_schema(doc, stylize)
         if body is not None:
+            body["anyOf"] = [{"required": ["style"]}, {"required": ["style_image"]}]  # 422 without either
             for name, constraint in _stylize_fields(models, max_side).items():
                 if name in body.get("properties", {}):
                     field = body["properties"][name]

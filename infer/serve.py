@@ -14,6 +14,7 @@ import io
 import logging
 import os
 import signal
+import threading
 from pathlib import Path
 
 from styljax.errors import StyljaxError
@@ -23,14 +24,20 @@ TOKEN_ENV = "STYLJAX_ADMIN_TOKEN"
 
 
 def default_models() -> dict[str, Path]:
-    """The shipped model of every method with a renderer (`styljax.methods`), under its name. The
-    fetched ones (`--method arbitrary`'s, in the weights cache) are not served by default: the
-    service takes no painting uploads yet, so give them with --model."""
+    """The default model of every method with a renderer (`styljax.methods`), under its name: the
+    shipped ones, and the fetched ones (`--method arbitrary`'s, after `styljax weights fetch`) when
+    they are in the cache (the page's "use my painting" needs one)."""
     from styljax import methods
 
-    shipped = {name: methods.get(name).default_model_path() for name in methods.named("renderer")
-               if not methods.get(name).default_model_cache}
-    return {name: path for name, path in shipped.items() if (path / "manifest.json").is_file()}
+    out = {}
+    for name in methods.named("renderer"):
+        try:
+            path = methods.get(name).default_model_path()
+        except StyljaxError:  # a fetched model not fetched yet
+            continue
+        if (path / "manifest.json").is_file():
+            out[name] = path
+    return out
 
 
 def register(sub) -> None:
@@ -39,7 +46,9 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, help="TCP port to listen on")
     p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
-                   help="serve this model under NAME (repeatable; default: the shipped stylebank, cin, johnson)")
+                   help="serve this model under NAME (repeatable; DIR: a model folder, or a fetched model's name, "
+                        "e.g. arbitrary=magenta-arbitrary; default: the shipped models, and the arbitrary-style "
+                        "model once `styljax weights fetch` has fetched it)")
     p.add_argument("--max-batch", type=int, default=None,
                    help="most requests rendered in one batched call (default: on a CPU host the best of 1/2/4 "
                         "measured for the first model at --buckets' 512 px shape, once, cached; 8 elsewhere)")
@@ -74,6 +83,8 @@ def register(sub) -> None:
 
 
 def parse_models(items: list[str]) -> dict[str, Path]:
+    """--model NAME=DIR items → {name: folder}; DIR may name a fetched model (`styljax.io.magenta.MODELS`)."""
+    from styljax.io import magenta
     from styljax.stores.style_store import check_style_name
 
     if not items:
@@ -83,7 +94,7 @@ def parse_models(items: list[str]) -> dict[str, Path]:
         name, sep, path = it.partition("=")
         if not sep:
             raise StyljaxError(f"--model: expected NAME=DIR, got {it!r}")
-        out[check_style_name(name)] = Path(path)
+        out[check_style_name(name)] = Path(magenta.resolve_model(path))
     return out
 
 
@@ -114,6 +125,10 @@ def warmup(app, mode: str) -> None:
         return
     if mode in ("background", "start"):
         batcher.precompile(batcher.plan(), wait=mode == "start")
+        paint = threading.Thread(target=app.state.service.warm_paintings, name="styljax-paintings", daemon=True)
+        paint.start()
+        if mode == "start":
+            paint.join()
     else:
         sizes = parse_warmup(mode)
         for (h, w) in sizes:

@@ -5,16 +5,19 @@
     GET  /metrics                            queue depth, batch sizes, latency percentiles, counts
     GET  /v1/styles                          every model's styles, each with a thumbnail URL
     GET  /v1/models/{model}/styles/{style}/thumbnail.jpg
-    POST /v1/stylize                         multipart: image, style, [model, size, mask, mask_style, format,
-                                             strength, preserve_colors]
+    POST /v1/stylize                         multipart: image, style or style_image, [model, size, mask,
+                                             mask_style, format, strength, preserve_colors]
     POST /v1/models/{model}/styles           multipart: file (a `styljax styles export` .npz), [name]   (admin)
     DELETE /v1/models/{model}/styles/{style}                                                        (admin)
 
-`style` is a style spec as for `styljax stylize`: `NAME` or a fusion `a:0.7,b:0.3`. With `mask`
+`style` is a style spec as for `styljax stylize`: `NAME` or a fusion `a:0.7,b:0.3`. A model that
+takes paintings (the arbitrary-style model: `"style_image": true` in /v1/styles) takes instead a
+painting file as `style_image`: its style is predicted once per content and kept (an LRU by SHA-256,
+`styljax.infer.paintings`); it is decoded under the photos' limits. With `mask`
 (an image; white = painted) the painted region takes `mask_style` (another spec) and the rest
 `style`: region fusion with soft masks (1 − m, m). `strength` (0-1, default 1) weakens the style
-in the model's own way, named by the response header `X-Styljax-Strength-Mode` (features, gamma-beta
-or pixel: `styljax.nets.strength`); `preserve_colors=true` keeps the photo's chrominance. Results
+in the model's own way, named by the response header `X-Styljax-Strength-Mode` (features, gamma-beta,
+pixel or style-vector: `styljax.nets.strength`); `preserve_colors=true` keeps the photo's chrominance. Results
 come back as PNG or JPEG; every error is JSON `{"error": "..."}` with a 4xx/5xx status (400 bad
 input, 401/403 no admin credential, 404, 408 too slow, 409, 413 too large, 415 not a form, 422 a
 field missing, 503 busy, 504 timed out) and one log line; `/openapi.json` lists them all
@@ -53,7 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from styljax.errors import StyljaxError, TooLarge
-from styljax.infer import common, thumbnails
+from styljax.infer import common, paintings, thumbnails
 
 STATIC = Path(__file__).resolve().parent / "static"
 THUMB_SIDE = thumbnails.SIDE
@@ -133,12 +136,13 @@ def parse_bool(value: str | None, field: str) -> bool:
 def style_template(model) -> tuple[dict, float]:
     """What an uploaded style must be for `model`: {key: (shape, float32)} of its styles' leaves,
     and the largest plausible magnitude (1000× the largest of its own styles, at least 1000)."""
-    from styljax.infer.serving import as_numpy_tree
+    from styljax.infer.serving import as_numpy_tree, style_example
     from styljax.io import store
 
     styles = model.params[model.styles_key]
-    first = store.flatten(as_numpy_tree(styles[model.styles[0]]))
-    biggest = max(float(np.abs(a).max()) for s in styles.values() for a in store.flatten(as_numpy_tree(s)).values() if a.size)
+    first = store.flatten(style_example(model))
+    biggest = max((float(np.abs(a).max()) for s in styles.values() for a in store.flatten(as_numpy_tree(s)).values()
+                   if a.size), default=0.0)
     return {k: (a.shape, np.dtype(np.float32)) for k, a in first.items()}, 1e3 * max(1.0, biggest)
 
 
@@ -162,7 +166,8 @@ STYLE_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/fo
 
 class Service:
     """What the routes share: the models (name → Renderer), the limits (`ServeConfig`), the batcher
-    and its metrics, the thumbnails made so far, the styles added over HTTP, the decode slots."""
+    and its metrics, the thumbnails made so far, the styles added over HTTP, the decode slots, the
+    uploaded paintings' styles."""
 
     def __init__(self, models: dict, cfg, batcher, metrics):
         self.models, self.cfg, self.batcher, self.metrics = models, cfg, batcher, metrics
@@ -171,6 +176,7 @@ class Service:
         self.styles_lock = threading.Lock()  # adding and removing styles
         self.added: set[tuple[str, str]] = set()  # (model, style) added over HTTP and still there
         self.decode_slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop → its semaphore
+        self.paintings = paintings.StyleCache()  # (model, file digest) → style params
 
     def error(self, scope, status: int, message: str, headers: dict | None = None):
         """The JSON error answer, counted and logged (one line per rejected request)."""
@@ -228,9 +234,9 @@ class Service:
         except Exception as e:  # noqa: BLE001 - this request failed; the worker goes on
             raise ApiError(500, f"rendering failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
 
-    async def decode(self, upload, what: str, **kw) -> np.ndarray:
-        """An uploaded image decoded off the event loop, at most `max_decodes` at once (503 if no
-        slot frees within the request timeout)."""
+    async def off_loop(self, fn, *args, **kw):
+        """`fn(*args, **kw)` (decoding an upload, predicting a painting's style) off the event loop, at
+        most `max_decodes` at once (503 if no slot frees within the request timeout)."""
         from starlette.concurrency import run_in_threadpool
 
         loop = asyncio.get_running_loop()
@@ -242,9 +248,48 @@ class Service:
         except asyncio.TimeoutError:
             raise ApiError(503, f"busy: {self.cfg.max_decodes} images decoding; retry later") from None
         try:
-            return await run_in_threadpool(decode_upload, upload.file, what, self.cfg.max_pixels, **kw)
+            return await run_in_threadpool(fn, *args, **kw)
         finally:
             slots.release()
+
+    async def decode(self, upload, what: str, **kw) -> np.ndarray:
+        """An uploaded image decoded off the event loop (`off_loop`)."""
+        return await self.off_loop(decode_upload, upload.file, what, self.cfg.max_pixels, **kw)
+
+    def painting_style(self, name: str, m, file) -> dict:
+        """The style params (numpy) of an uploaded painting for model `name` (off the event loop):
+        kept by content, else decoded with the photos' limits (400 not an image or under 16 px a
+        side, 413 over the pixel cap or a bomb) and predicted (`styljax.infer.paintings`)."""
+        import jax
+
+        from styljax.infer.serving import as_numpy_tree
+        from styljax.io.image import MIN_SIDE
+
+        key = (name, paintings.digest(file))
+        style = self.paintings.get(key)
+        if style is not None:
+            return style
+        side = m.painting_side
+        img = decode_upload(file, "style_image", self.cfg.max_pixels, limit_side=paintings.DECODE_SIDES * side)
+        if min(img.shape[:2]) < MIN_SIDE:
+            raise ApiError(400, f"style_image: at least {MIN_SIDE} px a side (decoded at most "
+                                f"{paintings.DECODE_SIDES * side} px long), got {img.shape[1]}×{img.shape[0]}")
+        style = as_numpy_tree(m.painting_style(paintings.predictor_input(img, side)))
+        if not all(np.isfinite(a).all() for a in jax.tree.leaves(style)):
+            raise ApiError(400, "style_image: its predicted style is not finite")
+        return self.paintings.put(key, style)
+
+    def warm_paintings(self) -> None:
+        """Compile the painting predictor of every model that takes paintings (one program each)."""
+        import jax
+
+        from styljax.infer.serving import takes_paintings
+
+        for m in self.models.values():
+            if takes_paintings(m):
+                with contextlib.suppress(Exception):  # met again, and answered, on request
+                    side = m.painting_side
+                    jax.block_until_ready(m.painting_style(np.zeros((side, side, 3), np.float32)))
 
     async def thumbnail_bytes(self, model: str, m, style: str) -> bytes:
         """A style's thumbnail: from memory, else from the disk cache, else rendered (and kept)."""
@@ -370,10 +415,12 @@ def add_style_routes(app, svc: Service) -> None:
     """The style list and the styles' thumbnails."""
     from fastapi.responses import Response
 
+    from styljax.infer.serving import takes_paintings
+
     @app.get("/v1/styles")
     def styles():
         return {"models": [
-            {"name": n, "method": m.method,
+            {"name": n, "method": m.method, "style_image": takes_paintings(m),
              "styles": [{"name": s, "thumbnail": f"/v1/models/{n}/styles/{s}/thumbnail.jpg"} for s in m.styles]}
             for n, m in svc.models.items()]}
 
@@ -387,20 +434,35 @@ def add_style_routes(app, svc: Service) -> None:
 
 
 def add_stylize_route(app, svc: Service) -> None:
-    """POST /v1/stylize: a photo through a model's style (or a region fusion of two)."""
+    """POST /v1/stylize: a photo through a model's style, or an uploaded painting's (or a region
+    fusion of two)."""
     from fastapi import File, Form, UploadFile
     from fastapi.responses import Response
     from starlette.concurrency import run_in_threadpool
 
-    from styljax.infer.serving import Job, two_regions
+    from styljax.infer.serving import Job, takes_paintings, two_regions
 
     cfg = svc.cfg
+    painters = [n for n, m in svc.models.items() if takes_paintings(m)]
+
+    async def first_style(name: str, m, style: str | None, style_image) -> dict:
+        """The style of the image (or of its unpainted region): the spec `style`, or the painting."""
+        if style_image is None:
+            return await run_in_threadpool(svc.region_styles, m, style, "style")
+        if style is not None:
+            raise ApiError(400, "style and style_image: give one")
+        if not takes_paintings(m):
+            raise ApiError(400, f"style_image: model {name!r} ({m.method}) takes named styles only; "
+                                f"models that take a painting: {', '.join(painters) or 'none served'}")
+        if not style_image.size:
+            raise ApiError(400, "style_image: empty upload")
+        return await svc.off_loop(svc.painting_style, name, m, style_image.file)
 
     @app.post("/v1/stylize", response_class=Response, responses={
         200: {"description": "the stylized image", "content": {"image/png": {}, "image/jpeg": {}}}})
     async def stylize(
         image: UploadFile = File(..., description="the photo"),
-        style: str = Form(..., description="NAME or a fusion a:0.7,b:0.3"),
+        style: str | None = Form(None, description="NAME or a fusion a:0.7,b:0.3 (or a style_image)"),
         model: str = Form(next(iter(svc.models))),
         size: int | None = Form(None, description="longest side of the result (default: the photo's, capped)"),
         mask: UploadFile | None = File(None, description="painted region (white) for mask_style"),
@@ -408,8 +470,11 @@ def add_stylize_route(app, svc: Service) -> None:
         format: str = Form("png"),
         strength: str | None = Form(None, description="style strength in [0, 1] (default 1)"),
         preserve_colors: str | None = Form(None, description="true: keep the photo's colours"),
+        style_image: UploadFile | None = File(None, description="a painting as the style, instead of `style`"),
     ):
         t0 = time.perf_counter()
+        if style is None and style_image is None:  # as FastAPI answers a missing required field
+            raise ApiError(422, "style: Field required (or upload a painting as style_image)")
         m = svc.model_of(model)
         if format not in ("png", "jpeg"):
             raise ApiError(400, f"format: png or jpeg, got {format!r}")
@@ -422,7 +487,7 @@ def add_stylize_route(app, svc: Service) -> None:
             raise ApiError(400, f"size: between 16 and {cfg.max_side}, got {size}")
         if (mask is None) != (mask_style is None):
             raise ApiError(400, "mask and mask_style go together")
-        styles = [await run_in_threadpool(svc.region_styles, m, style, "style")]
+        styles = [await first_style(model, m, style, style_image)]
         if mask_style is not None:
             styles.append(await run_in_threadpool(svc.region_styles, m, mask_style, "mask_style"))
         if not image.size:
@@ -515,7 +580,7 @@ def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, preren
         batcher.close()
 
     app = FastAPI(title="styljax", docs_url="/docs", redoc_url=None, lifespan=lifespan)
-    app.state.batcher, app.state.metrics, app.state.models = batcher, metrics, models
+    app.state.batcher, app.state.metrics, app.state.models, app.state.service = batcher, metrics, models, svc
     add_error_handlers(app, svc)
     app.add_middleware(BodyGuard, cap=cfg.max_upload_bytes, timeout_s=cfg.body_timeout_s, reject=svc.error)
     openapi.install(app, list(models), cfg.max_side, reject=svc.error)  # the document is the contract; 415

@@ -33,8 +33,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from styljax.runtime.buckets import DEFAULT_BUCKETS, batch_bucket, bucket_hw, pad_to
+from styljax.errors import StyljaxError
 from styljax.render import StyleSpec
+from styljax.runtime.buckets import DEFAULT_BUCKETS, batch_bucket, bucket_hw, pad_to
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,10 +160,8 @@ class Batcher:
         # fixed while serving: the params without the styles, the neutral style, one style's shapes
         self._fns = {name: jax.jit(m.serve_batch) for name, m in models.items()}
         self._args = {name: m.serving_args() for name, m in models.items()}
-        self._style_shapes = {
-            name: jax.tree.map(lambda a: np.shape(a), as_numpy_tree(m.style_params(StyleSpec((m.styles[0],)))),
-                                is_leaf=_is_array)
-            for name, m in models.items()}
+        self._style_shapes = {name: jax.tree.map(lambda a: np.shape(a), style_example(m), is_leaf=_is_array)
+                              for name, m in models.items()}
         self._programs: dict[tuple, Any] = {}  # (model, (H, W), R, n) → compiled program, or the exception
         self._wanted: collections.deque[tuple] = collections.deque()  # programs requests wait for: first
         self._planned: collections.deque[tuple] = collections.deque()  # warm-up in the background
@@ -399,6 +398,24 @@ def two_regions(mask: np.ndarray) -> np.ndarray:
     """A painted mask (H, W) in [0, 1] → (2, H, W): region 0 = unpainted (1 − m), region 1 = painted (m)."""
     m = np.clip(mask.astype(np.float32), 0.0, 1.0)
     return np.stack([1.0 - m, m])
+
+
+def takes_paintings(model) -> bool:
+    """Whether a served model takes a painting as its style (`painting_style`: the arbitrary-style
+    model, `POST /v1/stylize`'s `style_image`)."""
+    return callable(getattr(model, "painting_style", None))
+
+
+def style_example(model) -> Any:
+    """One style's params (numpy) of a served model, for their shapes: its first style's, or, for a
+    model with no stored styles that takes paintings, a painting's (zeros, traced only)."""
+    if model.styles:
+        return as_numpy_tree(model.style_params(StyleSpec((model.styles[0],))))
+    if not takes_paintings(model):
+        raise StyljaxError(f"serve: the {model.method} model has no styles to serve")
+    side = model.painting_side
+    shapes = jax.eval_shape(model.painting_style, jax.ShapeDtypeStruct((side, side, 3), np.float32))
+    return jax.tree.map(lambda s: np.zeros(s.shape, np.float32), shapes)
 
 
 def as_numpy_tree(tree: Any) -> Any:

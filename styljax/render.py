@@ -238,8 +238,8 @@ class StyleStoreRenderer(abc.ABC):
         same checks as `styljax styles import`. Returns its name."""
         name = self.store.check_style(meta, self.manifest, what, f"the {self.method} model", name)
         style = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), tree)
-        want = jax.tree.structure(next(iter(self.params[self.styles_key].values())))
-        if jax.tree.structure(style) != want:
+        first = next(iter(self.params[self.styles_key].values()), None)  # None: no style stored yet (arbitrary)
+        if first is not None and jax.tree.structure(style) != jax.tree.structure(first):
             raise StyljaxError(f"{what}: style params do not match the {self.method} model")
         self.params = {**self.params, self.styles_key: {**self.params[self.styles_key], name: style}}
         return name

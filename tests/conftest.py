@@ -113,6 +113,23 @@ def tiny_models(tmp_path_factory) -> dict:
     return {"stylebank": root / "stylebank", "cin": root / "cin"}
 
 
+@pytest.fixture(scope="session")
+def tiny_arbitrary(tmp_path_factory):
+    """A random arbitrary-style model in the fetched layout, no style stored (as `weights fetch`
+    writes it), predictor input 32 px; its bottleneck scaled so that two paintings' vectors differ
+    by O(1), as the real predictor's do."""
+    from styljax.nets import arbitrary as ar
+    from styljax.stores import arbitrary_store
+
+    cfg = ar.ArbitraryConfig(style_size=32)
+    params = {**ar.init(jax.random.key(1), cfg), "styles": {}}
+    bottleneck = params["predictor"]["bottleneck"]
+    params["predictor"]["bottleneck"] = {**bottleneck, "kernel": bottleneck["kernel"] * 1000.0}
+    path = tmp_path_factory.mktemp("tiny_arbitrary") / "magenta-arbitrary"
+    arbitrary_store.STORE.save_model(path, params, cfg, {"method": "arbitrary"})
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -23,12 +23,12 @@ EXAMPLES = 12
 
 
 @pytest.fixture(scope="module")
-def app(tiny_models):
+def app(tiny_models, tiny_arbitrary):
     import dataclasses
 
     from styljax.infer.serving import ServeConfig
 
-    models = serve_app.load_models(tiny_models)
+    models = serve_app.load_models({**tiny_models, "arbitrary": tiny_arbitrary})  # it takes paintings
     # the defaults, with an admin token so the style endpoints answer past 403
     app = serve_app.create_app(models, dataclasses.replace(ServeConfig(), admin_token=TOKEN))
     yield app

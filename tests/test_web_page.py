@@ -230,6 +230,74 @@ def test_web_page_mix_paint_render_switch_and_error(tiny_models, tmp_path):
             browser.close()
 
 
+def test_web_page_uses_my_painting(tiny_models, tiny_arbitrary, tmp_path):
+    """"Use my painting": offered for a model that takes paintings (the arbitrary-style one, here
+    with no stored style), sent as `style_image` instead of `style`, the result shown; another
+    model renders its own styles, the painting kept for when the model comes back."""
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    from styljax.infer import serve_app
+    from styljax.infer.serving import ServeConfig
+
+    app = serve_app.create_app(serve_app.load_models({"cin": tiny_models["cin"], "arbitrary": tiny_arbitrary}),
+                               ServeConfig(max_batch=2, max_wait_ms=5))
+    rng = np.random.default_rng(4)
+    photo_path, painting_path = tmp_path / "photo.png", tmp_path / "painting.png"
+    Image.fromarray((rng.uniform(size=(48, 64, 3)) * 255).astype(np.uint8)).save(photo_path)
+    Image.fromarray(np.kron(rng.uniform(size=(6, 5, 3)) * 255, np.ones((8, 8, 1))).astype(np.uint8)).save(painting_path)
+
+    with live_server(app) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.set_default_timeout(TIMEOUT_MS)
+            console_errors, failed_loads, posted = [], [], []
+            page.on("pageerror", lambda e: console_errors.append(str(e)))
+            page.on("response", lambda r: failed_loads.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+            page.route("**/v1/stylize", lambda route: (posted.append(route.request), route.continue_()))
+            page.goto(url + "/")
+            page.wait_for_selector("#styles [data-style]")
+            assert page.input_value("#model") == "cin" and page.is_hidden("#painting-box")
+
+            # the painting model: no stored styles, so nothing to render until a painting is chosen
+            page.select_option("#model", "arbitrary")
+            assert page.is_visible("#painting-box") and style_rows(page) == []
+            assert page.is_disabled("#go") and "use your painting" in page.text_content("#status")
+            page.set_input_files("#photo", str(photo_path))
+            loaded(page, "#preview")
+            with page.expect_response(is_stylize) as first:
+                page.set_input_files("#painting", str(painting_path))
+            assert first.value.status == 200, first.value.text()
+            fields = form_parts(posted[-1])
+            assert "style_image" in fields and "style" not in fields and fields["model"] == b"arbitrary"
+            assert first.value.headers["x-styljax-strength-mode"] == "style-vector"
+            loaded(page, "#result")
+            loaded(page, "#painting-preview")
+            assert page.text_content("#painting-name") == "painting.png" and not page.is_disabled("#go")
+            page.wait_for_function("() => document.querySelector('#status').textContent.startsWith('Done in')")
+
+            # a named-style model renders its own styles; back again, the painting is still the style
+            page.select_option("#model", "cin")
+            settle(page)
+            fields = form_parts(posted[-1])
+            assert fields["model"] == b"cin" and "style_image" not in fields and fields["style"] in (b"blue", b"green", b"red")
+            page.select_option("#model", "arbitrary")
+            settle(page)
+            assert "style_image" in form_parts(posted[-1]) and form_parts(posted[-1])["model"] == b"arbitrary"
+
+            # back to the mix, which is empty here: nothing to send
+            count = len(posted)
+            page.click("#painting-clear")
+            assert page.is_hidden("#painting-chosen") and page.is_disabled("#go")
+            page.wait_for_timeout(600)  # past the debounce: no request went out
+            assert len(posted) == count
+            assert not console_errors, console_errors
+            assert not failed_loads, failed_loads
+        finally:
+            browser.close()
+
+
 @pytest.fixture(scope="module")
 def seven_styles(tmp_path_factory):
     """A tiny StyleBank model with the shipped model's seven style names (the page's longest list)."""

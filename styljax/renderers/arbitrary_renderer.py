@@ -38,8 +38,19 @@ class ArbitraryRenderer(StyleStoreRenderer):
         from styljax.io import image
 
         kw = {"min_side": image.MIN_SIDE, **load_kw}
-        painting = image.load_image(path, **kw)
-        return np.asarray(ar.predict_style(self.params, jnp.asarray(painting)[None], self.cfg)[0])
+        return np.asarray(self.painting_style(image.load_image(path, **kw))["vector"])
+
+    def painting_style(self, painting) -> dict:
+        """A painting's style params {"vector": (D,)} from its pixels (H, W, 3) in [0, 1]: the
+        central square resized to `painting_side` (`styljax.nets.arbitrary.style_input`), then the
+        predictor; one compiled program per painting size, so `painting_side`² compiles once."""
+        predictor = {"predictor": self.params["predictor"]}  # not the styles: adding one recompiles nothing
+        return {"vector": ar.predict_style(predictor, jnp.asarray(painting, jnp.float32)[None], self.cfg)[0]}
+
+    @property
+    def painting_side(self) -> int:
+        """The side of the predictor's square input."""
+        return self.cfg.style_size
 
     def prepare_styles(self, text: str, load_kw: dict | None = None, what: str = "--style") -> str:
         """The spec `text` with every painting file it names (`a.jpg`, `a.jpg:0.7,b.jpg:0.3`, `a,b`
