@@ -17,7 +17,7 @@ from styljax.infer import paintings, serve, serve_app
 from styljax.infer.serving import ServeConfig
 
 BUCKETS = ((64, 64),)
-CFG = dict(max_batch=2, max_wait_ms=5, max_side=64, buckets=BUCKETS, max_upload_bytes=300_000)
+CFG = dict(max_batch=1, max_wait_ms=5, max_side=64, buckets=BUCKETS, max_upload_bytes=300_000)  # one program per model and region count
 
 
 def png(h: int, w: int, seed: int = 0, blocks: int = 1) -> bytes:
@@ -40,7 +40,6 @@ PAINT_A, PAINT_B = png(48, 64, seed=2, blocks=8), png(60, 40, seed=3)
 def app(tiny_models, tiny_arbitrary):
     models = serve_app.load_models({"cin": tiny_models["cin"], "arbitrary": tiny_arbitrary})
     app = serve_app.create_app(models, ServeConfig(**CFG))
-    app.state.batcher.precompile(app.state.batcher.plan(regions=[1]), wait=True)
     yield app
     app.state.batcher.close()
 
