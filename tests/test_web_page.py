@@ -276,6 +276,8 @@ def test_web_page_uses_my_painting(tiny_models, tiny_arbitrary, tmp_path):
             loaded(page, "#painting-preview")
             assert page.text_content("#painting-name") == "painting.png" and not page.is_disabled("#go")
             page.wait_for_function("() => document.querySelector('#status').textContent.startsWith('Done in')")
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "web_page_painting.png"), full_page=True)
 
             # a named-style model renders its own styles; back again, the painting is still the style
             page.select_option("#model", "cin")
