@@ -58,7 +58,32 @@ def restore(mngr: ocp.CheckpointManager, like: Any, step: int | None = None) -> 
     if step is None:
         return None
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
-    out = mngr.restore(
-        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
-    )
+
+    try:
+        out = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
+                                                         meta=ocp.args.JsonRestore()))
+    except ValueError:
+        # A run written by an older optimizer layout: the same arrays at the same paths, with the
+        # leafless placeholders (masked subtrees, empty states) laid out differently.
+        out = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
+        out = {"state": _by_path(out["state"], like, step), "meta": out["meta"]}
     return out["state"], dict(out["meta"] or {})
+
+
+def _path(keys) -> tuple[str, ...]:
+    return tuple(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in keys)
+
+
+def _by_path(raw: Any, like: Any, step: int) -> Any:
+    """`like` with every array taken from the restored tree `raw` at the same key path (placed as
+    `like`'s leaf is); a one-line error if `raw` lacks one or holds another shape."""
+    arrays = {_path(k): v for k, v in jax.tree_util.tree_leaves_with_path(raw)}
+
+    def take(keys, leaf):
+        got = arrays.get(_path(keys))
+        if got is None or tuple(got.shape) != tuple(leaf.shape):
+            raise StyljaxError(f"checkpoint step {step}: no array {jax.tree_util.keystr(keys)} of shape "
+                               f"{tuple(leaf.shape)}; it was written by an incompatible version")
+        return jax.device_put(got, leaf.sharding) if hasattr(leaf, "sharding") else got
+
+    return jax.tree_util.tree_map_with_path(take, like)
