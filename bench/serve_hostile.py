@@ -143,10 +143,10 @@ def programs(url: str):
 
 def style_files(model_dir: Path, tmp: Path) -> dict[str, bytes]:
     """A valid exported style and its hostile variants."""
+    from styljax import methods
     from styljax.io import store
-    from styljax.stores import style_store
 
-    st = style_store.open_store(model_dir)
+    st = methods.store_for_model(model_dir)
     name = st.list_styles(model_dir)[0]
     path = st.export_style(model_dir, name, tmp / "good.npz")
     tree, meta = store.load_tree(path)

@@ -19,8 +19,13 @@ a restarted one) replays the changes before its first request. Like `styljax ser
 live in memory: they end with the deployment (or if Serve recreates a dead ledger actor).
 Each answer names its replica in `X-Styljax-Replica`.
 
-Not carried over: uvicorn's header timeout (`--header-timeout`) is the Serve proxy's own; the body
-cap and body timeout (`BodyGuard`, inside the app) still apply, `--keep-alive` sets the proxy's.
+The HTTP server in front is Serve's proxy (its own uvicorn), not `styljax serve`'s guarded one: the
+body cap and body timeout (`BodyGuard`, inside the app) still apply and `--keep-alive` sets the
+proxy's, but `--header-timeout` does not exist there (a client sending its headers a byte at a
+time holds its own connection open: put a proxy with a header timeout in front, e.g. nginx's
+`client_header_timeout`), and a request with both Content-Length and chunked encoding is refused
+by the proxy with a plain 400 before its body is read. `bench.serve_hostile --engine ray` and
+`tests/test_ray.py` run the hostile-client faults against a deployment.
 """
 
 from __future__ import annotations

@@ -360,10 +360,16 @@ def test_a_change_made_meanwhile_on_another_replica_is_checked_again(two_replica
     assert b.get("/metrics").json()["added_styles"] == 1
 
 
-# Faults of `bench.serve_hostile` that belong to the HTTP server in front of the app: under Ray Serve
-# that is Serve's proxy (its own uvicorn, without `styljax serve`'s header timeout). A slow-header
-# client there holds only its own connection: the good client's answers are checked all the same.
-PROXY_OWN_FAULTS = {"headers a byte every 0.1 s"}
+# Faults of `bench.serve_hostile` met by the HTTP server in front of the app, which under Ray Serve is
+# Serve's proxy (its own uvicorn), not `styljax serve`'s guarded one: what the proxy answers instead.
+PROXY_ANSWERS = {
+    # Content-Length beside Transfer-Encoding: chunked is ambiguous framing; the proxy refuses it
+    # with a 400 before reading the body (styljax serve reads up to the cap and answers 413)
+    "Content-Length: 100 + 64 MiB chunked": lambda r: r["body_sent"] < 32 << 20 and " 400 " in r["status_line"] + " ",
+    # the proxy has no header timeout (uvicorn has none; styljax serve adds one): a slow-header
+    # client holds its own connection open, and only that (the good client's answers are checked)
+    "headers a byte every 0.1 s": lambda r: True,
+}
 
 
 @pytest.mark.slow
@@ -417,8 +423,8 @@ def test_serve_deployment_shares_styles_and_holds_against_hostile_clients(tiny_m
         good = hostile.GoodClient(url, styles, timeout=120)
         with good.alongside(10_000):
             results = hostile.faults(url, port, "cin", files, styles, rss_now=lambda: 0.0)
-        failed = {r["fault"]: r for r in results if not r["ok"]}
-        assert set(failed) <= PROXY_OWN_FAULTS, failed
+        failed = [r for r in results if not r["ok"] and not PROXY_ANSWERS.get(r["fault"], lambda r: False)(r)]
+        assert not failed and len(results) >= 19, "\n".join(map(str, failed))
         assert good.status and set(good.status) == {"200"}, good.status
         metrics = httpx.get(url + "/metrics", timeout=30).json()
         assert metrics["added_styles"] == 0 and "500" not in metrics["requests"]
