@@ -252,7 +252,10 @@ def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, preren
         if shared_styles is not None:
             seen[0], changes = shared_styles.changes_since(seen[0])
             for change in changes:
-                apply_change(change)
+                try:  # the copy that made it checked it against the same model: never expected to fail
+                    apply_change(change)
+                except StyljaxError as e:
+                    log.error("style change %s %s/%s not applied: %s", *change[:3], e)
 
     def commit(change: tuple) -> bool:
         """Make `change` (under styles_lock, checked against the state `pull_changes` left): False
