@@ -75,6 +75,30 @@ def test_stylizer_every_style_one_column_each(tiny_models):
     assert not np.array_equal(cols[0], cols[2])
 
 
+def test_stylizer_takes_painting_files_for_the_arbitrary_method(tmp_path):
+    """`arbitrary` (any painting as the style): the file named in the spec becomes a style of each
+    actor's renderer, as in `styljax stylize`, and renders as the renderer renders it."""
+    import jax
+
+    from styljax.nets import arbitrary as ar
+    from styljax.runtime.ray import Stylizer, output_column
+    from styljax.stores import arbitrary_store
+
+    cfg = ar.ArbitraryConfig(style_size=64, alpha=0.125)  # small: the predictor and transformer compile fast
+    params = {**ar.init(jax.random.key(1), cfg), "styles": {}}
+    arbitrary_store.STORE.save_model(tmp_path / "model", params, cfg, {"method": "arbitrary"})
+    rng = np.random.default_rng(0)
+    image.save_image(tmp_path / "wave.png", rng.uniform(size=(40, 40, 3)))
+    st = Stylizer("arbitrary", str(tmp_path / "wave.png"), str(tmp_path / "model"), buckets=((64, 64),))
+    x = rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    out = st({"image": x})
+    assert st.tags == ("wave",) and list(out["error"]) == ["", ""]
+    r = methods.get("arbitrary").open_renderer(tmp_path / "model")
+    spec = StyleSpec.parse(r.prepare_styles(str(tmp_path / "wave.png")), r.styles)
+    want = np.asarray(r.render(x.astype(np.float32) / 255, spec)["wave"])
+    assert np.abs(np.stack(out[output_column("wave")]).astype(np.float32) / 255 - want).max() <= 1 / 255 + 1e-6
+
+
 def test_stylize_files_writes_atomically_skips_done_and_reports_bad_photos(tiny_models, tmp_path):
     pytest.importorskip("pyarrow")
     from styljax.runtime.ray import StylizeFiles
