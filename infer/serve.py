@@ -144,11 +144,18 @@ def parse_bool(value: str | None, field: str) -> bool:
     raise ApiError(400, f"{field}: true or false, got {value!r}")
 
 
-def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, prerender_thumbnails: bool = False):
+def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, prerender_thumbnails: bool = False,
+               shared_styles=None):
     """The FastAPI app over `models` (name → Renderer); batching and limits from `cfg` (ServeConfig);
     `batcher_class` (default `serving.Batcher`) swaps the batching (`infer/ray_serve.py`: Ray Serve's).
     `prerender_thumbnails`: render every style's thumbnail in the background at start-up (the
-    ones not cached on disk), so the page's first visitor finds them ready."""
+    ones not cached on disk), so the page's first visitor finds them ready.
+    `shared_styles`: the record of style changes shared by several copies of this app (Ray Serve
+    replicas, `infer/ray_serve.py`): `changes_since(version) -> (version, changes)` and
+    `append(version, change) -> new version, or None if another copy changed styles since
+    `version` (then this copy pulls and checks again): every copy applies the same changes in the
+    same order. `app.state.sync_styles()` applies the others' changes (call it before each
+    request). None: this process's memory is the only copy."""
     import threading
 
     from fastapi import FastAPI, File, Form, Request, UploadFile
@@ -171,6 +178,7 @@ def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, preren
     templates = {name: style_template(m) for name, m in models.items()}  # what an uploaded style must be
     styles_lock = threading.Lock()  # adding and removing styles
     added: set[tuple[str, str]] = set()  # (model, style) added over HTTP and still there
+    seen = [0]  # the version of `shared_styles` applied here
     decode_slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop → its semaphore
 
     @contextlib.asynccontextmanager
@@ -225,6 +233,46 @@ def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, preren
     from styljax.infer import openapi
 
     openapi.install(app, list(models), cfg.max_side, reject=error)  # the document is the contract; 415
+
+    def apply_change(change: tuple) -> None:
+        """("add", model, name, tree, meta) or ("remove", model, name), made here or by another copy
+        (`shared_styles` keeps a name's latest change only: an add replaces what the name held)."""
+        kind, model, name = change[:3]
+        m = models[model]
+        if name in m.styles:
+            m.remove_style(name)
+        if kind == "add":
+            m.add_style(change[3], change[4], name, what="file")
+            added.add((model, name))
+        else:
+            added.discard((model, name))
+        thumbs.pop((model, name), None)
+
+    def pull_changes() -> None:  # under styles_lock
+        if shared_styles is not None:
+            seen[0], changes = shared_styles.changes_since(seen[0])
+            for change in changes:
+                try:  # the copy that made it checked it against the same model: never expected to fail
+                    apply_change(change)
+                except StyljaxError as e:
+                    log.error("style change %s %s/%s not applied: %s", *change[:3], e)
+
+    def commit(change: tuple) -> bool:
+        """Make `change` (under styles_lock, checked against the state `pull_changes` left): False
+        when another copy changed styles meanwhile (pull and check again)."""
+        if shared_styles is not None:
+            version = shared_styles.append(seen[0], change)
+            if version is None:
+                return False
+            seen[0] = version
+        apply_change(change)
+        return True
+
+    def sync_styles() -> None:
+        with styles_lock:
+            pull_changes()
+
+    app.state.sync_styles = sync_styles
 
     def require_admin(request) -> None:
         """State changes need the admin token: 403 when the server has none, 401 without it."""
@@ -391,23 +439,23 @@ def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, preren
             raise ApiError(400, str(e)) from None
         check_style_values(tree, limit, "file")
         with styles_lock:
-            try:
-                final = m.store.check_style(meta, m.manifest, "file", f"the {m.method} model", name)
-            except StyljaxError as e:
-                raise ApiError(400, str(e)) from None
-            if final in m.reserved_styles:
-                raise ApiError(400, f"name: {final!r} is reserved (it sets how strength works); give another name")
-            if final in m.styles:
-                raise ApiError(409, f"model {model!r} already has a style {final!r}; give another name")
-            if len(added) >= cfg.max_added_styles:
-                raise ApiError(409, f"style limit reached: {cfg.max_added_styles} added while serving; remove one first")
-            try:
-                final = m.add_style(tree, meta, final, what="file")
-            except StyljaxError as e:
-                raise ApiError(400, str(e)) from None
-            added.add((model, final))
-            thumbs.pop((model, final), None)
-            return {"model": model, "name": final, "styles": m.styles}
+            while True:
+                pull_changes()
+                try:
+                    final = m.store.check_style(meta, m.manifest, "file", f"the {m.method} model", name)
+                except StyljaxError as e:
+                    raise ApiError(400, str(e)) from None
+                if final in m.reserved_styles:
+                    raise ApiError(400, f"name: {final!r} is reserved (it sets how strength works); give another name")
+                if final in m.styles:
+                    raise ApiError(409, f"model {model!r} already has a style {final!r}; give another name")
+                if len(added) >= cfg.max_added_styles:
+                    raise ApiError(409, f"style limit reached: {cfg.max_added_styles} added while serving; remove one first")
+                try:
+                    if commit(("add", model, final, tree, meta)):
+                        return {"model": model, "name": final, "styles": m.styles}
+                except StyljaxError as e:
+                    raise ApiError(400, str(e)) from None
 
     @app.post("/v1/models/{model}/styles", status_code=201, openapi_extra=STYLE_UPLOAD_BODY)
     async def add_style(model: str, request: Request):
@@ -431,15 +479,16 @@ def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, preren
         require_admin(request)
         m = model_of(model)
         with styles_lock:
-            if style not in m.styles:
-                raise ApiError(404, f"model {model!r} has no style {style!r}")
-            if style in m.reserved_styles:
-                raise ApiError(400, f"{style!r} is reserved (it sets how strength works)")
-            if len(m.styles) == 1:
-                raise ApiError(409, f"{style!r} is the model's last style")
-            m.remove_style(style)
-            added.discard((model, style))
-            thumbs.pop((model, style), None)
+            while True:
+                pull_changes()
+                if style not in m.styles:
+                    raise ApiError(404, f"model {model!r} has no style {style!r}")
+                if style in m.reserved_styles:
+                    raise ApiError(400, f"{style!r} is reserved (it sets how strength works)")
+                if len(m.styles) == 1:
+                    raise ApiError(409, f"{style!r} is the model's last style")
+                if commit(("remove", model, style)):
+                    break
         metrics.request(200)
         return {"model": model, "removed": style, "styles": m.styles}
 

@@ -5,11 +5,25 @@ A run directory holds `ckpt/<step>/` (orbax `CheckpointManager`: the whole `Trai
 save triggered by SIGTERM is complete before the process exits; orbax writes each step to a
 temporary directory and renames it, so an interrupted save (a killed process, a full disk) never
 shadows the last good one; orbax removes the temporary directory at the next start.
+
+A failed write (disk full, I/O error) fails one of orbax's concurrent tensorstore writes first:
+orbax's `asyncio.gather` raises at once and `asyncio_utils.run_sync` closes its event loop while the
+other writes of that save are still in flight. When they finish (failing too), tensorstore's own
+threads hand each result to the closed loop (`call_soon_threadsafe`), which raises
+`RuntimeError: Event loop is closed`; tensorstore reports it through `sys.unraisablehook`, a
+traceback on stderr per write, milliseconds after the loop closed (how many depends on the
+threads' timing: often none on a busy machine, one per array on an idle one). The
+results it drops belong to the step that failed, which is reported once as a `StyljaxError` and
+never becomes a checkpoint. `save` installs a hook that drops exactly that report (a RuntimeError
+"Event loop is closed" raised in `call_soon_threadsafe`, reported from a thread Python did not
+start, with no object) and passes everything else to the hook it replaced.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +40,37 @@ def manager(directory: str | Path, keep: int = 2) -> ocp.CheckpointManager:
     return ocp.CheckpointManager(Path(directory).absolute(), options=options, item_names=("state", "meta"))
 
 
+def _late_write_result(u) -> bool:
+    """Whether an unraisable report is a tensorstore write's result arriving at the event loop
+    orbax closed after a failed save (the module docstring)."""
+    if u.exc_type is not RuntimeError or str(u.exc_value) != "Event loop is closed" or u.object is not None:
+        return False
+    if not isinstance(threading.current_thread(), threading._DummyThread):  # not one of tensorstore's threads
+        return False
+    tb, names = u.exc_traceback, []
+    while tb is not None:
+        names.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    return names[:1] == ["call_soon_threadsafe"]
+
+
+def _install_late_write_filter() -> None:
+    previous = sys.unraisablehook
+    if getattr(previous, "_styljax_late_writes", False):
+        return
+
+    def hook(u):
+        if not _late_write_result(u):
+            previous(u)
+
+    hook._styljax_late_writes = True
+    sys.unraisablehook = hook
+
+
 def save(mngr: ocp.CheckpointManager, step: int, state: Any, meta: dict) -> None:
     """Write `step` (synchronously). A failed write (disk full, I/O error) is a one-line
     StyljaxError naming the last complete checkpoint, which the failed one never replaces."""
+    _install_late_write_filter()  # before the save: the late reports can come before it returns
     absl = logging.getLogger("absl")
     level = absl.level
     absl.setLevel(logging.CRITICAL)  # orbax's writer threads log a failed write with tracebacks; it is reported below, once
