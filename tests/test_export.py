@@ -85,7 +85,7 @@ def images(b: int, h: int, w: int, seed: int = 0) -> np.ndarray:
 def reference(model_dir: Path, method: str, spec_text: str, x: np.ndarray) -> np.ndarray:
     """What `styljax stylize --method M --style SPEC` renders for x: the renderer's `render`."""
     r = methods.get(method).open_renderer(model_dir)
-    spec = StyleSpec.parse(spec_text, r.styles)
+    spec = StyleSpec.parse(r.prepare_styles(spec_text), r.styles)
     return np.asarray(r.render(jnp.asarray(x), spec)[spec.tags[0]])
 
 
@@ -93,13 +93,58 @@ def export_cli(*argv: str) -> int:
     return main(["export", *argv])
 
 
+ARB_CFG = dict(style_size=64)  # a smaller painting square than Magenta's 256: same layout, faster
+
+
+@pytest.fixture(scope="module")
+def models(tiny_models, tmp_path_factory) -> dict:
+    """The suite's tiny StyleBank and CIN models, and tiny random ones of the other exporting methods:
+    a texture net (styles red, green, blue) and an arbitrary-style model (stored styles dots, lines)."""
+    from styljax.nets import arbitrary as ar
+    from styljax.nets import transform as tr
+    from styljax.nets.texture_net import TextureNetConfig
+    from styljax.stores import arbitrary_store, texture_store
+
+    root = tmp_path_factory.mktemp("export_models")
+    cfg = TextureNetConfig(scales=3, channels=4)
+    names = ["red", "green", "blue"]
+    params = tr.init(jax.random.key(2), cfg, names)
+    for k, n in enumerate(names):
+        params["styles"][n] = jax.tree.map(
+            lambda a, k=k: a + 0.3 * jax.random.normal(jax.random.key(20 + k), a.shape), params["styles"][n])
+    texture_store.STORE.save_model(root / "texture-net", params, cfg, {"method": "texture-net"})
+    acfg = ar.ArbitraryConfig(**ARB_CFG)
+    aparams = ar.init(jax.random.key(3), acfg)
+    # random MobileNet features barely differ between paintings: scale the bottleneck so that the
+    # vectors (and their γ/β) differ by O(1), as the real predictor's do
+    bottleneck = aparams["predictor"]["bottleneck"]
+    aparams["predictor"]["bottleneck"] = {**bottleneck, "kernel": bottleneck["kernel"] * 1000.0}
+    rng = np.random.default_rng(5)
+    aparams["styles"] = {n: {"vector": jnp.asarray(rng.normal(size=acfg.style_dim), jnp.float32)}
+                         for n in ("dots", "lines")}
+    arbitrary_store.STORE.save_model(root / "arbitrary", aparams, acfg, {"method": "arbitrary"})
+    from styljax.io import image
+
+    image.save_image(root / "painting.png", np.kron(rng.uniform(size=(5, 4, 3)), np.ones((10, 10, 1))))
+    return {**tiny_models, "texture-net": root / "texture-net", "arbitrary": root / "arbitrary",
+            "painting": root / "painting.png"}
+
+
+def predictor_reference(model_dir: Path, paintings: np.ndarray) -> np.ndarray:
+    """The style vectors `styljax stylize --method arbitrary --style PAINTING` uses."""
+    from styljax.nets import arbitrary as ar
+
+    r = methods.get("arbitrary").open_renderer(model_dir)
+    return np.asarray(ar.predict_style(r.params, jnp.asarray(paintings), r.cfg))
+
+
 # ------------------------------------------------------------------------------------------ StableHLO
 
 
-@pytest.mark.parametrize("method", ["stylebank", "cin"])
-def test_stablehlo_matches_stylize_without_styljax(tiny_models, tmp_path, method, capsys):
+@pytest.mark.parametrize("method", ["stylebank", "cin", "texture-net"])
+def test_stablehlo_matches_stylize_without_styljax(models, tmp_path, method, capsys):
     out = tmp_path / f"{method}.shlo"
-    assert export_cli("--method", method, "--model", str(tiny_models[method]), "--style", "green",
+    assert export_cli("--method", method, "--model", str(models[method]), "--style", "green",
                       "--format", "stablehlo", "--out", str(out), "--platforms", "cpu") == 0
     meta = ex.read_sidecar(out)  # checksum verified
     assert meta["styles"] == ["green"] and meta["inputs"][0]["shape"] == ["batch", "height", "width", 3]
@@ -107,9 +152,75 @@ def test_stablehlo_matches_stylize_without_styljax(tiny_models, tmp_path, method
     inputs = {f"c{k}": [images(*c)] for k, c in enumerate(CASES)}
     got = run_clean("stablehlo", out, inputs, tmp_path)
     for k, c in enumerate(CASES):
-        want = reference(tiny_models[method], method, "green", inputs[f"c{k}"][0])
+        want = reference(models[method], method, "green", inputs[f"c{k}"][0])
         assert got[f"c{k}"].shape == want.shape == c + (3,)
         assert np.abs(got[f"c{k}"] - want).max() <= TOL
+
+
+def arbitrary_cases(meta: dict) -> tuple[dict, dict]:
+    """Inputs of the arbitrary transformer at every size (a stored style's vector, or a mix of two),
+    and the `--style` each equals."""
+    vectors = {n: np.asarray(v, np.float32) for n, v in meta["style_vectors"].items()}
+    inputs, specs = {}, {}
+    for k, c in enumerate(CASES):
+        if k % 2:
+            inputs[f"c{k}"] = [images(*c), 0.25 * vectors["dots"] + 0.75 * vectors["lines"]]
+            specs[f"c{k}"] = "dots:0.25,lines:0.75"
+        else:
+            inputs[f"c{k}"] = [images(*c), vectors["dots"]]
+            specs[f"c{k}"] = "dots"
+    return inputs, specs
+
+
+PAINTINGS = [(1, ARB_CFG["style_size"], ARB_CFG["style_size"]), (2, ARB_CFG["style_size"], ARB_CFG["style_size"])]
+
+
+@pytest.mark.parametrize("fmt", ["stablehlo", pytest.param("onnx", marks=pytest.mark.slow)])
+def test_arbitrary_style_vector_input_and_predictor(models, tmp_path, fmt, request):
+    """`--method arbitrary --style all`: the transformer takes the 100-d vector, the predictor is a
+    second artefact; both match the JAX path (stored styles, a mix of vectors, paintings)."""
+    model = models["arbitrary"]
+    out = tmp_path / ("arb.shlo" if fmt == "stablehlo" else "arb.onnx")
+    site = None
+    if fmt == "onnx":
+        site = _env_site(request.getfixturevalue("export_env"))
+    argv = ["--platforms", "cpu"] if fmt == "stablehlo" else []
+    assert export_cli("--method", "arbitrary", "--model", str(model), "--style", "all", "--format", fmt,
+                      "--out", str(out), *argv) == 0
+    pred = out.with_name(f"arb_predictor{out.suffix}")
+    meta, pmeta = ex.read_sidecar(out), ex.read_sidecar(pred)
+    assert [i["name"] for i in meta["inputs"]] == ["image", "style_vector"] and meta["inputs"][1]["shape"] == [100]
+    assert sorted(meta["style_vectors"]) == ["dots", "lines"]
+    assert pmeta["inputs"][0]["shape"] == ["batch", 64, 64, 3] and pmeta["output"]["shape"] == ["batch", 100]
+    inputs, specs = arbitrary_cases(meta)
+    got = run_clean(fmt, out, inputs, tmp_path, site=site)
+    for k, c in enumerate(CASES):
+        want = reference(model, "arbitrary", specs[f"c{k}"], inputs[f"c{k}"][0])
+        assert got[f"c{k}"].shape == want.shape == c + (3,)
+        assert np.abs(got[f"c{k}"] - want).max() <= TOL, specs[f"c{k}"]
+    paintings = {f"p{k}": [images(*c, seed=3)] for k, c in enumerate(PAINTINGS)}
+    vecs = run_clean(fmt, pred, paintings, tmp_path, site=site)
+    for k, c in enumerate(PAINTINGS):
+        want = predictor_reference(model, paintings[f"p{k}"][0])
+        assert vecs[f"p{k}"].shape == want.shape == (c[0], 100)
+        # relative to the vectors' scale (the tiny model's bottleneck is scaled up)
+        assert np.abs(vecs[f"p{k}"] - want).max() <= TOL * max(1.0, float(np.abs(want).max())), k
+    assert np.abs(vecs["p1"][0] - vecs["p1"][1]).max() > 0.1  # paintings differ
+
+
+def test_arbitrary_painting_file_as_the_style(models, tmp_path):
+    """`--style PAINTING.png`: the painting's vector is folded in; one input, the image."""
+    model = models["arbitrary"]
+    out = tmp_path / "p.shlo"
+    assert export_cli("--method", "arbitrary", "--model", str(model), "--style", str(models["painting"]),
+                      "--format", "stablehlo", "--out", str(out), "--platforms", "cpu") == 0
+    meta = ex.read_sidecar(out)
+    assert [i["name"] for i in meta["inputs"]] == ["image"] and meta["styles"] == ["painting"]
+    assert not out.with_name("p_predictor.shlo").exists()
+    exp = jax.export.deserialize(bytearray(out.read_bytes()))
+    x = images(2, 20, 28)
+    want = reference(model, "arbitrary", str(models["painting"]), x)
+    assert np.abs(np.asarray(exp.call(x)) - want).max() <= TOL
 
 
 def test_stablehlo_style_weights_input_is_a_linear_fusion(tiny_models, tmp_path):
@@ -247,9 +358,17 @@ def export_env():
         os.environ["STYLJAX_EXPORT_ENV"] = before
 
 
+def _env_site(env: Path) -> str:
+    """The export environment's site-packages (onnxruntime without jax for the clean runs)."""
+    return subprocess.run([str(ex._env_python(env)), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("method, style", [("stylebank", "blue"), ("cin", "red"), ("cin", "all")])
-def test_onnx_matches_stylize_with_onnxruntime_alone(tiny_models, tmp_path, export_env, method, style):
+@pytest.mark.parametrize("method, style", [("stylebank", "blue"), ("cin", "red"), ("cin", "all"),
+                                           ("texture-net", "all")])
+def test_onnx_matches_stylize_with_onnxruntime_alone(models, tmp_path, export_env, method, style):
+    tiny_models = models
     out = tmp_path / f"{method}.onnx"
     assert export_cli("--method", method, "--model", str(tiny_models[method]), "--style", style,
                       "--format", "onnx", "--out", str(out)) == 0
@@ -266,9 +385,7 @@ def test_onnx_matches_stylize_with_onnxruntime_alone(tiny_models, tmp_path, expo
         else:
             inputs[f"c{k}"] = [x]
             specs[f"c{k}"] = style
-    site = subprocess.run([str(ex._env_python(export_env)), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    got = run_clean("onnx", out, inputs, tmp_path, site=site)
+    got = run_clean("onnx", out, inputs, tmp_path, site=_env_site(export_env))
     for k, c in enumerate(CASES):
         want = reference(tiny_models[method], method, specs[f"c{k}"], inputs[f"c{k}"][0])
         assert got[f"c{k}"].shape == want.shape == c + (3,)

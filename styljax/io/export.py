@@ -98,7 +98,8 @@ def renderer_programs(renderer, spec, names: Sequence[str]) -> list[Program]:
 
     Args:
       renderer: the model's `Renderer`.
-      spec: the `StyleSpec` (one style, a mix, or every style; not regions).
+      spec: the `StyleSpec` (one style, a mix, or every style; not regions); None (`all` on a
+        model without stored styles) is an error here.
       names: the model's styles, the order of `style_weights`.
 
     Returns:
@@ -106,6 +107,8 @@ def renderer_programs(renderer, spec, names: Sequence[str]) -> list[Program]:
     """
     import jax.numpy as jnp
 
+    if spec is None:
+        raise StyljaxError("--style: 'all' but the model has no stored styles")
     out = Input("stylized", IMAGE_DIMS, "stylized images, NHWC float32 in [0, 1] (clipped), the input's size")
     image = Input("image", IMAGE_DIMS, IMAGE_NOTE)
     if spec.every:
@@ -121,6 +124,56 @@ def renderer_programs(renderer, spec, names: Sequence[str]) -> list[Program]:
         return [Program(fused, (image, weights), out)]
     params = renderer.style_params(spec)
     return [Program(lambda x: renderer.stylize_with(x, params), (image,), out)]
+
+
+def arbitrary_programs(renderer, spec, names: Sequence[str]) -> list[Program]:
+    """The programs of an arbitrary-style model (`styljax.nets.arbitrary`).
+
+    One style or a mix (stored styles or painting files): `image -> stylized`, the style vector
+    folded in (`renderer_programs`). `--style all` (spec None where the model stores no style): the
+    style is the input, `(image, style_vector) -> stylized` with the (D,) vector shared by the
+    batch, and a second artefact, the style predictor, `painting -> style_vector` on the central
+    square of a painting resized to `style_size` (Magenta's preprocessing, which resizes with
+    Lanczos3 and so stays outside the artefact: `styljax.nets.arbitrary.style_input`). The sidecar
+    gives the stored styles' vectors.
+
+    Args:
+      renderer: the model's `styljax.renderers.arbitrary_renderer.ArbitraryRenderer`.
+      spec: the `StyleSpec`, or None for `all` on a model without stored styles.
+      names: its stored styles.
+
+    Returns:
+      [the transformer's `Program`] or, for `all`, [the transformer's, the predictor's].
+    """
+    import jax.numpy as jnp
+
+    from styljax.nets import arbitrary as ar
+
+    if spec is not None and not spec.every:
+        return renderer_programs(renderer, spec, names)
+    cfg = renderer.cfg
+    body = {k: v for k, v in renderer.params.items() if k != renderer.styles_key}
+    stored = renderer.params[renderer.styles_key]
+    vectors = {n: [float(v) for v in jnp.asarray(stored[n]["vector"]).ravel()] for n in names}
+    d = cfg.style_dim
+    transformer = Program(
+        lambda x, v: ar.stylize(body, x, v, cfg),
+        (Input("image", IMAGE_DIMS, IMAGE_NOTE),
+         Input("style_vector", (d,), f"the ({d},) style vector: the predictor artefact's output for one "
+                                     "painting, a stored style's (`style_vectors`), or a weighted mean of such")),
+        Input("stylized", IMAGE_DIMS, "stylized images, NHWC float32 in [0, 1] (clipped), the input's size"),
+        extra={"style_vectors": vectors})
+    s = cfg.style_size
+    predictor = Program(
+        lambda p: ar.predict_style(body, p, cfg),
+        (Input("painting", ("batch", s, s, 3),
+               f"RGB paintings, NHWC float32 in [0, 1]: the central square of each, resized to {s}x{s} "
+               "(Lanczos3, antialiased, clipped to [0, 1])"),),
+        Input("style_vector", ("batch", d), f"the ({d},) style vector of each painting"),
+        suffix="predictor",
+        extra={"sizes": {"fixed": [s, s], "note": f"paintings are {s}x{s}: crop the central square and "
+                                                   f"resize it to {s} px first"}})
+    return [transformer, predictor]
 
 
 # ------------------------------------------------------------------------------------- the model
@@ -159,7 +212,11 @@ def load(req: Request):
 
     method = methods.get(req.method, "export")
     renderer = method.open_renderer(req.model)
-    spec = StyleSpec.parse(req.style, renderer.styles)
+    text = renderer.prepare_styles(req.style)  # the arbitrary-style model: painting files become styles
+    if text.strip() == "all" and not renderer.styles:
+        spec = None  # the style is an input and the model stores none: its exporter says what that means
+    else:
+        spec = StyleSpec.parse(text, renderer.styles)
     for flag, value in (("--height", req.height), ("--width", req.width)):
         if value is not None and value < method.export_min_side:
             raise StyljaxError(f"{flag} {value}: a {method.title} model takes sides of at least "
@@ -225,14 +282,14 @@ def sidecar(req: Request, method, renderer, spec, program: Program, path: Path, 
         "method": method.name,
         "model": str(req.model) if req.model else f"shipped {method.name} model",
         "style": req.style,
-        "styles": list(spec.names),
+        "styles": list(spec.names) if spec is not None else [],
         "inputs": [describe(i) for i in program.inputs],
         "output": describe(program.output),
         "layout": "NHWC",
         "range": [0.0, 1.0],
         "sizes": {"min_side": method.export_min_side,
-                  "note": "any height and width from min_side up: the model reflect-pads to multiples of 4 "
-                          "inside and crops the output back"},
+                  "note": "any height and width from min_side up: the model reflect-pads to multiples of "
+                          f"{getattr(renderer.cfg, 'size_multiple', 4)} inside and crops the output back"},
         "styljax_version": __version__,
         "jax_version": jax.__version__,
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
