@@ -432,3 +432,23 @@ def test_onnx_converts_the_ops_that_trip_converters(export_env):
     proc = subprocess.run([str(ex._env_python(export_env)), "-c", ONNX_OPS, root], capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_texture_net_min_side_follows_its_scales(models, tmp_path, capsys):
+    """A texture net of 5 scales pads to multiples of 16 and needs 2 px at its coarsest scale: its
+    artefacts take sides from 17 px (the registry's 16 is its floor for fewer scales)."""
+    from styljax.nets import transform as tr
+    from styljax.nets.texture_net import TextureNetConfig
+    from styljax.stores import texture_store
+
+    model = tmp_path / "tn5"
+    texture_store.STORE.save_model(model, tr.init(jax.random.key(0), TextureNetConfig(), ["a"]), TextureNetConfig(),
+                                   {"method": "texture-net"})
+    rc = export_cli("--method", "texture-net", "--model", str(model), "--style", "a", "--format", "stablehlo",
+                    "--out", str(tmp_path / "t.shlo"), "--height", "16", "--platforms", "cpu")
+    err = capsys.readouterr().err
+    assert rc == 2 and "--height 16: a texture network model takes sides of at least 17 px" in err
+    assert export_cli("--method", "texture-net", "--model", str(models["texture-net"]), "--style", "red",
+                      "--format", "stablehlo", "--out", str(tmp_path / "t3.shlo"), "--height", "16",
+                      "--platforms", "cpu") == 0
+    assert ex.read_sidecar(tmp_path / "t3.shlo")["sizes"]["min_side"] == 16

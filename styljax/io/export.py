@@ -13,10 +13,10 @@
   imports this styljax after the environment's own packages. Where jax2onnx imports in this
   process, it runs here.
 
-Sizes: the models reflect-pad images to multiples of 4 and crop the output back
-(`styljax.nets.stylebank.pad_to_multiple`), so the artefacts take any height and width of at
-least `export_min_side`; the layers switch to their reference forms under symbolic sizes
-(`styljax.nets.layers`).
+Sizes: the models reflect-pad images to multiples of 4 (a texture net: of its `size_multiple`) and
+crop the output back (`styljax.nets.stylebank.pad_to_multiple`), so the artefacts take any height
+and width of at least `min_side` (the method's `export_min_side`, more for a texture net of many
+scales); the layers switch to their reference forms under symbolic sizes (`styljax.nets.layers`).
 """
 
 from __future__ import annotations
@@ -218,13 +218,21 @@ def load(req: Request):
     else:
         spec = StyleSpec.parse(text, renderer.styles)
     for flag, value in (("--height", req.height), ("--width", req.width)):
-        if value is not None and value < method.export_min_side:
+        if value is not None and value < min_side(method, renderer):
             raise StyljaxError(f"{flag} {value}: a {method.title} model takes sides of at least "
-                               f"{method.export_min_side} px")
+                               f"{min_side(method, renderer)} px")
     if req.batch is not None and req.batch < 1:
         raise StyljaxError(f"--batch {req.batch}: must be at least 1")
     programs = method.load_exporter()(renderer, spec, renderer.styles)
     return method, renderer, spec, programs
+
+
+def min_side(method, renderer) -> int:
+    """The smallest height and width the model's artefacts take: the method's `export_min_side`, or
+    more for a model whose config pads to a larger multiple (a texture net of K scales pads to
+    2^(K-1) and its coarsest scale needs 2 px for the 3x3 reflect pads: sides over 2^(K-1))."""
+    multiple = getattr(renderer.cfg, "size_multiple", 1)
+    return max(method.export_min_side, multiple + 1)
 
 
 def input_specs(program: Program, req: Request, min_side: int) -> list:
@@ -287,7 +295,7 @@ def sidecar(req: Request, method, renderer, spec, program: Program, path: Path, 
         "output": describe(program.output),
         "layout": "NHWC",
         "range": [0.0, 1.0],
-        "sizes": {"min_side": method.export_min_side,
+        "sizes": {"min_side": min_side(method, renderer),
                   "note": "any height and width from min_side up: the model reflect-pads to multiples of "
                           f"{getattr(renderer.cfg, 'size_multiple', 4)} inside and crops the output back"},
         "styljax_version": __version__,
@@ -322,7 +330,7 @@ def export_stablehlo(req: Request) -> list[Path]:
     for program in programs:
         path = artefact_path(Path(req.out), program)
         exported = export.export(jax.jit(program.fn), platforms=tuple(req.platforms))(
-            *input_specs(program, req, method.export_min_side))
+            *input_specs(program, req, min_side(method, renderer)))
         data = exported.serialize()
         from styljax.io.atomic import atomic_path
 
