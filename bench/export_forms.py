@@ -6,8 +6,9 @@ sizes (`styljax.nets.layers`' fast forms) and under symbolic ones (the reference
     python -m bench.export_forms [--method cin] [--style starry-night] [--size 512] [--batch 1]
         > bench/results/export_forms.jsonl
 
-One JSON line per case: `case` "model" (`runtime`: jax, stablehlo-symbolic, stablehlo-fixed) or
-"layer" (`layer`, `form`: fast, symbolic), `s_per_call` (median) and `vs` (the ratio to the JAX
+One JSON line per case: `case` "model" (`runtime`: jax, stablehlo-symbolic-reference-forms (the
+layers' forms for ONNX), stablehlo-symbolic (what `styljax export` writes), stablehlo-fixed) or
+"layer" (`layer`, `form`: fast, reference), `s_per_call` (median) and `vs` (the ratio to the JAX
 path / the fast form, in the same run). Ratios are what to compare on a busy machine.
 """
 
@@ -32,6 +33,7 @@ def model_cases(method: str, style: str, size: int, batch: int) -> None:
 
     from styljax import methods
     from styljax.io import export
+    from styljax.nets import layers
     from styljax.render import StyleSpec
 
     renderer = methods.get(method).open_renderer(None)
@@ -40,12 +42,17 @@ def model_cases(method: str, style: str, size: int, batch: int) -> None:
     x = jnp.asarray(np.random.default_rng(0).random((batch, size, size, 3), np.float32))
     fn = jax.jit(lambda v: renderer.stylize_with(v, params))
     runs = {"jax": fn}
-    for name, req in (("stablehlo-symbolic", export.Request(method, None, style, "stablehlo", "-")),
-                      ("stablehlo-fixed", export.Request(method, None, style, "stablehlo", "-", batch, size, size))):
-        program = export.load(req)[3][0]
+    symbolic = export.Request(method, None, style, "stablehlo", "-")
+    for name, req, fast in (("stablehlo-symbolic-reference-forms", symbolic, False),
+                            ("stablehlo-symbolic", symbolic, True),  # what `styljax export` writes
+                            ("stablehlo-fixed", export.Request(method, None, style, "stablehlo", "-", batch, size, size),
+                             True)):
+        m, r, _, programs = export.load(req)
+        program = programs[0]
         t0 = time.perf_counter()
-        exp = jexport.export(jax.jit(program.fn), platforms=("cpu",))(
-            *export.input_specs(program, req, methods.get(method).export_min_side))
+        with layers.symbolic_fast_forms(fast):
+            exp = jexport.export(jax.jit(program.fn), platforms=("cpu",))(
+                *export.input_specs(program, req, export.min_side(m, r)))
         exp = jexport.deserialize(exp.serialize())
         log(f"{name}: exported in {time.perf_counter() - t0:.1f} s")
         runs[name] = jax.jit(exp.call)
@@ -98,7 +105,7 @@ def layer_cases(size: int, batch: int) -> None:
         x = jnp.asarray(rng.random((batch, side, side, cin), np.float32))
         w = jnp.asarray(rng.normal(size=(k, k, cin, cout)).astype(np.float32) / np.sqrt(k * k * cin))
         base = None
-        for form, f in (("fast", fast), ("symbolic", reference)):
+        for form, f in (("fast", fast), ("reference", reference)):
             g = jax.jit(lambda x, w, f=f: f(x, w, stride, up))
             st = _time(lambda g=g: jax.block_until_ready(g(x, w)))
             base = base or st["median_s"]

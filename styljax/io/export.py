@@ -16,7 +16,9 @@
 Sizes: the models reflect-pad images to multiples of 4 (a texture net: of its `size_multiple`) and
 crop the output back (`styljax.nets.stylebank.pad_to_multiple`), so the artefacts take any height
 and width of at least `min_side` (the method's `export_min_side`, more for a texture net of many
-scales); the layers switch to their reference forms under symbolic sizes (`styljax.nets.layers`).
+scales). Under symbolic sizes the layers take the reference forms that the ONNX converter carries
+through, and for StableHLO the fast forms that XLA:CPU runs as fast as the JAX path
+(`styljax.nets.layers.symbolic_fast_forms`).
 """
 
 from __future__ import annotations
@@ -325,12 +327,15 @@ def export_stablehlo(req: Request) -> list[Path]:
     import jax
     from jax import export
 
+    from styljax.nets import layers
+
     method, renderer, spec, programs = load(req)
     written = []
     for program in programs:
         path = artefact_path(Path(req.out), program)
-        exported = export.export(jax.jit(program.fn), platforms=tuple(req.platforms))(
-            *input_specs(program, req, min_side(method, renderer)))
+        with layers.symbolic_fast_forms():  # the convs XLA:CPU runs fast, as on the JAX path
+            exported = export.export(jax.jit(program.fn), platforms=tuple(req.platforms))(
+                *input_specs(program, req, min_side(method, renderer)))
         data = exported.serialize()
         from styljax.io.atomic import atomic_path
 
