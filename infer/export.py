@@ -34,7 +34,8 @@ def register(sub) -> None:
     p.add_argument("--model", default=None, help="model directory (default: the method's shipped model)")
     p.add_argument("--style", default=None, help="NAME, a fusion a:0.7,b:0.3 (arbitrary: or painting files), or all "
                                                 "(the fusion weights, arbitrary: the style vector, as an input)")
-    p.add_argument("--format", default=None, help="stablehlo (jax.export) or onnx (jax2onnx)")
+    p.add_argument("--format", default=None, help="stablehlo (jax.export), onnx (jax2onnx) or tflite (jax2tf + "
+                                                 "TensorFlow's converter: the `tflite` extra)")
     p.add_argument("--out", default=None, help="the artefact's path (its sidecar: OUT.json)")
     p.add_argument("--batch", type=int, default=None, help="fix the batch size (default: symbolic)")
     p.add_argument("--height", type=int, default=None, help="fix the height in px (default: symbolic)")

@@ -31,7 +31,7 @@ TOL = 1e-3
 # would lack are refused outright, so any import of them fails the run.
 RUNNER = r"""
 import importlib.abc, json, sys
-site, blocked, kind, artefact, inputs, outputs = sys.argv[1:7]
+site, blocked, kind, artefact, inputs, outputs, inputs_names = sys.argv[1:8]
 sys.path.append(site)
 blocked = set(blocked.split(","))
 class Refuse(importlib.abc.MetaPathFinder):
@@ -49,6 +49,20 @@ if kind == "stablehlo":
     for c in cases:
         args = [data[f"{c}/{i}"] for i in range(len(exp.in_avals))]
         out[c] = np.asarray(exp.call(*args))
+elif kind == "tflite":
+    from ai_edge_litert.interpreter import Interpreter
+    it = Interpreter(model_path=artefact)
+    names = json.loads(inputs_names)
+    details = [next(d for d in it.get_input_details() if n in d["name"]) for n in names]
+    for c in cases:
+        args = [data[f"{c}/{i}"] for i in range(len(names))]
+        for d, a in zip(details, args):
+            it.resize_tensor_input(d["index"], a.shape)
+        it.allocate_tensors()
+        for d, a in zip(details, args):
+            it.set_tensor(d["index"], a)
+        it.invoke()
+        out[c] = it.get_tensor(it.get_output_details()[0]["index"])
 else:
     import onnxruntime as ort
     sess = ort.InferenceSession(artefact, providers=["CPUExecutionProvider"])
@@ -60,16 +74,18 @@ print(json.dumps(sorted(m.split(".")[0] for m in sys.modules)))
 """
 NOT_STABLEHLO = ("styljax", "flax", "optax", "orbax", "onnxruntime")
 NOT_ONNX = ("styljax", "flax", "optax", "orbax", "jax", "jaxlib")
+NOT_TFLITE = NOT_ONNX + ("tensorflow", "onnxruntime")
 
 
 def run_clean(kind: str, artefact: Path, inputs: dict, tmp_path: Path, site: str | None = None) -> dict:
     """Run `artefact` on {case: [arrays]} in the clean subprocess; {case: output}."""
-    blocked = NOT_STABLEHLO if kind == "stablehlo" else NOT_ONNX
+    blocked = {"stablehlo": NOT_STABLEHLO, "onnx": NOT_ONNX, "tflite": NOT_TFLITE}[kind]
+    names = json.dumps([i["name"] for i in ex.read_sidecar(artefact)["inputs"]])
     np.savez(tmp_path / "inputs.npz", **{f"{c}/{i}": a for c, arrs in inputs.items() for i, a in enumerate(arrs)})
     site = site or sysconfig.get_paths()["purelib"]
     proc = subprocess.run(
         [sys.executable, "-I", "-S", "-c", RUNNER, site, ",".join(blocked), kind, str(artefact),
-         str(tmp_path / "inputs.npz"), str(tmp_path / "outputs.npz")],
+         str(tmp_path / "inputs.npz"), str(tmp_path / "outputs.npz"), names],
         capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     loaded = set(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -300,7 +316,7 @@ def test_symbolic_layers_equal_the_fast_forms():
 @pytest.mark.parametrize("argv, words", [
     (["--style", "purple", "--format", "stablehlo"], "unknown styles: purple"),
     (["--style", "red", "--format", "stablehlo", "--height", "4"], "--height 4"),
-    (["--style", "red", "--format", "tflite"], "--format: expected one of stablehlo, onnx"),
+    (["--style", "red", "--format", "coreml"], "--format: expected one of stablehlo, onnx, tflite"),
     (["--style", "red,blue", "--format", "stablehlo"], None),  # a linear fusion exports: no error
 ])
 def test_bad_input_one_line_exit_2(tiny_models, tmp_path, capsys, argv, words):
@@ -484,3 +500,43 @@ def test_symbolic_sizes_keep_the_fast_conv_forms(models, method, style):
     fast = convs(True)  # what `export_stablehlo` writes
     assert fast and all("pad = " in line for line in fast), [c[-120:] for c in fast if "pad = " not in c]
     assert any("pad = " not in line for line in convs(False))  # the reference forms (ONNX): VALID convs
+
+
+def test_tflite_without_tensorflow_names_the_extra(tiny_models, tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorflow" else real(name, *a))
+    rc = export_cli("--method", "cin", "--model", str(tiny_models["cin"]), "--style", "red", "--format", "tflite",
+                    "--out", str(tmp_path / "m.tflite"))
+    err = capsys.readouterr().err
+    assert rc == 2 and "`tflite` extra (tensorflow-cpu)" in err and "styljax[tflite]" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "m.tflite").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method, style", [("cin", "red"), ("stylebank", "all")])
+def test_tflite_matches_stylize_with_litert_alone(tiny_models, tmp_path, method, style):
+    """Optional (the `tflite` extra): jax2tf + TensorFlow's converter, run by the LiteRT interpreter
+    alone (no jax, no TensorFlow), at every size and batch."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("ai_edge_litert")
+    out = tmp_path / f"{method}.tflite"
+    assert export_cli("--method", method, "--model", str(tiny_models[method]), "--style", style,
+                      "--format", "tflite", "--out", str(out)) == 0
+    names = ex.read_sidecar(out)["styles"]
+    inputs, specs = {}, {}
+    for k, c in enumerate(CASES):
+        x = images(*c)
+        if style == "all":
+            w = np.roll(np.array([0.6, 0.4, 0.0], np.float32), k)
+            inputs[f"c{k}"] = [x, w]
+            specs[f"c{k}"] = ",".join(f"{n}:{v}" for n, v in zip(names, w) if v)
+        else:
+            inputs[f"c{k}"] = [x]
+            specs[f"c{k}"] = style
+    got = run_clean("tflite", out, inputs, tmp_path)
+    for k, c in enumerate(CASES):
+        want = reference(tiny_models[method], method, specs[f"c{k}"], inputs[f"c{k}"][0])
+        assert got[f"c{k}"].shape == want.shape == c + (3,)
+        assert np.abs(got[f"c{k}"] - want).max() <= TOL, (c, specs[f"c{k}"])

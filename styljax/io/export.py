@@ -36,10 +36,11 @@ from typing import Any
 
 from styljax.errors import StyljaxError
 
-FORMATS = ("stablehlo", "onnx")
+FORMATS = ("stablehlo", "onnx", "tflite")
 SIDECAR_SUFFIX = ".json"
 ONNX_OPSET = 23  # jax2onnx's default
 EXPORT_EXTRA = "export"  # the pyproject extra whose requirements go into the export environment
+TFLITE_EXTRA = "tflite"  # tensorflow-cpu: installs beside styljax
 # Installed into the export environment at this process's versions, so that the ONNX graph is
 # traced by the same jax and flax as the StableHLO one (pillow: styljax.io.image, on the model-loading path).
 PINNED_FROM_HERE = ("jax", "jaxlib", "flax", "numpy", "pillow")
@@ -476,11 +477,36 @@ def export_onnx(req: Request) -> list[Path]:
     return written
 
 
+# ---------------------------------------------------------------------------------------- TFLite
+
+
+def export_tflite(req: Request) -> list[Path]:
+    """Convert each program to TFLite with jax2tf and TensorFlow's converter (`styljax.io.export_tflite`,
+    the `tflite` extra, in this process); write the sidecars. Returns the artefacts' paths."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        raise StyljaxError(f"--format tflite needs the `{TFLITE_EXTRA}` extra (tensorflow-cpu), which is not "
+                           f"installed: pip install 'styljax[{TFLITE_EXTRA}]'")
+    from styljax.io.export_tflite import convert
+
+    method, renderer, spec, programs = load(req)
+    written = []
+    for program, res in zip(programs, convert(req, programs, min_side(method, renderer))):
+        path = Path(res["path"])
+        details = {"tflite": {"converter": res["converter"],
+                              "load": "ai_edge_litert.interpreter.Interpreter(FILE): resize_tensor_input to the "
+                                      "image's shape, allocate_tensors, set_tensor, invoke, get_tensor"}}
+        _write_json(sidecar_path(path), sidecar(req, method, renderer, spec, program, path, details))
+        written.append(path)
+    return written
+
+
 def export(req: Request) -> list[Path]:
     """Write the artefacts (and sidecars) of `req` in its format. Returns their paths."""
     if req.fmt not in FORMATS:
         raise StyljaxError(f"--format: expected one of {', '.join(FORMATS)}, got {req.fmt!r}")
-    return export_stablehlo(req) if req.fmt == "stablehlo" else export_onnx(req)
+    return {"stablehlo": export_stablehlo, "onnx": export_onnx, "tflite": export_tflite}[req.fmt](req)
 
 
 def read_sidecar(path: str | Path) -> dict[str, Any]:
