@@ -540,3 +540,15 @@ def test_tflite_matches_stylize_with_litert_alone(tiny_models, tmp_path, method,
         want = reference(tiny_models[method], method, specs[f"c{k}"], inputs[f"c{k}"][0])
         assert got[f"c{k}"].shape == want.shape == c + (3,)
         assert np.abs(got[f"c{k}"] - want).max() <= TOL, (c, specs[f"c{k}"])
+
+
+@pytest.mark.slow
+def test_tflite_refuses_the_texture_net_in_one_line(models, tmp_path, capsys):
+    """TFLite has no uint32 reshape: the texture net's noise (uint32 Threefry) does not convert; the
+    converter's error is one line and exit 2, no file."""
+    pytest.importorskip("tensorflow")
+    rc = export_cli("--method", "texture-net", "--model", str(models["texture-net"]), "--style", "red",
+                    "--format", "tflite", "--out", str(tmp_path / "t.tflite"))
+    err = capsys.readouterr().err
+    assert rc == 2 and "TensorFlow's converter cannot convert this texture-net model" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "t.tflite").exists()

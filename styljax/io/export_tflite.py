@@ -14,6 +14,7 @@ from pathlib import Path
 import tensorflow as tf
 from jax.experimental import jax2tf
 
+from styljax.errors import StyljaxError
 from styljax.io.export import Program, Request, artefact_path
 
 
@@ -40,7 +41,12 @@ def convert(req: Request, programs: list[Program], min_side: int) -> list[dict]:
         concrete = tf.function(fn, input_signature=sig, autograph=False).get_concrete_function()
         converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        data = converter.convert()
+        try:
+            data = converter.convert()
+        except Exception as e:  # the converter's own errors (ConverterError): one line, the first error
+            first = next((ln.strip() for ln in str(e).splitlines() if "error:" in ln), str(e).splitlines()[0])
+            raise StyljaxError(f"--format tflite: TensorFlow's converter cannot convert this {req.method} model: "
+                               f"{first.split('error:', 1)[-1].strip()[:300]}") from None
         with atomic_path(path) as tmp:
             tmp.write_bytes(data)
         done.append({"path": str(path), "converter": f"jax2tf + tensorflow {metadata.version('tensorflow-cpu')} "

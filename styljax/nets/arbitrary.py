@@ -115,7 +115,7 @@ class StylePredictor(nn.Module):
         y = conv(y, "head", 1280)
         y = jnp.mean(y.astype(jnp.float32), axis=(1, 2), keepdims=True).astype(dt)
         y = conv(y, "bottleneck", self.cfg.style_dim, relu6=False)
-        return y[:, 0, 0, :].astype(jnp.float32)
+        return jnp.squeeze(y, (1, 2)).astype(jnp.float32)  # not y[:, 0, 0]: a gather under a symbolic batch
 
 
 class _Block(nn.Module):
