@@ -8,7 +8,6 @@ the fast forms (`mhlo.real_dynamic_slice`)."""
 
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
 
 import tensorflow as tf
@@ -49,6 +48,6 @@ def convert(req: Request, programs: list[Program], min_side: int) -> list[dict]:
                                f"{first.split('error:', 1)[-1].strip()[:300]}") from None
         with atomic_path(path) as tmp:
             tmp.write_bytes(data)
-        done.append({"path": str(path), "converter": f"jax2tf + tensorflow {metadata.version('tensorflow-cpu')} "
+        done.append({"path": str(path), "converter": f"jax2tf + tensorflow {tf.__version__} "
                                                      "TFLiteConverter (builtin ops)"})
     return done
