@@ -127,7 +127,7 @@ def _run(argv, capsys):
 def ray_two_workers():
     ray = pytest.importorskip("ray")
     pytest.importorskip("ray.data")
-    ray.init(num_cpus=2, object_store_memory=100 * 2**20, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, object_store_memory=100 * 2**20, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -255,7 +255,7 @@ def test_serve_deployment_answers_the_service_requests(tiny_models):
     cfg = ServeConfig(max_batch=4, max_wait_ms=5, max_upload_bytes=200_000, max_pixels=300 * 300, max_side=256,
                       buckets=SMALL_BUCKETS, admin_token=TOKEN)
     port = free_port()
-    ray.init(num_cpus=2, object_store_memory=100 * 2**20, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, object_store_memory=100 * 2**20, include_dashboard=False, log_to_driver=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run(ray_serve.deployment(dict(tiny_models), cfg, replicas=2, warmup="none", num_cpus=0.5),
@@ -418,7 +418,7 @@ def test_serve_deployment_shares_styles_and_holds_against_hostile_clients(tiny_m
     url = f"http://127.0.0.1:{port}"
     admin = {"Authorization": f"Bearer {hostile.TOKEN}"}
     files = hostile.style_files(tiny_models["cin"], tmp_path)
-    ray.init(num_cpus=2, object_store_memory=100 * 2**20, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, object_store_memory=100 * 2**20, include_dashboard=False, log_to_driver=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run(ray_serve.deployment({"cin": tiny_models["cin"]}, cfg, replicas=2, warmup="none", num_cpus=0.5),
