@@ -36,7 +36,9 @@ test: setup browser $(RAY_STAMP)
 	$(BIN)/python -m pytest -q -n 2 --durations=15 -m "not slow"
 
 # The tests marked slow (minutes each); CI runs them as its second step. The ONNX export tests need
-# the converter's own environment (`styljax export --setup`: jax2onnx pins an older orbax).
+# the converter's own environment (`styljax export --setup`: jax2onnx pins an older orbax). The TFLite
+# ones need the optional `tflite` extra (`pip install -e '.[tflite]'`: tensorflow-cpu, ai-edge-litert)
+# and skip without it.
 test-slow: setup $(RAY_STAMP)
 	$(BIN)/styljax export --setup
 	$(BIN)/python -m pytest -q -n 2 --durations=5 -m slow

@@ -3,6 +3,7 @@ small photos while a hostile one walks image sizes and injects every fault of th
 
     python -m bench.serve_hostile > bench/results/serve_hostile.jsonl              # ~3 min, 2 cores
     python -m bench.serve_hostile --legacy --phases baseline,walk                  # the service before #23
+    python -m bench.serve_hostile --engine ray --replicas 2 > bench/results/serve_hostile_ray.jsonl
 
 Starts `styljax serve` (the shipped StyleBank, `--max-batch 4`, default buckets, background
 warm-up, an admin token file, `--max-added-styles 4`, short client timeouts) as its own process on
@@ -18,7 +19,9 @@ warm-up, an admin token file, `--max-added-styles 4`, short client timeouts) as 
   NaN/inf/1e308 fusion weights; slow headers; a slow body), each checked against its expected
   answer; /healthz latency is sampled during the npz bomb.
 
-Server RSS (psutil) is reported before the faults, at its peak during them and after a 2 s settle.
+Server RSS (psutil) is reported before the faults, at its peak during them and after a 2 s settle
+(`--engine ray`: the server process and its descendants, i.e. the local Ray cluster's workers and
+replicas; the header timeout there is Serve's proxy's, not `--header-timeout`).
 Every answer the good client gets must be 200 (counted). `--legacy` starts the server with the old
 flags only (for the before figures; run from a checkout of the old service).
 """
@@ -140,10 +143,10 @@ def programs(url: str):
 
 def style_files(model_dir: Path, tmp: Path) -> dict[str, bytes]:
     """A valid exported style and its hostile variants."""
+    from styljax import methods
     from styljax.io import store
-    from styljax.stores import style_store
 
-    st = style_store.open_store(model_dir)
+    st = methods.store_for_model(model_dir)
     name = st.list_styles(model_dir)[0]
     path = st.export_style(model_dir, name, tmp / "good.npz")
     tree, meta = store.load_tree(path)
@@ -325,6 +328,20 @@ def faults(url: str, port: int, model: str, files: dict[str, bytes], styles: lis
     return out
 
 
+def sampled(read):
+    """`serve_load.rss_sampler` over any reading (`--engine ray`: a process tree's RSS)."""
+    samples, stop = [], threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            samples.append(read())
+            stop.wait(0.25)
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    return lambda: (stop.set(), t.join(), samples)[2]
+
+
 # ------------------------------------------------------------------------------------- main
 
 
@@ -336,6 +353,8 @@ def main() -> None:
     p.add_argument("--phases", default="baseline,walk,faults")
     p.add_argument("--warm-deadline", type=float, default=240.0, help="seconds to wait for the warm-up")
     p.add_argument("--legacy", action="store_true", help="the old server's flags only (before issue #23)")
+    p.add_argument("--engine", default="local", choices=("local", "ray"), help="`styljax serve --engine`")
+    p.add_argument("--replicas", type=int, default=2, help="--engine ray: Serve replicas")
     args = p.parse_args()
     os.chdir(Path(__file__).resolve().parents[1])
     emit({"bench": "serve_hostile", "machine": machine_info()})
@@ -348,6 +367,8 @@ def main() -> None:
     else:
         flags += ["--admin-token-file", str(tmp / "token"), "--max-added-styles", "4", "--warmup", "background",
                   "--header-timeout", "2", "--body-timeout", "3"]
+    if args.engine == "ray":
+        flags += ["--engine", "ray", "--replicas", str(args.replicas)]
     log(f"starting serve {' '.join(flags)}")
     t0 = time.perf_counter()
     server = Server(flags)
@@ -358,7 +379,11 @@ def main() -> None:
         proc = psutil.Process(server.proc.pid)
 
         def rss_now() -> float:
-            return proc.memory_info().rss / 2**20
+            total = 0
+            for q in [proc, *(proc.children(recursive=True) if args.engine == "ray" else [])]:
+                with contextlib.suppress(psutil.Error):
+                    total += q.memory_info().rss
+            return total / 2**20
 
         warm = wait_warm(server.url, args.warm_deadline)
         warm["start_to_warm_s"] = time.perf_counter() - t0
@@ -395,7 +420,7 @@ def main() -> None:
                   "programs_before_after": [before, programs(server.url)], "rss_mib": rss_now()})
         if "faults" in phases and not args.legacy:
             files = style_files(model_dir, tmp)
-            stop = rss_sampler(server.proc.pid)
+            stop = rss_sampler(server.proc.pid) if args.engine == "local" else sampled(rss_now)
             rss_before = rss_now()
             good.reset()
             t = time.perf_counter()

@@ -23,7 +23,7 @@ MAX_LISTED_FAILURES = 20  # failures printed one per line; the rest are counted
 
 def add_args(p) -> None:
     """The `--engine ray` options of `styljax stylize`."""
-    g = p.add_argument_group("--engine ray (stylebank, cin, johnson; the optional `ray` extra)")
+    g = p.add_argument_group("--engine ray (the feed-forward methods; the optional `ray` extra)")
     g.add_argument("--engine", default="local", choices=("local", "ray"),
                    help="local (this process, the default) or ray: a Ray Data job over SRC (a folder or URI, "
                         "e.g. s3://bucket/photos) into --out (a folder or URI); streaming, resumable")
@@ -69,7 +69,9 @@ def run_ray(args: argparse.Namespace, method) -> int:
 
     # the spec is checked here, before any cluster starts (a bad --style: exit 2, one line)
     renderer = method.open_renderer(args.model)
-    spec = StyleSpec.parse(spec_text, renderer.styles, strength=args.strength, preserve_colors=args.preserve_colors,
+    # arbitrary: painting files become named styles (the actors do the same with the same names)
+    prepared = renderer.prepare_styles(spec_text, common.load_limits(args))
+    spec = StyleSpec.parse(prepared, renderer.styles, strength=args.strength, preserve_colors=args.preserve_colors,
                            regions=args.regions, mask=args.mask)
     del renderer
     inputs = sray.list_images(src)

@@ -23,7 +23,8 @@ input, 401/403 no admin credential, 404, 408 too slow, 409, 413 too large, 415 n
 field missing, 503 busy, 504 timed out) and one log line; `/openapi.json` lists them all
 (`styljax.infer.openapi`).
 Requests are batched dynamically (`styljax.infer.serving`); with `--engine ray` the same app runs as
-Ray Serve replicas batching with `@serve.batch` (`styljax.infer.ray_serve`).
+Ray Serve replicas batching with `@serve.batch`, their style changes kept alike through a shared
+record (`create_app`'s `shared_styles`; `styljax.infer.ray_serve`).
 
 Hostile clients (issue #23): the (admin) endpoints that change styles are off unless the server has
 an admin token (`--admin-token[-file]`, `$STYLJAX_ADMIN_TOKEN`) and the request carries it as
@@ -166,11 +167,14 @@ STYLE_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/fo
 
 class Service:
     """What the routes share: the models (name → Renderer), the limits (`ServeConfig`), the batcher
-    and its metrics, the thumbnails made so far, the styles added over HTTP, the decode slots, the
-    uploaded paintings' styles."""
+    and its metrics, the thumbnails made so far, the styles added over HTTP (and the record of style
+    changes shared with other copies of the app, `shared_styles`: see `create_app`), the decode
+    slots, the uploaded paintings' styles."""
 
-    def __init__(self, models: dict, cfg, batcher, metrics):
+    def __init__(self, models: dict, cfg, batcher, metrics, shared_styles=None):
         self.models, self.cfg, self.batcher, self.metrics = models, cfg, batcher, metrics
+        self.shared_styles = shared_styles
+        self.styles_seen = 0  # the version of `shared_styles` applied here
         self.thumbs: dict[tuple[str, str], bytes] = {}
         self.templates = {name: style_template(m) for name, m in models.items()}  # what an uploaded style must be
         self.styles_lock = threading.Lock()  # adding and removing styles
@@ -317,6 +321,48 @@ class Service:
                 with contextlib.suppress(Exception):  # a failure here is met again, and answered, on request
                     await self.thumbnail_bytes(name, m, style)
 
+    # ------------------------------------------------------------------ style changes
+
+    def apply_change(self, change: tuple) -> None:
+        """("add", model, name, tree, meta) or ("remove", model, name), made here or by another copy
+        (`shared_styles` keeps a name's latest change only: an add replaces what the name held)."""
+        kind, model, name = change[:3]
+        m = self.models[model]
+        if name in m.styles:
+            m.remove_style(name)
+        if kind == "add":
+            m.add_style(change[3], change[4], name, what="file")
+            self.added.add((model, name))
+        else:
+            self.added.discard((model, name))
+        self.thumbs.pop((model, name), None)
+
+    def pull_changes(self) -> None:
+        """Apply the style changes other copies made (under styles_lock)."""
+        if self.shared_styles is not None:
+            self.styles_seen, changes = self.shared_styles.changes_since(self.styles_seen)
+            for change in changes:
+                try:  # the copy that made it checked it against the same model: never expected to fail
+                    self.apply_change(change)
+                except StyljaxError as e:
+                    log.error("style change %s %s/%s not applied: %s", *change[:3], e)
+
+    def commit(self, change: tuple) -> bool:
+        """Make `change` (under styles_lock, checked against the state `pull_changes` left): False
+        when another copy changed styles meanwhile (pull and check again)."""
+        if self.shared_styles is not None:
+            version = self.shared_styles.append(self.styles_seen, change)
+            if version is None:
+                return False
+            self.styles_seen = version
+        self.apply_change(change)
+        return True
+
+    def sync_styles(self) -> None:
+        """Apply the other copies' style changes (`app.state.sync_styles`: before each request)."""
+        with self.styles_lock:
+            self.pull_changes()
+
     def add_checked(self, model: str, m, data: bytes, name: str | None) -> dict:
         """Validate an uploaded style against the model (off the event loop), then add it."""
         from styljax.io import store
@@ -331,23 +377,37 @@ class Service:
         check_style_values(tree, limit, "file")
         most = self.cfg.max_added_styles
         with self.styles_lock:
-            try:
-                final = m.store.check_style(meta, m.manifest, "file", f"the {m.method} model", name)
-            except StyljaxError as e:
-                raise ApiError(400, str(e)) from None
-            if final in m.reserved_styles:
-                raise ApiError(400, f"name: {final!r} is reserved (it sets how strength works); give another name")
-            if final in m.styles:
-                raise ApiError(409, f"model {model!r} already has a style {final!r}; give another name")
-            if len(self.added) >= most:
-                raise ApiError(409, f"style limit reached: {most} added while serving; remove one first")
-            try:
-                final = m.add_style(tree, meta, final, what="file")
-            except StyljaxError as e:
-                raise ApiError(400, str(e)) from None
-            self.added.add((model, final))
-            self.thumbs.pop((model, final), None)
-            return {"model": model, "name": final, "styles": m.styles}
+            while True:
+                self.pull_changes()
+                try:
+                    final = m.store.check_style(meta, m.manifest, "file", f"the {m.method} model", name)
+                except StyljaxError as e:
+                    raise ApiError(400, str(e)) from None
+                if final in m.reserved_styles:
+                    raise ApiError(400, f"name: {final!r} is reserved (it sets how strength works); give another name")
+                if final in m.styles:
+                    raise ApiError(409, f"model {model!r} already has a style {final!r}; give another name")
+                if len(self.added) >= most:
+                    raise ApiError(409, f"style limit reached: {most} added while serving; remove one first")
+                try:
+                    if self.commit(("add", model, final, tree, meta)):
+                        return {"model": model, "name": final, "styles": m.styles}
+                except StyljaxError as e:
+                    raise ApiError(400, str(e)) from None
+
+    def remove(self, model: str, m, style: str) -> None:
+        """Remove an added or stored style (never a reserved one, nor the model's last)."""
+        with self.styles_lock:
+            while True:
+                self.pull_changes()
+                if style not in m.styles:
+                    raise ApiError(404, f"model {model!r} has no style {style!r}")
+                if style in m.reserved_styles:
+                    raise ApiError(400, f"{style!r} is reserved (it sets how strength works)")
+                if len(m.styles) == 1:
+                    raise ApiError(409, f"{style!r} is the model's last style")
+                if self.commit(("remove", model, style)):
+                    return
 
 
 # ------------------------------------------------------------------------------- the routes
@@ -539,25 +599,23 @@ def add_admin_routes(app, svc: Service) -> None:
     async def remove_style(model: str, style: str, request: Request):
         svc.require_admin(request)
         m = svc.model_of(model)
-        with svc.styles_lock:
-            if style not in m.styles:
-                raise ApiError(404, f"model {model!r} has no style {style!r}")
-            if style in m.reserved_styles:
-                raise ApiError(400, f"{style!r} is reserved (it sets how strength works)")
-            if len(m.styles) == 1:
-                raise ApiError(409, f"{style!r} is the model's last style")
-            m.remove_style(style)
-            svc.added.discard((model, style))
-            svc.thumbs.pop((model, style), None)
+        await run_in_threadpool(svc.remove, model, m, style)  # the lock (and a shared record) off the loop
         svc.metrics.request(200)
         return {"model": model, "removed": style, "styles": m.styles}
 
 
-def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, prerender_thumbnails: bool = False):
+def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, prerender_thumbnails: bool = False,
+               shared_styles=None):
     """The FastAPI app over `models` (name → Renderer); batching and limits from `cfg` (ServeConfig);
     `batcher_class` (default `serving.Batcher`) swaps the batching (`infer/ray_serve.py`: Ray Serve's).
     `prerender_thumbnails`: render every style's thumbnail in the background at start-up (the
-    ones not cached on disk), so the page's first visitor finds them ready."""
+    ones not cached on disk), so the page's first visitor finds them ready.
+    `shared_styles`: the record of style changes shared by several copies of this app (Ray Serve
+    replicas, `infer/ray_serve.py`): `changes_since(version) -> (version, changes)` and
+    `append(version, change) -> new version, or None if another copy changed styles since
+    `version` (then this copy pulls and checks again): every copy applies the same changes in the
+    same order. `app.state.sync_styles()` applies the others' changes (call it before each
+    request). None: this process's memory is the only copy."""
     from fastapi import FastAPI
 
     from styljax.infer import openapi
@@ -569,7 +627,7 @@ def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, preren
         raise StyljaxError("serve: no models to serve")
     metrics = Metrics()
     batcher = (batcher_class or Batcher)(models, cfg, metrics, sharding)
-    svc = Service(models, cfg, batcher, metrics)
+    svc = Service(models, cfg, batcher, metrics, shared_styles)
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -581,6 +639,7 @@ def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, preren
 
     app = FastAPI(title="styljax", docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.batcher, app.state.metrics, app.state.models, app.state.service = batcher, metrics, models, svc
+    app.state.sync_styles = svc.sync_styles
     add_error_handlers(app, svc)
     app.add_middleware(BodyGuard, cap=cfg.max_upload_bytes, timeout_s=cfg.body_timeout_s, reject=svc.error)
     openapi.install(app, list(models), cfg.max_side, reject=svc.error)  # the document is the contract; 415

@@ -181,7 +181,8 @@ REGISTRY: tuple[Method, ...] = (
              "on its published weights (`styljax weights fetch`)",
         renderer="styljax.renderers.arbitrary_renderer:ArbitraryRenderer",
         store="styljax.stores.arbitrary_store:STORE", model_format="styljax-arbitrary/1",
-        default_model="magenta-arbitrary", default_model_cache=True,
+        default_model="magenta-arbitrary", default_model_cache=True, export_min_side=8,
+        exporter="styljax.io.export:arbitrary_programs",  # the predictor as a second artefact
     ),
     Method(
         name="photo", title="Deep Photo Style Transfer", kind="optimisation",

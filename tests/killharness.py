@@ -182,7 +182,7 @@ def model_error(path: Path) -> str | None:
 
             video_store.load_net1(path)
         else:
-            from styljax.stores.style_store import open_store
+            from styljax.methods import store_for_model as open_store  # #32 renamed it
 
             open_store(path).load_model(path)
     except (OSError, ValueError, KeyError, StyljaxError) as e:

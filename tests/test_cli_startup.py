@@ -98,4 +98,4 @@ def test_train_help_lists_every_config():
     train = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
     subs = next(a for a in train._actions if isinstance(a, argparse._SubParsersAction)).choices
     assert "styljax train cin-identity" in subs["cin-identity"].format_help()
-    assert set(subs) == {c.name for c in configs.CONFIGS if not c.add_style} | {"stylebank", "cin", "johnson"}
+    assert set(subs) == {c.name for c in configs.CONFIGS if not c.add_style} | {"stylebank", "cin", "johnson", "texture-net"}

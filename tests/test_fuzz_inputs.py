@@ -205,7 +205,7 @@ json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st
 def test_manifest_mutations_load_or_fail_in_one_line(model_dir, data, tmp_path_factory):
     import shutil
 
-    from styljax.stores.style_store import open_store
+    from styljax.methods import store_for_model as open_store
 
     m = tmp_path_factory.mktemp("man") / "m"
     shutil.copytree(model_dir, m)

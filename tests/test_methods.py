@@ -45,9 +45,9 @@ def test_every_entry_resolves(name):
 def test_capabilities_partition_the_methods():
     from styljax.infer.stylize import OPTIMISATION_RUNNERS
 
-    assert methods.named("stylize") == ("gatys", "stylebank", "cin", "johnson", "arbitrary", "photo")
-    assert methods.named("renderer") == ("stylebank", "cin", "johnson", "arbitrary")
-    assert methods.named("train") == ("stylebank", "cin", "johnson", "video")
+    assert methods.named("stylize") == ("gatys", "stylebank", "cin", "johnson", "texture-net", "arbitrary", "photo")
+    assert methods.named("renderer") == ("stylebank", "cin", "johnson", "texture-net", "arbitrary")
+    assert methods.named("train") == ("stylebank", "cin", "johnson", "texture-net", "video")
     # a renderer implies a store, a default model and stylize; optimisation methods have neither,
     # and `styljax stylize` has a runner for each of them
     for m in map(methods.get, methods.named()):
@@ -62,7 +62,7 @@ def test_capabilities_partition_the_methods():
 
 
 def test_unknown_names_give_one_clear_line():
-    with pytest.raises(StyljaxError, match=r"^--method: expected one of gatys, stylebank, cin, johnson, arbitrary, photo, "
+    with pytest.raises(StyljaxError, match=r"^--method: expected one of gatys, stylebank, cin, johnson, texture-net, arbitrary, photo, "
                                            r"got 'stylebnak' \(did you mean stylebank\?\)$"):
         methods.get("stylebnak", "stylize")
     with pytest.raises(StyljaxError, match=r"^--method: expected one of .*got 'video'$"):

@@ -2,6 +2,7 @@
 then the job on real local Ray clusters (two workers; two nodes; a worker killed mid-job). The core
 never imports Ray. Tiny random models (`tiny_models`) and tiny synthetic photos."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -74,6 +75,30 @@ def test_stylizer_every_style_one_column_each(tiny_models):
     assert not np.array_equal(cols[0], cols[2])
 
 
+def test_stylizer_takes_painting_files_for_the_arbitrary_method(tmp_path):
+    """`arbitrary` (any painting as the style): the file named in the spec becomes a style of each
+    actor's renderer, as in `styljax stylize`, and renders as the renderer renders it."""
+    import jax
+
+    from styljax.nets import arbitrary as ar
+    from styljax.runtime.ray import Stylizer, output_column
+    from styljax.stores import arbitrary_store
+
+    cfg = ar.ArbitraryConfig(style_size=64, alpha=0.125)  # small: the predictor and transformer compile fast
+    params = {**ar.init(jax.random.key(1), cfg), "styles": {}}
+    arbitrary_store.STORE.save_model(tmp_path / "model", params, cfg, {"method": "arbitrary"})
+    rng = np.random.default_rng(0)
+    image.save_image(tmp_path / "wave.png", rng.uniform(size=(40, 40, 3)))
+    st = Stylizer("arbitrary", str(tmp_path / "wave.png"), str(tmp_path / "model"), buckets=((64, 64),))
+    x = rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    out = st({"image": x})
+    assert st.tags == ("wave",) and list(out["error"]) == ["", ""]
+    r = methods.get("arbitrary").open_renderer(tmp_path / "model")
+    spec = StyleSpec.parse(r.prepare_styles(str(tmp_path / "wave.png")), r.styles)
+    want = np.asarray(r.render(x.astype(np.float32) / 255, spec)["wave"])
+    assert np.abs(np.stack(out[output_column("wave")]).astype(np.float32) / 255 - want).max() <= 1 / 255 + 1e-6
+
+
 def test_stylize_files_writes_atomically_skips_done_and_reports_bad_photos(tiny_models, tmp_path):
     pytest.importorskip("pyarrow")
     from styljax.runtime.ray import StylizeFiles
@@ -102,7 +127,7 @@ def _run(argv, capsys):
 def ray_two_workers():
     ray = pytest.importorskip("ray")
     pytest.importorskip("ray.data")
-    ray.init(num_cpus=2, object_store_memory=100 * 2**20, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, object_store_memory=100 * 2**20, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -230,7 +255,7 @@ def test_serve_deployment_answers_the_service_requests(tiny_models):
     cfg = ServeConfig(max_batch=4, max_wait_ms=5, max_upload_bytes=200_000, max_pixels=300 * 300, max_side=256,
                       buckets=SMALL_BUCKETS, admin_token=TOKEN)
     port = free_port()
-    ray.init(num_cpus=2, object_store_memory=100 * 2**20, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, object_store_memory=100 * 2**20, include_dashboard=False, log_to_driver=False)
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run(ray_serve.deployment(dict(tiny_models), cfg, replicas=2, warmup="none", num_cpus=0.5),
@@ -260,3 +285,173 @@ def test_serve_deployment_answers_the_service_requests(tiny_models):
         serve.shutdown()
         ray.shutdown()
 
+
+
+@pytest.fixture
+def two_replicas(tiny_models):
+    """Two copies of the service app in this process (each its own models, as two Serve replicas
+    have), sharing one `StyleLedger` as the deployment's actor would, each behind `SyncStyles`."""
+    pytest.importorskip("ray.serve")
+    from fastapi.testclient import TestClient
+    from test_serve import SMALL_BUCKETS, TOKEN
+
+    from styljax.infer import ray_serve, serve_app
+    from styljax.infer.serving import ServeConfig
+
+    ledger = ray_serve.StyleLedger()
+    cfg = ServeConfig(max_batch=2, max_wait_ms=1, max_side=64, buckets=SMALL_BUCKETS[:1], admin_token=TOKEN,
+                      max_added_styles=2)
+    clients = []
+    with contextlib.ExitStack() as stack:
+        for tag in ("a", "b"):
+            app = serve_app.create_app(serve_app.load_models({"cin": tiny_models["cin"]}), cfg, shared_styles=ledger)
+            app.add_middleware(ray_serve.SyncStyles, sync=app.state.sync_styles, replica=tag)
+            clients.append(stack.enter_context(TestClient(app, raise_server_exceptions=False)))
+        yield ledger, clients
+
+
+def test_style_changes_reach_every_replica(two_replicas, tiny_models, tmp_path):
+    """A style added or removed on one replica is seen by the other at its next request, and the
+    rules (duplicate names, the cap on added styles, the last style) hold over both."""
+    from test_serve import ADMIN, post
+
+    from styljax.stores import transform_store
+
+    ledger, (a, b) = two_replicas
+    data = transform_store.STORE.export_style(tiny_models["cin"], "red", tmp_path / "red.npz").read_bytes()
+
+    def add(client, name):
+        return client.post("/v1/models/cin/styles", files={"file": ("s.npz", data)}, data={"name": name}, headers=ADMIN)
+
+    def names(client):
+        return client.get("/v1/styles").json()["models"][0]["styles"]
+
+    assert post(b, "copy", model="cin").status_code == 400  # not there yet
+    r = add(a, "copy")
+    assert r.status_code == 201 and r.headers["x-styljax-replica"] == "a"
+    got = post(b, "copy", model="cin")
+    assert got.status_code == 200 and got.headers["x-styljax-replica"] == "b", got.text
+    assert np.array_equal(got.content, post(b, "red", model="cin").content)  # the same params as red
+    assert add(b, "copy").status_code == 409  # b knows the name is taken
+    assert add(b, "copy2").status_code == 201
+    r = add(a, "copy3")  # the cap (2) counts both replicas' additions
+    assert r.status_code == 409 and "style limit" in r.json()["error"]
+    assert a.get("/metrics").json()["added_styles"] == b.get("/metrics").json()["added_styles"] == 2
+    assert b.delete("/v1/models/cin/styles/copy", headers=ADMIN).status_code == 200
+    assert post(a, "copy", model="cin").status_code == 400 and "copy" not in [s["name"] for s in names(a)]
+    assert a.delete("/v1/models/cin/styles/copy", headers=ADMIN).status_code == 404
+    for s in ("red", "green"):
+        assert a.delete(f"/v1/models/cin/styles/{s}", headers=ADMIN).status_code == 200
+    assert b.delete("/v1/models/cin/styles/blue", headers=ADMIN).status_code == 200  # copy2 is still there
+    r = a.delete("/v1/models/cin/styles/copy2", headers=ADMIN)
+    assert r.status_code == 409 and "last style" in r.json()["error"]
+    assert [s["name"] for s in names(a)] == [s["name"] for s in names(b)] == ["copy2"]
+    # a name's latest change is all the ledger keeps; a replica started now replays it
+    assert len(ledger.latest) == 5 and ledger.version == 6
+    from styljax.infer import serve_app
+
+    late = serve_app.create_app(serve_app.load_models({"cin": tiny_models["cin"]}), shared_styles=ledger)
+    late.state.sync_styles()
+    assert late.state.models["cin"].styles == ["copy2"]
+
+
+def test_a_change_made_meanwhile_on_another_replica_is_checked_again(two_replicas, tiny_models, tmp_path):
+    """The ledger refuses an append at a stale version: the replica pulls the change it missed and
+    checks its own again (here: the name another replica took meanwhile is a 409)."""
+    from test_serve import ADMIN
+
+    from styljax.stores import transform_store
+
+    ledger, (a, b) = two_replicas
+    tree_meta = transform_store.STORE.export_style(tiny_models["cin"], "green", tmp_path / "g.npz")
+    data = tree_meta.read_bytes()
+    from styljax.io import store
+
+    tree, meta = store.load_tree(tree_meta)
+    meta = {k: v for k, v in meta.items() if k != "sha256"}
+    real_append = ledger.append
+
+    def racing_append(version, change):  # b's upload lands just before a's append
+        ledger.append = real_append
+        assert real_append(version, ("add", "cin", "dup", tree, {**meta, "style": "dup"})) == version + 1
+        return real_append(version, change)
+
+    ledger.append = racing_append
+    r = a.post("/v1/models/cin/styles", files={"file": ("s.npz", data)}, data={"name": "dup"}, headers=ADMIN)
+    assert r.status_code == 409 and "already has a style 'dup'" in r.json()["error"], r.text
+    assert ledger.version == 1
+    assert "dup" in [s["name"] for s in a.get("/v1/styles").json()["models"][0]["styles"]]
+    assert b.get("/metrics").json()["added_styles"] == 1
+
+
+# Faults of `bench.serve_hostile` met by the HTTP server in front of the app, which under Ray Serve is
+# Serve's proxy (its own uvicorn), not `styljax serve`'s guarded one: what the proxy answers instead.
+PROXY_ANSWERS = {
+    # Content-Length beside Transfer-Encoding: chunked is ambiguous framing; the proxy refuses it
+    # with a 400 before reading the body (styljax serve reads up to the cap and answers 413)
+    "Content-Length: 100 + 64 MiB chunked": lambda r: r["body_sent"] < 32 << 20 and " 400 " in r["status_line"] + " ",
+    # the proxy has no header timeout (uvicorn has none; styljax serve adds one): a slow-header
+    # client holds its own connection open, and only that (the good client's answers are checked)
+    "headers a byte every 0.1 s": lambda r: True,
+}
+
+
+@pytest.mark.slow
+def test_serve_deployment_shares_styles_and_holds_against_hostile_clients(tiny_models, tmp_path):
+    """Two Serve replicas: a style added through one is served by both, and removed from both; then
+    `bench.serve_hostile`'s whole fault list (hostile styles, bombs, lying bodies, the cap on added
+    styles over both replicas, bad fusion weights, slow clients) while a good client keeps
+    stylizing: every fault gets its answer and every good request a 200."""
+    ray = pytest.importorskip("ray")
+    serve = pytest.importorskip("ray.serve")
+    import httpx
+    from conftest import free_port
+    from test_serve import SMALL_BUCKETS, png
+
+    from bench import serve_hostile as hostile
+    from styljax.infer import ray_serve
+    from styljax.infer.serving import ServeConfig
+
+    cfg = ServeConfig(max_batch=4, max_wait_ms=5, max_side=256, buckets=SMALL_BUCKETS, admin_token=hostile.TOKEN,
+                      max_added_styles=4, body_timeout_s=3.0, timeout_s=120.0)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    admin = {"Authorization": f"Bearer {hostile.TOKEN}"}
+    files = hostile.style_files(tiny_models["cin"], tmp_path)
+    ray.init(address="local", num_cpus=2, object_store_memory=100 * 2**20, include_dashboard=False, log_to_driver=False)
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        serve.run(ray_serve.deployment({"cin": tiny_models["cin"]}, cfg, replicas=2, warmup="none", num_cpus=0.5),
+                  name="styljax", route_prefix="/")
+        with httpx.Client(base_url=url, timeout=180) as client:
+            def answers(style: str, want: int) -> set[str]:
+                """Requests until both replicas answered; every answer must be `want`."""
+                seen = set()
+                for k in range(60):
+                    r = client.post("/v1/stylize", files={"image": ("p.png", png(40, 48, seed=k), "image/png")},
+                                    data={"style": style})
+                    assert r.status_code == want, (style, r.status_code, r.text[:300])
+                    seen.add(r.headers["x-styljax-replica"])
+                    if len(seen) == 2:
+                        break
+                return seen
+
+            r = client.post("/v1/models/cin/styles", files={"file": ("s.npz", files["good"])}, data={"name": "shared"},
+                            headers=admin)
+            assert r.status_code == 201, r.text
+            assert len(answers("shared", 200)) == 2
+            assert client.delete("/v1/models/cin/styles/shared", headers=admin).status_code == 200
+            assert len(answers("shared", 400)) == 2
+
+        styles = ["red", "green", "blue"]
+        good = hostile.GoodClient(url, styles, timeout=120)
+        with good.alongside(10_000):
+            results = hostile.faults(url, port, "cin", files, styles, rss_now=lambda: 0.0)
+        failed = [r for r in results if not r["ok"] and not PROXY_ANSWERS.get(r["fault"], lambda r: False)(r)]
+        assert not failed and len(results) >= 19, "\n".join(map(str, failed))
+        assert good.status and set(good.status) == {"200"}, good.status
+        metrics = httpx.get(url + "/metrics", timeout=30).json()
+        assert metrics["added_styles"] == 0 and "500" not in metrics["requests"]
+    finally:
+        serve.shutdown()
+        ray.shutdown()

@@ -89,7 +89,7 @@ def test_not_a_model(tmp_path):
 def test_transform_models_share_the_layout(model, tmp_path):
     from styljax.nets import transform as tr
     from styljax.stores import transform_store as ts
-    from styljax.stores.style_store import open_store
+    from styljax.methods import store_for_model as open_store
 
     cfg = tr.TransformConfig.cin(channels=(4, 8, 8), residual_blocks=1)
     params = tr.init(jax.random.key(0), cfg, ["a", "b"])

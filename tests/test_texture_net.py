@@ -95,3 +95,14 @@ def test_train_stylize_and_list_from_the_command_line(files, tmp_path, capsys):
     assert main(["stylize", "--method", "johnson", "--model", str(out), "--style", "dots",
                  str(d / "content" / "p0.png"), "--out", str(tmp_path / "x.png")]) == 2
     assert "a texture-net model, not johnson" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_fixed_noise_is_jax_random_uniform_bit_for_bit(seed):
+    """The noise written out as uint32 Threefry (so that it exports) is jax.random's, bit for bit."""
+    from styljax.nets.texture_net import fixed_noise
+
+    for h, w, c in [(4, 4, 3), (16, 24, 3), (37, 5, 2)]:
+        want = jax.random.uniform(jax.random.key(seed), (1, h, w, c), jnp.float32)
+        np.testing.assert_array_equal(np.asarray(fixed_noise(seed, h, w, c)), np.asarray(want))
+        np.testing.assert_array_equal(np.asarray(jax.jit(lambda: fixed_noise(seed, h, w, c))()), np.asarray(want))

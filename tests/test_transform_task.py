@@ -97,14 +97,14 @@ def test_identity_style_trains_on_content_alone(vgg_w, batches):
     state, consts = training.init_state(task, jax.random.key(0)), task.constants()
     x = jnp.asarray(batches[0]["image"], jnp.float32)
     ident = jnp.full((x.shape[0],), 1, jnp.int32)
-    total, parts = task.loss(state.params, x, ident, consts)
+    total, parts = task.perceptual_loss(state.params, x, ident, consts)
     assert float(parts["style"]) == 0.0 and float(total) == pytest.approx(float(parts["content"] + parts["tv"]))
-    _, painted = task.loss(state.params, x, jnp.zeros_like(ident), consts)
+    _, painted = task.perceptual_loss(state.params, x, jnp.zeros_like(ident), consts)
     assert float(painted["style"]) > 0.0
     # trained side by side, the identity style gets closer to the photo than the painted one
     state, _ = _run(task, batches, 12)
-    _, after_id = task.loss(state.params, x, ident, consts)
-    _, after_a = task.loss(state.params, x, jnp.zeros_like(ident), consts)
+    _, after_id = task.perceptual_loss(state.params, x, ident, consts)
+    _, after_a = task.perceptual_loss(state.params, x, jnp.zeros_like(ident), consts)
     assert float(after_id["content"]) < float(after_a["content"])
     with pytest.raises(ValueError, match="reserved"):
         TransformTask(cfg, vgg_w, _styles(["a", tr.IDENTITY_STYLE]))

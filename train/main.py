@@ -314,10 +314,15 @@ def run_add_style(args: argparse.Namespace) -> int:
         from styljax.train import arbitrary_style
 
         return arbitrary_style.run_add_style(args)
-    cfg = config_of(args, method.name) if method.has("train") else None
-    if cfg is None or not cfg.add_style:
+    from styljax.train import configs
+
+    adds = [c for c in configs.CONFIGS if c.method == method.name and c.add_style]
+    if not adds:
         raise StyljaxError(f"{args.model}: a {method.name} model has one style per network; "
                            f"train another with `styljax train {method.name}`")
+    cfg = config_of(args, method.name)
+    if not cfg.add_style:  # another config's recipe (steps, batch, rate): the add-style filter still decides what trains
+        cfg = dataclasses.replace(cfg, trainable=adds[0].trainable, add_style=True)
     name = check_style_name(args.name or Path(args.style).stem)
     if name in styles and not args.refine:
         raise StyljaxError(f"{args.model}: style {name!r} exists already (rename or remove it first, or --refine it)")

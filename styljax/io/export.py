@@ -13,10 +13,12 @@
   imports this styljax after the environment's own packages. Where jax2onnx imports in this
   process, it runs here.
 
-Sizes: the models reflect-pad images to multiples of 4 and crop the output back
-(`styljax.nets.stylebank.pad_to_multiple`), so the artefacts take any height and width of at
-least `export_min_side`; the layers switch to their reference forms under symbolic sizes
-(`styljax.nets.layers`).
+Sizes: the models reflect-pad images to multiples of 4 (a texture net: of its `size_multiple`) and
+crop the output back (`styljax.nets.stylebank.pad_to_multiple`), so the artefacts take any height
+and width of at least `min_side` (the method's `export_min_side`, more for a texture net of many
+scales). Under symbolic sizes the layers take the reference forms that the ONNX converter carries
+through, and for StableHLO the fast forms that XLA:CPU runs as fast as the JAX path
+(`styljax.nets.layers.symbolic_fast_forms`).
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ from typing import Any
 
 from styljax.errors import StyljaxError
 
-FORMATS = ("stablehlo", "onnx")
+FORMATS = ("stablehlo", "onnx", "tflite")
 SIDECAR_SUFFIX = ".json"
 ONNX_OPSET = 23  # jax2onnx's default
 EXPORT_EXTRA = "export"  # the pyproject extra whose requirements go into the export environment
+TFLITE_EXTRA = "tflite"  # tensorflow-cpu: installs beside styljax
 # Installed into the export environment at this process's versions, so that the ONNX graph is
 # traced by the same jax and flax as the StableHLO one (pillow: styljax.io.image, on the model-loading path).
 PINNED_FROM_HERE = ("jax", "jaxlib", "flax", "numpy", "pillow")
@@ -98,7 +101,8 @@ def renderer_programs(renderer, spec, names: Sequence[str]) -> list[Program]:
 
     Args:
       renderer: the model's `Renderer`.
-      spec: the `StyleSpec` (one style, a mix, or every style; not regions).
+      spec: the `StyleSpec` (one style, a mix, or every style; not regions); None (`all` on a
+        model without stored styles) is an error here.
       names: the model's styles, the order of `style_weights`.
 
     Returns:
@@ -106,6 +110,8 @@ def renderer_programs(renderer, spec, names: Sequence[str]) -> list[Program]:
     """
     import jax.numpy as jnp
 
+    if spec is None:
+        raise StyljaxError("--style: 'all' but the model has no stored styles")
     out = Input("stylized", IMAGE_DIMS, "stylized images, NHWC float32 in [0, 1] (clipped), the input's size")
     image = Input("image", IMAGE_DIMS, IMAGE_NOTE)
     if spec.every:
@@ -121,6 +127,56 @@ def renderer_programs(renderer, spec, names: Sequence[str]) -> list[Program]:
         return [Program(fused, (image, weights), out)]
     params = renderer.style_params(spec)
     return [Program(lambda x: renderer.stylize_with(x, params), (image,), out)]
+
+
+def arbitrary_programs(renderer, spec, names: Sequence[str]) -> list[Program]:
+    """The programs of an arbitrary-style model (`styljax.nets.arbitrary`).
+
+    One style or a mix (stored styles or painting files): `image -> stylized`, the style vector
+    folded in (`renderer_programs`). `--style all` (spec None where the model stores no style): the
+    style is the input, `(image, style_vector) -> stylized` with the (D,) vector shared by the
+    batch, and a second artefact, the style predictor, `painting -> style_vector` on the central
+    square of a painting resized to `style_size` (Magenta's preprocessing, which resizes with
+    Lanczos3 and so stays outside the artefact: `styljax.nets.arbitrary.style_input`). The sidecar
+    gives the stored styles' vectors.
+
+    Args:
+      renderer: the model's `styljax.renderers.arbitrary_renderer.ArbitraryRenderer`.
+      spec: the `StyleSpec`, or None for `all` on a model without stored styles.
+      names: its stored styles.
+
+    Returns:
+      [the transformer's `Program`] or, for `all`, [the transformer's, the predictor's].
+    """
+    import jax.numpy as jnp
+
+    from styljax.nets import arbitrary as ar
+
+    if spec is not None and not spec.every:
+        return renderer_programs(renderer, spec, names)
+    cfg = renderer.cfg
+    body = {k: v for k, v in renderer.params.items() if k != renderer.styles_key}
+    stored = renderer.params[renderer.styles_key]
+    vectors = {n: [float(v) for v in jnp.asarray(stored[n]["vector"]).ravel()] for n in names}
+    d = cfg.style_dim
+    transformer = Program(
+        lambda x, v: ar.stylize(body, x, v, cfg),
+        (Input("image", IMAGE_DIMS, IMAGE_NOTE),
+         Input("style_vector", (d,), f"the ({d},) style vector: the predictor artefact's output for one "
+                                     "painting, a stored style's (`style_vectors`), or a weighted mean of such")),
+        Input("stylized", IMAGE_DIMS, "stylized images, NHWC float32 in [0, 1] (clipped), the input's size"),
+        extra={"style_vectors": vectors})
+    s = cfg.style_size
+    predictor = Program(
+        lambda p: ar.predict_style(body, p, cfg),
+        (Input("painting", ("batch", s, s, 3),
+               f"RGB paintings, NHWC float32 in [0, 1]: the central square of each, resized to {s}x{s} "
+               "(Lanczos3, antialiased, clipped to [0, 1])"),),
+        Input("style_vector", ("batch", d), f"the ({d},) style vector of each painting"),
+        suffix="predictor",
+        extra={"sizes": {"fixed": [s, s], "note": f"paintings are {s}x{s}: crop the central square and "
+                                                   f"resize it to {s} px first"}})
+    return [transformer, predictor]
 
 
 # ------------------------------------------------------------------------------------- the model
@@ -159,15 +215,27 @@ def load(req: Request):
 
     method = methods.get(req.method, "export")
     renderer = method.open_renderer(req.model)
-    spec = StyleSpec.parse(req.style, renderer.styles)
+    text = renderer.prepare_styles(req.style)  # the arbitrary-style model: painting files become styles
+    if text.strip() == "all" and not renderer.styles:
+        spec = None  # the style is an input and the model stores none: its exporter says what that means
+    else:
+        spec = StyleSpec.parse(text, renderer.styles)
     for flag, value in (("--height", req.height), ("--width", req.width)):
-        if value is not None and value < method.export_min_side:
+        if value is not None and value < min_side(method, renderer):
             raise StyljaxError(f"{flag} {value}: a {method.title} model takes sides of at least "
-                               f"{method.export_min_side} px")
+                               f"{min_side(method, renderer)} px")
     if req.batch is not None and req.batch < 1:
         raise StyljaxError(f"--batch {req.batch}: must be at least 1")
     programs = method.load_exporter()(renderer, spec, renderer.styles)
     return method, renderer, spec, programs
+
+
+def min_side(method, renderer) -> int:
+    """The smallest height and width the model's artefacts take: the method's `export_min_side`, or
+    more for a model whose config pads to a larger multiple (a texture net of K scales pads to
+    2^(K-1) and its coarsest scale needs 2 px for the 3x3 reflect pads: sides over 2^(K-1))."""
+    multiple = getattr(renderer.cfg, "size_multiple", 1)
+    return max(method.export_min_side, multiple + 1)
 
 
 def input_specs(program: Program, req: Request, min_side: int) -> list:
@@ -225,14 +293,14 @@ def sidecar(req: Request, method, renderer, spec, program: Program, path: Path, 
         "method": method.name,
         "model": str(req.model) if req.model else f"shipped {method.name} model",
         "style": req.style,
-        "styles": list(spec.names),
+        "styles": list(spec.names) if spec is not None else [],
         "inputs": [describe(i) for i in program.inputs],
         "output": describe(program.output),
         "layout": "NHWC",
         "range": [0.0, 1.0],
-        "sizes": {"min_side": method.export_min_side,
-                  "note": "any height and width from min_side up: the model reflect-pads to multiples of 4 "
-                          "inside and crops the output back"},
+        "sizes": {"min_side": min_side(method, renderer),
+                  "note": "any height and width from min_side up: the model reflect-pads to multiples of "
+                          f"{getattr(renderer.cfg, 'size_multiple', 4)} inside and crops the output back"},
         "styljax_version": __version__,
         "jax_version": jax.__version__,
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -260,12 +328,15 @@ def export_stablehlo(req: Request) -> list[Path]:
     import jax
     from jax import export
 
+    from styljax.nets import layers
+
     method, renderer, spec, programs = load(req)
     written = []
     for program in programs:
         path = artefact_path(Path(req.out), program)
-        exported = export.export(jax.jit(program.fn), platforms=tuple(req.platforms))(
-            *input_specs(program, req, method.export_min_side))
+        with layers.symbolic_fast_forms():  # the convs XLA:CPU runs fast, as on the JAX path
+            exported = export.export(jax.jit(program.fn), platforms=tuple(req.platforms))(
+                *input_specs(program, req, min_side(method, renderer)))
         data = exported.serialize()
         from styljax.io.atomic import atomic_path
 
@@ -406,11 +477,36 @@ def export_onnx(req: Request) -> list[Path]:
     return written
 
 
+# ---------------------------------------------------------------------------------------- TFLite
+
+
+def export_tflite(req: Request) -> list[Path]:
+    """Convert each program to TFLite with jax2tf and TensorFlow's converter (`styljax.io.export_tflite`,
+    the `tflite` extra, in this process); write the sidecars. Returns the artefacts' paths."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        raise StyljaxError(f"--format tflite needs the `{TFLITE_EXTRA}` extra (tensorflow-cpu), which is not "
+                           f"installed: pip install 'styljax[{TFLITE_EXTRA}]'")
+    from styljax.io.export_tflite import convert
+
+    method, renderer, spec, programs = load(req)
+    written = []
+    for program, res in zip(programs, convert(req, programs, min_side(method, renderer))):
+        path = Path(res["path"])
+        details = {"tflite": {"converter": res["converter"],
+                              "load": "ai_edge_litert.interpreter.Interpreter(FILE): resize_tensor_input to the "
+                                      "image's shape, allocate_tensors, set_tensor, invoke, get_tensor"}}
+        _write_json(sidecar_path(path), sidecar(req, method, renderer, spec, program, path, details))
+        written.append(path)
+    return written
+
+
 def export(req: Request) -> list[Path]:
     """Write the artefacts (and sidecars) of `req` in its format. Returns their paths."""
     if req.fmt not in FORMATS:
         raise StyljaxError(f"--format: expected one of {', '.join(FORMATS)}, got {req.fmt!r}")
-    return export_stablehlo(req) if req.fmt == "stablehlo" else export_onnx(req)
+    return {"stablehlo": export_stablehlo, "onnx": export_onnx, "tflite": export_tflite}[req.fmt](req)
 
 
 def read_sidecar(path: str | Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import onnx
 from jax2onnx import to_onnx
 
 from styljax.errors import StyljaxError
-from styljax.io.export import ONNX_OPSET, Request, artefact_path, input_specs, load
+from styljax.io.export import ONNX_OPSET, Request, artefact_path, input_specs, load, min_side
 
 
 def convert(req: Request) -> list[dict]:
@@ -22,11 +22,11 @@ def convert(req: Request) -> list[dict]:
     the process that has jax2onnx)."""
     from styljax.io.atomic import atomic_path
 
-    method, _, _, programs = load(req)
+    method, renderer, _, programs = load(req)
     done = []
     for program in programs:
         path = artefact_path(Path(req.out), program)
-        model = to_onnx(program.fn, input_specs(program, req, method.export_min_side), model_name=f"styljax_{method.name}",
+        model = to_onnx(program.fn, input_specs(program, req, min_side(method, renderer)), model_name=f"styljax_{method.name}",
                         opset=ONNX_OPSET, input_names=[i.name for i in program.inputs],
                         output_names=[program.output.name])
         onnx.checker.check_model(model)

@@ -40,7 +40,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from styljax.nets.layers import ReflectConv
+from styljax.nets.layers import ReflectConv, crop_hw
 from styljax.nets.stylebank import pad_to_multiple
 from styljax.nets.transform import conditional_instance_norm
 
@@ -115,7 +115,7 @@ class StylePredictor(nn.Module):
         y = conv(y, "head", 1280)
         y = jnp.mean(y.astype(jnp.float32), axis=(1, 2), keepdims=True).astype(dt)
         y = conv(y, "bottleneck", self.cfg.style_dim, relu6=False)
-        return y[:, 0, 0, :].astype(jnp.float32)
+        return jnp.squeeze(y, (1, 2)).astype(jnp.float32)  # not y[:, 0, 0]: a gather under a symbolic batch
 
 
 class _Block(nn.Module):
@@ -229,7 +229,7 @@ def transform(params: Mapping, images: jax.Array, vectors: jax.Array, cfg: Arbit
         masks = jnp.moveaxis(pad_to_multiple(jnp.moveaxis(masks, 1, -1)), -1, 1)
     norms = style_norms(params["style_maps"], vectors)
     out = ArbitraryTransformNet(cfg).apply({"params": params["transformer"]}, pad_to_multiple(images), norms, masks)
-    out = out[:, :h, :w, :]
+    out = crop_hw(out, h, w)  # a static slice, also for symbolic sizes (`styljax export`)
     return jnp.clip(out, 0.0, 1.0) if clip else out
 
 

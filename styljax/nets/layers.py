@@ -17,14 +17,20 @@ taps, same summation). For s = 1 this is "reflect-pad k//2, SAME conv, crop k//2
 
 Symbolic sizes (`jax.export` with symbolic height and width, `styljax.io.export`)
 ------------------------------------------------------------------------------
-The fast forms plan their crops, gathers and block layouts from concrete sizes. When a spatial size
-is a symbolic dimension they fall back to the reference forms: ``jnp.pad(..., "reflect")``, a
-``VALID`` convolution, nearest ×2 upsampling as broadcast + reshape. Same values up to float
-rounding, and the ops that portable formats (StableHLO consumers, ONNX) know: Pad, Conv, Reshape.
+The fast forms plan their crops, gathers and block layouts from the sizes. When a spatial size is
+a symbolic dimension, reflection padding is ``jnp.pad(..., "reflect")`` (its gather needs concrete
+indices), and the convs and up-sampling convs take the reference forms, a ``VALID`` convolution
+and nearest ×2 upsampling as broadcast + reshape, the ops ONNX converters carry through (Pad, Conv,
+Reshape). Within `symbolic_fast_forms` (StableHLO export) they keep their fast forms wherever jax's
+symbolic shape arithmetic can prove their plan (the nets pad sizes to a known multiple first): a
+deserialized artefact compiles what was exported, and with ``VALID`` convs throughout a CIN
+artefact ran ~5x slower than the JAX path on XLA:CPU (issue #35). Same values up to float rounding.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import math
 from typing import Any
@@ -125,7 +131,7 @@ def _valid_by_same(xp: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
     if ah or bh or aw or bw:
         xp = jnp.pad(xp, ((0, 0), (ah, bh), (aw, bw), (0, 0)))
     y = lax.conv_general_dilated(xp, kernel, (stride, stride), "SAME", dimension_numbers=_DN)
-    return y[:, sh : sh + oh, sw : sw + ow, :]
+    return lax.slice(y, (0, sh, sw, 0), (y.shape[0], sh + oh, sw + ow, y.shape[3]))
 
 
 def space_to_depth(x: jax.Array) -> jax.Array:
@@ -172,12 +178,12 @@ def _valid_by_blocks(xp: jax.Array, kernel: jax.Array, stride: int) -> jax.Array
     kb = (k + 1 + (stride == 1)) // 2
     # input rows/columns the output blocks read: 2·(blocks + kb − 1) per axis
     nh, nw = 2 * (-(-oh * stride // 2) + kb - 1), 2 * (-(-ow * stride // 2) + kb - 1)
-    z = space_to_depth(_pad_to(xp, nh, nw)[:, :nh, :nw])
+    z = space_to_depth(crop_hw(_pad_to(xp, nh, nw), nh, nw))
     kz = jnp.concatenate([_block_kernel(kernel, a, b, kb) for a, b in phases], axis=-1)
     y = _valid_by_same(z, kz, 1)
     if stride == 1:
         y = depth_to_space(y, d)
-    return y[:, :oh, :ow]
+    return crop_hw(y, oh, ow)
 
 
 def _patches(xp: jax.Array, k: int, stride: int, oh: int, ow: int) -> jax.Array:
@@ -199,12 +205,47 @@ def conv_valid(xp: jax.Array, kernel: jax.Array, stride: int = 1) -> jax.Array:
     convs over 2×2 blocks (`_valid_by_blocks`); the kernel gradient of a stride-1 k ≤ 3 conv is one
     im2col matmul, and of an RGB output head the VALID form's.
     """
+    if is_symbolic(*xp.shape[1:3]):
+        # the fast forms where the symbolic shape arithmetic proves their plan (the nets pad sizes
+        # to a known multiple), which keeps exported programs off XLA:CPU's slow VALID path
+        return _symbolic_or_reference(
+            lambda: _fast_forward(xp, kernel, stride),
+            lambda: lax.conv_general_dilated(xp, kernel, (stride, stride), "VALID", dimension_numbers=_DN))
+    return _fast_forward(xp, kernel, stride)
+
+
+def _fast_forward(xp: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
     k, _, c, _ = kernel.shape
-    if is_symbolic(*xp.shape[1:3]):  # the fast forms plan from concrete sizes
-        return lax.conv_general_dilated(xp, kernel, (stride, stride), "VALID", dimension_numbers=_DN)
     if stride == 2 or (stride == 1 and k > 1 and k * c <= 32):  # strided, or thin input (RGB under a 9×9 kernel)
         return _valid_by_blocks(xp, kernel, stride)
     return _valid_by_same(xp, kernel, stride)
+
+
+_SYMBOLIC_FAST = contextvars.ContextVar("styljax_symbolic_fast_forms", default=False)
+
+
+@contextlib.contextmanager
+def symbolic_fast_forms(on: bool = True):
+    """Within it, layers traced with symbolic sizes take their fast forms wherever the shape
+    arithmetic proves them (`styljax.io.export`'s StableHLO export); outside, the reference forms,
+    which the ONNX converter carries through (it mistranslates the fast forms' sliced and
+    reshaped block layouts under symbolic sizes, and onnxruntime runs VALID convs well)."""
+    token = _SYMBOLIC_FAST.set(on)
+    try:
+        yield
+    finally:
+        _SYMBOLIC_FAST.reset(token)
+
+
+def _symbolic_or_reference(fast, reference):
+    """Under symbolic sizes: `fast()` inside `symbolic_fast_forms` if its shape arithmetic is
+    decidable there, else `reference()` (tracing only: a form given up leaves nothing behind)."""
+    if fast is not None and _SYMBOLIC_FAST.get():
+        try:
+            return fast()
+        except jax.errors.InconclusiveDimensionOperation:
+            pass
+    return reference()
 
 
 def _conv_valid_fwd(xp, kernel, stride):
@@ -242,15 +283,26 @@ def upsample_reflect_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     conv with the four phase kernels side by side gives all phases at once. Same values up to
     float rounding (taps are summed before multiplying).
     """
-    if kernel.shape[:2] != (3, 3) or is_symbolic(*x.shape[1:3]):
+    if kernel.shape[:2] != (3, 3):
         return reflect_conv(upsample_nearest_2x(x), kernel)
+    if is_symbolic(*x.shape[1:3]):
+        return _symbolic_or_reference(lambda: _upsample_phases(x, kernel),
+                                      lambda: reflect_conv(upsample_nearest_2x(x), kernel))
+    return _upsample_phases(x, kernel)
+
+
+def _upsample_phases(x: jax.Array, kernel: jax.Array) -> jax.Array:
     b, h, w, c = x.shape
     d = kernel.shape[-1]
     taps = jnp.asarray(_PHASE_TAPS, kernel.dtype)
     k2 = jnp.einsum("auy,yxio,bvx->uviabo", taps, kernel, taps).reshape(2, 2, c, 4 * d)
     xe = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
     z = conv_valid(xe, k2).reshape(b, h + 1, w + 1, 2, 2, d)
-    rows = [jnp.stack([z[:, a : a + h, bb : bb + w, a, bb] for bb in (0, 1)], axis=3) for a in (0, 1)]
+
+    def phase(a, bb):  # z[:, a : a + h, bb : bb + w, a, bb] as a static slice (also for symbolic h, w)
+        return lax.slice(z, (0, a, bb, a, bb, 0), (b, a + h, bb + w, a + 1, bb + 1, d)).reshape(b, h, w, d)
+
+    rows = [jnp.stack([phase(a, bb) for bb in (0, 1)], axis=3) for a in (0, 1)]
     return jnp.stack(rows, axis=2).reshape(b, 2 * h, 2 * w, d)
 
 

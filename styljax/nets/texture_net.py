@@ -29,8 +29,9 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax import lax
 
-from styljax.nets.layers import ReflectConv
+from styljax.nets.layers import ReflectConv, crop_hw
 from styljax.nets.transform import conditional_instance_norm
 
 
@@ -86,6 +87,35 @@ class TextureNetConfig:
         return names
 
 
+_THREEFRY_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def fixed_noise(seed: int, h, w, channels: int) -> jax.Array:
+    """`jax.random.uniform(jax.random.key(seed), (1, h, w, channels))`, bit for bit, written out as
+    uint32 arithmetic: Threefry-2x32 (20 rounds) of each element's flat index (jax's
+    partitionable random bits, its default), the top 23 bits as the mantissa of a float in [0, 1).
+
+    Why not call jax.random: the exported programs (`styljax export`) take symbolic sizes, and the
+    ONNX converter turns `random_bits` into ONNX's RandomUniform, a different (unseeded) noise;
+    these ops (iota, add, shifts, xor, a convert) carry over to both formats exactly.
+    """
+    n = h * w * channels  # < 2**32: the flat index's high word is 0
+    lo = lax.iota(jnp.uint32, n).reshape(1, h, w, channels)
+    k1, k2 = (seed >> 32) & 0xFFFFFFFF, seed & 0xFFFFFFFF
+    ks = [jnp.uint32(k1), jnp.uint32(k2), jnp.uint32(k1 ^ k2 ^ 0x1BD11BDA)]
+    x0, x1 = jnp.zeros_like(lo) + ks[0], lo + ks[1]
+    for i in range(5):
+        for r in _THREEFRY_ROTATIONS[i % 2]:
+            x0 = x0 + x1
+            x1 = x0 ^ ((x1 << jnp.uint32(r)) | (x1 >> jnp.uint32(32 - r)))
+        x0 = x0 + ks[(i + 1) % 3]
+        x1 = x1 + ks[(i + 2) % 3] + jnp.uint32(i + 1)
+    bits = x0 ^ x1
+    # (bits >> 9) · 2⁻²³ is the float jax makes by setting those bits as the mantissa of 1.0 and
+    # subtracting 1: exact in float32
+    return (bits >> jnp.uint32(9)).astype(jnp.float32) * jnp.float32(2.0**-23)
+
+
 class TextureNet(nn.Module):
     """RGB [0, 1] (B, H, W, 3), H and W multiples of `size_multiple` → stylized (B, H, W, 3), given
     one style's γ/β tree (`TextureNetConfig.norm_channels`)."""
@@ -107,12 +137,12 @@ class TextureNet(nn.Module):
             return y
 
         b, h, w, _ = x.shape
-        noise = jax.random.uniform(jax.random.key(cfg.noise_seed), (1, h, w, cfg.noise_channels), jnp.float32)
+        noise = fixed_noise(cfg.noise_seed, h, w, cfg.noise_channels)
         y = None
         for k in range(cfg.scales - 1, -1, -1):
             f = 2**k
             scaled = x.reshape(b, h // f, f, w // f, f, 3).mean(axis=(2, 4))  # box-filter downsampling
-            z = jnp.broadcast_to(noise[:, : h // f, : w // f], (b, h // f, w // f, cfg.noise_channels))
+            z = jnp.broadcast_to(crop_hw(noise, h // f, w // f), (b, h // f, w // f, cfg.noise_channels))
             branch = block(jnp.concatenate([scaled, z], -1).astype(dt), f"s{k}", cfg.channels)
             if y is None:
                 y = branch

@@ -160,7 +160,8 @@ class Stylizer:
     Args:
       method: a feed-forward method of the registry (`styljax.methods.named("renderer")`).
       style: a style spec as for `styljax stylize --style`: `NAME`, `all`, `a:0.7,b:0.3`, or with
-        `regions`/`mask` one style per region (`a,b`).
+        `regions`/`mask` one style per region (`a,b`); for `arbitrary`, painting files as well
+        (read by each actor: a path every node can read).
       model: the model directory (default: the method's shipped model).
       strength, preserve_colors, regions, mask: as `styljax.render.StyleSpec`.
       max_batch: images per compiled call (batches pad to a power of two up to it).
@@ -177,6 +178,7 @@ class Stylizer:
 
         m = methods.get(method, "renderer")
         self.renderer = m.open_renderer(model)
+        style = self.renderer.prepare_styles(style, what="style")  # arbitrary: painting files become styles
         self.spec = StyleSpec.parse(style, self.renderer.styles, strength=strength,
                                     preserve_colors=preserve_colors, regions=regions, mask=mask)
         # one style or a mix: its params made once per actor, for every batch (as the CLI)
