@@ -14,7 +14,6 @@ import io
 import logging
 import os
 import signal
-import threading
 from pathlib import Path
 
 from styljax.errors import StyljaxError
@@ -125,8 +124,7 @@ def warmup(app, mode: str) -> None:
         return
     if mode in ("background", "start"):
         batcher.precompile(batcher.plan(), wait=mode == "start")
-        paint = threading.Thread(target=app.state.service.warm_paintings, name="styljax-paintings", daemon=True)
-        paint.start()
+        paint = app.state.service.warm_paintings_in_background()
         if mode == "start":
             paint.join()
     else:

@@ -181,6 +181,7 @@ class Service:
         self.added: set[tuple[str, str]] = set()  # (model, style) added over HTTP and still there
         self.decode_slots: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop → its semaphore
         self.paintings = paintings.StyleCache()  # (model, file digest) → style params
+        self.warming: list[threading.Thread] = []  # warm-up threads, joined when the app stops
 
     def error(self, scope, status: int, message: str, headers: dict | None = None):
         """The JSON error answer, counted and logged (one line per rejected request)."""
@@ -282,6 +283,14 @@ class Service:
         if not all(np.isfinite(a).all() for a in jax.tree.leaves(style)):
             raise ApiError(400, "style_image: its predicted style is not finite")
         return self.paintings.put(key, style)
+
+    def warm_paintings_in_background(self) -> threading.Thread:
+        """`warm_paintings` on a thread of its own, joined when the app stops (as the batcher's:
+        a thread left inside an XLA call at interpreter exit aborts the process)."""
+        thread = threading.Thread(target=self.warm_paintings, name="styljax-paintings", daemon=True)
+        self.warming.append(thread)
+        thread.start()
+        return thread
 
     def warm_paintings(self) -> None:
         """Compile the painting predictor of every model that takes paintings (one program each)."""
@@ -635,7 +644,11 @@ def create_app(models: dict, cfg=None, sharding=None, batcher_class=None, preren
         yield
         if task is not None:
             task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task  # after the thread call it is in (a render's JAX work) returns
         batcher.close()
+        for thread in svc.warming:
+            thread.join()
 
     app = FastAPI(title="styljax", docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.batcher, app.state.metrics, app.state.models, app.state.service = batcher, metrics, models, svc

@@ -194,10 +194,15 @@ class Batcher:
         return job.future
 
     def close(self) -> None:
+        """Stop: the waiting requests are cancelled; returns once the batch running and the program
+        compiling are done. Both threads are joined, not left behind: a (daemon) thread still inside
+        an XLA call when the interpreter exits aborts the process ("terminate called ... FATAL:
+        exception not rethrown")."""
         with self._cv:
             self._closed = True
             self._cv.notify_all()
-        self._thread.join(timeout=5)
+        for thread in (self._thread, self._compiler):
+            thread.join()
         for job in self._waiting:
             job.future.cancel()
 

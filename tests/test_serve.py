@@ -214,6 +214,20 @@ def test_dynamic_batching_groups_same_bucket(models):
     assert not np.allclose(outs[0], outs[2])  # each job gets its own image back
 
 
+def test_close_stops_its_threads(models):
+    """close() returns once the batching worker and the compiler have stopped (the program being
+    compiled is finished, the rest of the plan dropped): a daemon thread left inside an XLA call
+    when the interpreter exits aborts it ("terminate called ... FATAL: exception not rethrown")."""
+    b = Batcher(models, ServeConfig(max_batch=4, max_side=128, buckets=SMALL_BUCKETS[:2]), Metrics())
+    compiling, real = threading.Event(), b._compile
+    b._compile = lambda pkey: (compiling.set(), real(pkey))[1]
+    b.precompile(b.plan(), wait=False)  # a long list on the compiler
+    assert compiling.wait(timeout=60)
+    b.close()  # while a program compiles
+    assert not b._thread.is_alive() and not b._compiler.is_alive()
+    assert b.compile_status()["pending"] > 0  # stopped between programs, not at the end of the list
+
+
 def test_full_queue_answers_503_and_slow_batch_504(models):
     """With the worker stuck, the queue fills (503); a request past its timeout gets 504; nothing hangs."""
     from fastapi.testclient import TestClient
