@@ -242,25 +242,32 @@ def test_npz_bomb_is_refused_from_its_headers(client, cin_style):
 
 
 def test_style_checks_run_off_the_event_loop(client, cin_style, tmp_path, monkeypatch):
-    """While an upload is being checked, /healthz answers at once (the check runs in a thread)."""
+    """While an upload is being checked, /healthz answers (the check runs in a thread): the check
+    waits until /healthz has answered, which it could not do if the check held the event loop. No
+    wall clock: the waits' timeouts only keep a broken service from hanging the test."""
     tree, meta = cin_style
     data = style_bytes(tree, meta, tmp_path)
+    checking, answered = threading.Event(), threading.Event()
+    released = []
 
-    def slowed(real):
-        def slow(*a, **kw):
-            time.sleep(5.0)
+    def held(real):
+        def check(*a, **kw):
+            checking.set()
+            released.append(answered.wait(timeout=60))  # False: /healthz waited for the check
             return real(*a, **kw)
-        return slow
+        return check
 
     for name in ("load_tree_checked", "load_tree"):  # whichever the service reads uploads with
         if hasattr(store, name):
-            monkeypatch.setattr(store, name, slowed(getattr(store, name)))
+            monkeypatch.setattr(store, name, held(getattr(store, name)))
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         fut = pool.submit(upload, client, data, "slow-one")
-        time.sleep(0.3)
+        assert checking.wait(timeout=60)  # the upload's check has started
         assert client.get("/healthz").status_code == 200
-        assert not fut.done()  # /healthz answered while the check was still running: no wall clock needed
-        assert fut.result(timeout=60).status_code == 201
+        answered.set()
+        r = fut.result(timeout=120)
+    assert released == [True]  # /healthz answered while the check was still running
+    assert r.status_code == 201, r.text
     remove(client, "slow-one")
 
 
