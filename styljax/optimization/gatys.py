@@ -45,6 +45,12 @@ STYLE_LOSSES = ("gram", "mrf")
 # and relu4_1 alone are matched by rainbow-coloured high-frequency texture that keeps neither the
 # photo's layout nor the painting's palette (kodim05 <- starry night at 160 px, content weights
 # 1-100); relu2_1 brings the painting's colours and strokes, and content ×30 keeps the riders.
+# Checked against CNNMRF's cnnmrf.lua (issue #34): its pyramid (3 halving scales, both images at
+# the render size, 384 px so 96 px coarsest; 100 steps each), 3×3 patches and style stride 2 are
+# these; its content layer is relu4_1 (VGG-19 module 21, the MRF layer itself) where this keeps
+# relu4_2, and its weights (content 20, MRF 1e-4 a layer) are on another loss normalisation, so
+# they do not carry over (BENCHMARKS.md, issue #34 item 8).
+# `default_config` makes the weight and the pyramid follow the render size.
 MRF_DEFAULTS: dict = dict(
     style_loss="mrf",
     content_layers=(("relu4_2", 1.0),),
