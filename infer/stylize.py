@@ -66,7 +66,7 @@ def register(sub) -> None:
                         "scales under 64 px dropped)")
     g.add_argument("--style-loss", default="gram",
                    help="gram (Gatys et al., the default) or mrf (Li & Wand's patch matching at relu3_1, relu4_1; "
-                        "content relu4_2; 100 steps per scale)")
+                        "content relu4_2, relu3_1 under 320 px; 100 steps per scale)")
     g.add_argument("--init", default="content", help="content, style, noise or an image file")
     g.add_argument("--style-blend", default=None, help="weights of the style images, e.g. 0.7,0.3")
     g.add_argument("--style-scale", type=float, default=1.0, help="style size relative to --size")

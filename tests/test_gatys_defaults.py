@@ -33,7 +33,9 @@ def test_small_sizes_weigh_the_content_more_and_skip_tiny_scales():
     m160 = gatys.default_config(160, "mrf")
     assert m160.sizes == (80, 160)  # 40 px is under MIN_SCALE_SIDE
     assert m160.steps_per_scale() == (100, 100)
-    assert m160.content_weight > gatys.MRF_DEFAULTS["content_weight"]
+    assert m160.content_layers == (("relu3_1", 1.0),)  # a 40 px map, not relu4_2's 20 px
+    assert m160.content_weight == gatys.MRF_DEFAULTS["content_weight"]
+    assert gatys.default_config(384, "mrf").content_layers == gatys.MRF_DEFAULTS["content_layers"]
     # a render under MIN_SCALE_SIDE still gets one scale, with the one-scale step count
     tiny = gatys.default_config(48)
     assert tiny.sizes == (48,) and tiny.steps_per_scale() == (300,)

@@ -48,9 +48,8 @@ STYLE_LOSSES = ("gram", "mrf")
 # Checked against CNNMRF's cnnmrf.lua (issue #34): its pyramid (3 halving scales, both images at
 # the render size, 384 px so 96 px coarsest; 100 steps each), 3×3 patches and style stride 2 are
 # these; its content layer is relu4_1 (VGG-19 module 21, the MRF layer itself) where this keeps
-# relu4_2, and its weights (content 20, MRF 1e-4 a layer) are on another loss normalisation, so
-# they do not carry over (BENCHMARKS.md, issue #34 item 8).
-# `default_config` makes the weight and the pyramid follow the render size.
+# relu4_2 at 320 px and up (relu3_1 under: `default_config`), and its weights (content 20, MRF 1e-4
+# a layer) are on another loss normalisation, so they do not carry over (BENCHMARKS.md, #34 item 8).
 MRF_DEFAULTS: dict = dict(
     style_loss="mrf",
     content_layers=(("relu4_2", 1.0),),
@@ -197,7 +196,13 @@ REFERENCE_SIDE = 512
 # A smaller render has fewer pixels per object, so the same style statistics (a texture's strokes
 # are as many pixels wide at any size) cover more of each object and the loss trades more of the
 # photo away: a bold texture at 160 px kept 0.27 structure with the 512 px weights (issue #34).
-CONTENT_WEIGHT_POWER = {"gram": 1.0, "mrf": 1.0}
+# MRF keeps its weight: its content layer moves instead (MRF_SMALL_CONTENT_LAYERS).
+CONTENT_WEIGHT_POWER = {"gram": 1.0, "mrf": 0.0}
+# MRF's content layer relu4_2 is a 1/8 map: 20 px at 160 px, too coarse to hold the photo's edges
+# (kodim23 <- brick at 160 px kept 0.47 with the weight ×3.2, 0.92 from relu3_1). CNNMRF's content
+# map is 48 px (relu4_1 at its 384 px); below MRF_DEEP_CONTENT_SIDE the 1/4 relu3_1 map is used.
+MRF_DEEP_CONTENT_SIDE = 320
+MRF_SMALL_CONTENT_LAYERS = (("relu3_1", 1.0),)
 # The coarsest scale of a default pyramid: CNNMRF's own is 96 px (384 px over 3 scales). Under 64 px
 # relu4_x maps are under 8 px, a few 3x3 patches; the coarse result is noise that the finer scales
 # start from, so default pyramids stop above it.
@@ -209,8 +214,9 @@ def default_config(size: int, style_loss: str = "gram", n_scales: int | None = N
 
     Gram: `GatysConfig()`'s; MRF: `MRF_DEFAULTS`. Both over `n_scales` halving scales (default 2 for
     Gram, 3 for MRF as CNNMRF; scales under MIN_SCALE_SIDE dropped unless `n_scales` is given) with
-    `default_steps`, and the content weight × (REFERENCE_SIDE / size) ** CONTENT_WEIGHT_POWER below
-    REFERENCE_SIDE, so that small renders keep the photo as 512 px ones do.
+    `default_steps`; the Gram content weight × (REFERENCE_SIDE / size) ** CONTENT_WEIGHT_POWER below
+    REFERENCE_SIDE, and MRF's content layer relu3_1 below MRF_DEEP_CONTENT_SIDE, so that small
+    renders keep the photo as 512 px ones do.
     """
     if style_loss not in STYLE_LOSSES:
         raise ValueError(f"style_loss must be one of {STYLE_LOSSES}, got {style_loss!r}")
@@ -219,6 +225,8 @@ def default_config(size: int, style_loss: str = "gram", n_scales: int | None = N
     if n_scales is None:
         sizes = tuple(s for s in sizes if s >= MIN_SCALE_SIDE) or sizes[-1:]
     grow = max(1.0, REFERENCE_SIDE / size) ** CONTENT_WEIGHT_POWER[style_loss]
+    if style_loss == "mrf" and size < MRF_DEEP_CONTENT_SIDE:
+        base = dataclasses.replace(base, content_layers=MRF_SMALL_CONTENT_LAYERS)
     return dataclasses.replace(base, sizes=sizes, steps=default_steps(len(sizes), style_loss),
                                content_weight=base.content_weight * grow)
 
