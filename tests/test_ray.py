@@ -100,11 +100,11 @@ def test_stylizer_opens_every_transform_family_method(transform_family_models, m
     from styljax.runtime.ray import Stylizer, output_column
 
     st = Stylizer(method, "red", str(transform_family_models[method]), max_batch=2)
-    x = np.random.default_rng(3).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    x = np.random.default_rng(3).integers(0, 256, (2, 128, 128, 3), dtype=np.uint8)  # a bucket's size: no padding
     col = st({"image": x})[output_column("red")]
     r = methods.get(method).open_renderer(transform_family_models[method])
     want = np.asarray(r.render(x.astype(np.float32) / 255, StyleSpec(("red",)))["red"])
-    assert col.shape == (2, 64, 64, 3) and col.dtype == np.uint8
+    assert col.shape == (2, 128, 128, 3) and col.dtype == np.uint8
     assert np.abs(col.astype(np.float32) / 255 - want).max() <= 1 / 255 + 1e-6
 
 
