@@ -79,3 +79,14 @@ def test_changed_pixels_are_stylized_fresh(stylizer):
     assert mask[0, :12].max() == 0.0 and mask[0, 12:].min() == 1.0
     out = np.asarray(blend.compose(stylizer(a), stylizer(b), zero, jnp.asarray(mask)))
     np.testing.assert_array_equal(out[0, :12], np.asarray(stylizer(b))[0, :12])
+
+
+def test_trace_slack_is_sized_for_the_flow_nets_quarter_resolution():
+    """A forward-backward mismatch of 1.5 image px (under half a pixel of the flow net's quarter-
+    resolution grid) still traces back under the default slack; Ruder et al.'s β = 0.5 rejects it."""
+    x = jnp.asarray(np.random.default_rng(1).random((1, 16, 16, 3), np.float32))
+    back = jnp.zeros((1, 16, 16, 2))
+    fwd = back.at[..., 0].set(1.5)
+    assert float(blend.reuse_mask(x, x, back, fwd).min()) == 1.0
+    assert float(blend.reuse_mask(x, x, back, fwd, trace_slack=0.5).max()) == 0.0
+    assert float(blend.reuse_mask(x, x, back, back.at[..., 0].set(4.0)).max()) == 0.0

@@ -15,6 +15,10 @@ from styljax.video import flow as flow_lib
 
 # max |warp(I_{t−1}) − I_t| (0..1, any channel) for a pixel to count as the same scene point
 DEFAULT_TOLERANCE = 0.05
+# β of the forward-backward check, in image px²: Ruder et al.'s 0.5 is for flow at full resolution;
+# the flow net predicts at a quarter of it, so a fraction of its pixel is 4 image px and the slack
+# scales by 4² (at 0.5 the check rejected most correct matches and little output was reused).
+DEFAULT_TRACE_SLACK = 8.0
 
 
 @jax.jit
@@ -28,11 +32,12 @@ def same_input(prev_in: jax.Array, cur_in: jax.Array, backward: jax.Array,
 
 @jax.jit
 def reuse_mask(prev_in: jax.Array, cur_in: jax.Array, backward: jax.Array, forward: jax.Array,
-               tolerance: float = DEFAULT_TOLERANCE) -> jax.Array:
+               tolerance: float = DEFAULT_TOLERANCE, trace_slack: float = DEFAULT_TRACE_SLACK) -> jax.Array:
     """(B, H, W) in {0, 1}: `same_input` where frame t's pixel traces back to frame t−1 (the
-    forward-backward check of `styljax.video.flow.consistency_mask`, in bounds); `forward` is the
-    flow t−1→t."""
-    return flow_lib.consistency_mask(backward, forward) * same_input(prev_in, cur_in, backward, tolerance)
+    forward-backward check of `styljax.video.flow.consistency_mask` with β = `trace_slack`, in
+    bounds); `forward` is the flow t−1→t."""
+    traceable = flow_lib.consistency_mask(backward, forward, beta=trace_slack)
+    return traceable * same_input(prev_in, cur_in, backward, tolerance)
 
 
 @jax.jit
@@ -42,4 +47,4 @@ def compose(prev_out: jax.Array, fresh: jax.Array, backward: jax.Array, mask: ja
     return jnp.where(mask[..., None] > 0.5, flow_lib.warp(prev_out, backward), fresh)
 
 
-__all__ = ["DEFAULT_TOLERANCE", "compose", "reuse_mask", "same_input"]
+__all__ = ["DEFAULT_TOLERANCE", "DEFAULT_TRACE_SLACK", "compose", "reuse_mask", "same_input"]
