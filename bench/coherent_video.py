@@ -32,6 +32,11 @@ real       the real sequences (folders under --video-dir), no ground truth: flow
            (`flow.consistency_mask`); E per style as above.
 fps        frames per second of the model alone (frames already in memory, blocking per frame)
            at 256² and 512², per-frame vs Net₁, after compilation.
+arbitrary  `styljax video --method arbitrary`: Magenta's arbitrary-style net (the fetched weights) on
+           the stability clips, one line per painting under --styles-dir (first 3): per-frame vs
+           output-space coherence (`styljax.video.blend`) with the exact flow and traceability and
+           with Net₁'s flow net (forward-backward check); `ratio` = coherent / per-frame (goal
+           ≤ 0.5), and `still`: the largest |O_t − O_1| over six identical frames, 8-bit levels.
 memory     `styljax video` on a 300-frame MP4 (the sipi-6.2 sequence back and forth) in a fresh
            process, with --max-frames 30 and 300: peak resident memory (ru_maxrss) and wall time.
 """
@@ -58,7 +63,7 @@ from styljax.nets import stylebank as sb
 from styljax.stores import stylebank_store, video_store
 from styljax.nets import coherent as vn
 
-CASES = ("stability", "still", "motion", "factors", "compare", "perturb", "real", "fps", "memory")
+CASES = ("stability", "still", "motion", "factors", "compare", "perturb", "real", "fps", "memory", "arbitrary")
 # the four held-out motion kinds of the `motion` case (all draws per clip as in training)
 _STILL_CAMERA = dict(static_prob=0.0, max_pan=0.0, pan_accel=0.0, max_zoom=0.0, zoom_accel=0.0,
                      max_rotation=0.0, rotation_accel=0.0, n_objects=(0, 0))
@@ -356,6 +361,66 @@ def case_memory(args, models) -> None:
                 log(summary)
 
 
+def _blend_clip(stylize, frames, flows, masks) -> list:
+    """Coherent outputs of frames (T, 1, H, W, 3): fresh stylizations composed with the previous
+    output where `masks(t, prev_in, x)` (B, H, W) says a pixel is reused (`styljax.video.blend`)."""
+    from styljax.video import blend
+
+    outs = []
+    for t in range(frames.shape[0]):
+        fresh = stylize(frames[t])
+        outs.append(fresh if t == 0 else blend.compose(outs[-1], fresh, flows(t), masks(t)))
+    return outs
+
+
+def case_arbitrary(args, models) -> None:
+    from styljax import methods
+    from styljax.video import blend
+
+    _, _, net, net_cfg, _ = models
+    renderer = methods.get("arbitrary").open_renderer(None)
+    paintings = sorted(image.list_images(args.styles_dir))[:3]
+    clips = _held_out_clips(args)
+    for painting in paintings:
+        v = renderer.painting_vector(painting)
+        stylize = lambda x: renderer.stylize_with(x, {"vector": jnp.asarray(v)})  # noqa: E731
+        acc = {"per_frame": [], "exact_flow": [], "flow_net": [], "drift": []}
+        for c in clips:
+            frames = jnp.asarray(c["frames"])[:, None]
+            fl, tr = jnp.asarray(c["flow"])[:, None], jnp.asarray(c["traceable"])[:, None]
+            per = jnp.stack([stylize(frames[t]) for t in range(frames.shape[0])])
+            acc["per_frame"].append(_clip_error(per, fl, tr))
+            exact = _blend_clip(stylize, frames, lambda t: fl[t],
+                                lambda t: tr[t] * blend.same_input(frames[t - 1], frames[t], fl[t]))
+            acc["exact_flow"].append(_clip_error(jnp.stack(exact), fl, tr))
+            hw = frames.shape[2:4]
+
+            def net_flows(t):
+                p, x = frames[t - 1], frames[t]
+                back = vn.select_zero_flow(p, x, vn.image_flow(vn.predict_flow(net, p, x, net_cfg), hw),
+                                           net_cfg.trace_window)[0]
+                fwd = vn.select_zero_flow(x, p, vn.image_flow(vn.predict_flow(net, x, p, net_cfg), hw),
+                                          net_cfg.trace_window)[0]
+                return back, fwd
+
+            pairs = {t: net_flows(t) for t in range(1, frames.shape[0])}
+            ours = _blend_clip(stylize, frames, lambda t: pairs[t][0],
+                               lambda t: blend.reuse_mask(frames[t - 1], frames[t], *pairs[t]))
+            acc["flow_net"].append(_clip_error(jnp.stack(ours), fl, tr))
+            acc["drift"].append(float(jnp.abs(jnp.stack(ours)[1:] - per[1:]).mean()))
+        r = {k: float(np.mean(a)) for k, a in acc.items()}
+        still_in = jnp.asarray(image.load_image(Path(args.eval_dir) / f"{HELD_OUT[0]}.png", max_side=args.size))[None]
+        zero = jnp.zeros(still_in.shape[:3] + (2,))
+        outs = _blend_clip(stylize, jnp.stack([still_in] * 6), lambda t: zero,
+                           lambda t: blend.reuse_mask(still_in, still_in, zero, zero))
+        still = max(float(jnp.abs(o - outs[0]).max()) for o in outs) * 255
+        emit({"kind": "case", "case": "arbitrary", "painting": Path(painting).name, "clips": len(clips),
+              "frames": args.frames, "size": args.size, **r, "ratio_exact_flow": r["exact_flow"] / r["per_frame"],
+              "ratio_flow_net": r["flow_net"] / r["per_frame"], "still_max_levels": still})
+        log(f"arbitrary {Path(painting).name}: per-frame {r['per_frame']:.5f} exact {r['exact_flow']:.5f} "
+            f"flow net {r['flow_net']:.5f}")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cases", default=",".join(CASES))
@@ -381,7 +446,7 @@ def main(argv=None) -> None:
     for case in args.cases.split(","):
         {"stability": case_stability, "still": case_still, "motion": case_motion, "factors": case_factors,
          "compare": case_compare, "perturb": case_perturb, "real": case_real,
-         "fps": case_fps, "memory": case_memory}[case](args, models)
+         "fps": case_fps, "memory": case_memory, "arbitrary": case_arbitrary}[case](args, models)
 
 
 if __name__ == "__main__":

@@ -62,14 +62,16 @@ def register(sub) -> None:
     g.add_argument("--optimizer", default="lbfgs", help="lbfgs or adam")
     g.add_argument("--steps", default=None, help="steps per scale, e.g. 200,100; photo: stage 1,2 steps (default: per config)")
     g.add_argument("--scales", type=int, default=None,
-                   help="coarse-to-fine scales, halving from --size (default 2; 3 with --style-loss mrf)")
+                   help="coarse-to-fine scales, halving from --size (default 2; 3 with --style-loss mrf; "
+                        "scales under 64 px dropped)")
     g.add_argument("--style-loss", default="gram",
                    help="gram (Gatys et al., the default) or mrf (Li & Wand's patch matching at relu3_1, relu4_1; "
-                        "content relu4_2; 100 steps per scale)")
+                        "content relu4_2, relu3_1 under 320 px; 100 steps per scale)")
     g.add_argument("--init", default="content", help="content, style, noise or an image file")
     g.add_argument("--style-blend", default=None, help="weights of the style images, e.g. 0.7,0.3")
     g.add_argument("--style-scale", type=float, default=1.0, help="style size relative to --size")
-    g.add_argument("--content-weight", type=float, default=None, help="weight of the content loss (default 5)")
+    g.add_argument("--content-weight", type=float, default=None, help="weight of the content loss (default 5, mrf 30; "
+                        "grows below 512 px, see gatys.default_config)")
     g.add_argument("--style-weight", type=float, default=None, help="weight of the style (Gram) loss (default 100)")
     g.add_argument("--tv-weight", type=float, default=None,
                    help="weight of the total-variation smoothness loss (default 100; 0 turns it off)")
@@ -109,15 +111,15 @@ def register(sub) -> None:
 
 def gatys_config(args: argparse.Namespace):
     """The GatysConfig for the flags given, defaults from `GatysConfig`."""
-    from styljax.optimization.gatys import MRF_DEFAULTS, STYLE_LOSSES, GatysConfig, default_steps, halving_sizes
+    from styljax.optimization.gatys import STYLE_LOSSES, default_config
     from styljax.io.image import MIN_SIDE
 
     if args.size < MIN_SIDE:
         raise StyljaxError(f"--size must be at least {MIN_SIDE} px, got {args.size}")
     style_loss = common.check_choice(args.style_loss, STYLE_LOSSES, "style-loss")
-    default = GatysConfig() if style_loss == "gram" else dataclasses.replace(GatysConfig(), **MRF_DEFAULTS)
-    sizes = halving_sizes(args.size, args.scales or (3 if style_loss == "mrf" else 2))
-    steps = common.ints(args.steps, "steps") if args.steps else default_steps(len(sizes), style_loss)
+    default = default_config(args.size, style_loss, args.scales)  # scale-aware: weights and pyramid follow --size
+    sizes = default.sizes
+    steps = common.ints(args.steps, "steps") if args.steps else default.steps_per_scale()
     if len(steps) == 1:
         steps = steps * len(sizes)
     if len(steps) != len(sizes):

@@ -46,8 +46,10 @@ def register(sub) -> None:
     p.add_argument("input", help="a video file (mp4, mov, gif, ...) or a folder of frames")
     p.add_argument("--style", required=True,
                    help="a style of the model, or a linear fusion a:0.7,b:0.3 (--method ruder: a painting file)")
-    p.add_argument("--method", default="net1", choices=("net1", "ruder"),
-                   help="net1: StyleBank + Net1, online (default); ruder: Ruder et al. 2016 optimisation")
+    p.add_argument("--method", default="net1", choices=("net1", "ruder", "arbitrary"),
+                   help="net1: StyleBank + Net1, online (default); ruder: Ruder et al. 2016 optimisation; "
+                        "arbitrary: Magenta's arbitrary-style net on a painting file, made coherent in output "
+                        "space (styljax.video.blend)")
     p.add_argument("--out", required=True, help="output .mp4/.mkv/.webm/.gif, or a folder (ending in /) for PNG frames")
     p.add_argument("--model", default=None,
                    help=f"StyleBank model directory (default: {checkpoints.describe('video')}/{NET1_STYLEBANK})")
@@ -91,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
         raise StyljaxError(f"--max-frames must be >= 1, got {args.max_frames}")
     if args.method == "ruder":
         return run_ruder(args)
+    if args.method == "arbitrary":
+        return run_arbitrary(args)
     model = Path(args.model) if args.model else default_net1() / NET1_STYLEBANK
     params, cfg, manifest = stylebank_store.load_model(model)
     spec = StyleSpec.parse(args.style, sorted(params["banks"]))
@@ -136,6 +140,74 @@ def run(args: argparse.Namespace) -> int:
     # the frames written (side by side: three panels and their labels), not the input's
     print(f"wrote {args.out}: {n} frames {out.shape[1]}x{out.shape[0]} ({mode}) in {wall:.1f} s, "
           f"{n / wall:.2f} fps overall, {steady:.2f} fps after the first frame")
+    return 0
+
+
+def _net1_flows(args, hw):
+    """(prev, cur) -> (backward, forward) image flows from Net₁'s flow net, the zero-flow candidate
+    taken where it explains the pair as well (so a still scene gives exactly zero flow)."""
+    import jax.numpy as jnp
+
+    from styljax.nets import coherent as vn
+    from styljax.stores import video_store
+
+    net1, net_cfg, _ = video_store.load_net1(Path(args.net1) if args.net1 else default_net1())
+
+    def flows(prev, cur):
+        p, c = jnp.asarray(prev)[None], jnp.asarray(cur)[None]
+        back = vn.image_flow(vn.predict_flow(net1, p, c, net_cfg), hw)
+        back, _ = vn.select_zero_flow(p, c, back, net_cfg.trace_window)
+        fwd = vn.image_flow(vn.predict_flow(net1, c, p, net_cfg), hw)
+        fwd, _ = vn.select_zero_flow(c, p, fwd, net_cfg.trace_window)
+        return back, fwd
+
+    return flows
+
+
+def run_arbitrary(args: argparse.Namespace) -> int:
+    """`--method arbitrary`: each frame through the arbitrary-style net, then composed with the
+    previous output warped along the flow where it traces back (`styljax.video.blend`);
+    `--per-frame` writes the fresh stylizations alone."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    from styljax import methods
+    from styljax.imaging import sheets
+    from styljax.render import StyleSpec
+    from styljax.video import blend, frame_io
+
+    renderer = methods.get("arbitrary").open_renderer(args.model)
+    spec = StyleSpec.parse(renderer.prepare_styles(args.style, what="--style"), renderer.styles)
+    if spec.every or spec.regional:
+        raise StyljaxError("--style: a painting, a stored style or a mix a.jpg:0.7,b.jpg:0.3 (not 'all')")
+    style = renderer.style_params(spec)
+    info, frames = frame_io.open_frames(args.input, max_side=args.size, max_frames=args.max_frames)
+    hw = (info.height, info.width)
+    flows = None if args.per_frame else _net1_flows(args, hw)
+    total = info.n_frames if args.max_frames is None or info.n_frames is None else min(info.n_frames, args.max_frames)
+    bar = common.progress(total, "video", disable=args.quiet)
+    prev_in = prev_out = None
+    n, t0 = 0, time.perf_counter()
+    with frame_io.FrameWriter(args.out, args.fps or info.fps) as writer:
+        for frame in frames:
+            x = jnp.asarray(frame, jnp.float32)[None]
+            fresh = renderer.stylize_with(x, style)
+            coherent = fresh
+            if flows is not None and prev_out is not None:
+                back, fwd = flows(prev_in[0], x[0])
+                coherent = blend.compose(prev_out, fresh, back, blend.reuse_mask(prev_in, x, back, fwd))
+            prev_in, prev_out = x, coherent
+            if args.side_by_side:
+                out = sheets.contact_sheet([frame, np.asarray(fresh[0]), np.asarray(coherent[0])], ncols=3,
+                                          labels=["input", "per-frame", "coherent"])
+            else:
+                out = np.asarray(coherent[0])
+            writer.write(out)
+            n += 1
+            bar.update(1)
+    bar.close()
+    wall = time.perf_counter() - t0
+    print(f"wrote {args.out}: {n} frames {hw[1]}x{hw[0]} (arbitrary) in {wall:.1f} s")
     return 0
 
 

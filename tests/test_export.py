@@ -105,6 +105,22 @@ def reference(model_dir: Path, method: str, spec_text: str, x: np.ndarray) -> np
     return np.asarray(r.render(jnp.asarray(x), spec)[spec.tags[0]])
 
 
+def style_cases(names: list[str], style: str) -> tuple[dict, dict]:
+    """Inputs at every size of CASES for an artefact exported with `--style style`, and the `--style`
+    each equals: with `all`, a different mix of the styles `names` (the weight vector input) per case."""
+    inputs, specs = {}, {}
+    for k, c in enumerate(CASES):
+        x = images(*c)
+        if style == "all":
+            w = np.roll(np.array([0.6, 0.4, 0.0], np.float32), k)
+            inputs[f"c{k}"] = [x, w]
+            specs[f"c{k}"] = ",".join(f"{n}:{v}" for n, v in zip(names, w) if v)
+        else:
+            inputs[f"c{k}"] = [x]
+            specs[f"c{k}"] = style
+    return inputs, specs
+
+
 def export_cli(*argv: str) -> int:
     return main(["export", *argv])
 
@@ -396,16 +412,7 @@ def test_onnx_matches_stylize_with_onnxruntime_alone(models, tmp_path, export_en
     meta = ex.read_sidecar(out)
     assert meta["onnx"]["converter"].startswith("jax2onnx")
     names = meta["styles"]
-    inputs, specs = {}, {}
-    for k, c in enumerate(CASES):
-        x = images(*c)
-        if style == "all":
-            w = np.roll(np.array([0.6, 0.4, 0.0], np.float32), k)
-            inputs[f"c{k}"] = [x, w]
-            specs[f"c{k}"] = ",".join(f"{n}:{v}" for n, v in zip(names, w) if v)
-        else:
-            inputs[f"c{k}"] = [x]
-            specs[f"c{k}"] = style
+    inputs, specs = style_cases(names, style)
     got = run_clean("onnx", out, inputs, tmp_path, site=_env_site(export_env))
     for k, c in enumerate(CASES):
         want = reference(tiny_models[method], method, specs[f"c{k}"], inputs[f"c{k}"][0])
@@ -525,16 +532,7 @@ def test_tflite_matches_stylize_with_litert_alone(tiny_models, tmp_path, method,
     assert export_cli("--method", method, "--model", str(tiny_models[method]), "--style", style,
                       "--format", "tflite", "--out", str(out)) == 0
     names = ex.read_sidecar(out)["styles"]
-    inputs, specs = {}, {}
-    for k, c in enumerate(CASES):
-        x = images(*c)
-        if style == "all":
-            w = np.roll(np.array([0.6, 0.4, 0.0], np.float32), k)
-            inputs[f"c{k}"] = [x, w]
-            specs[f"c{k}"] = ",".join(f"{n}:{v}" for n, v in zip(names, w) if v)
-        else:
-            inputs[f"c{k}"] = [x]
-            specs[f"c{k}"] = style
+    inputs, specs = style_cases(names, style)
     got = run_clean("tflite", out, inputs, tmp_path)
     for k, c in enumerate(CASES):
         want = reference(tiny_models[method], method, specs[f"c{k}"], inputs[f"c{k}"][0])

@@ -75,6 +75,39 @@ def test_stylizer_every_style_one_column_each(tiny_models):
     assert not np.array_equal(cols[0], cols[2])
 
 
+@pytest.fixture(scope="module")
+def transform_family_models(tmp_path_factory):
+    """{"johnson": dir, "texture-net": dir}: tiny random single-style models in the shipped layout."""
+    import jax
+
+    from styljax.nets import transform as tr
+    from styljax.nets.texture_net import TextureNetConfig
+    from styljax.stores import texture_store, transform_store
+
+    root = tmp_path_factory.mktemp("family")
+    out = {}
+    for method, cfg, store in (("johnson", tr.TransformConfig.johnson(channels=(4, 8, 8), residual_blocks=1),
+                                transform_store.STORE),
+                               ("texture-net", TextureNetConfig(scales=3, channels=4), texture_store.STORE)):
+        params = tr.init(jax.random.key(2), cfg, ["red"])
+        out[method] = store.save_model(root / method, params, cfg, {"method": method})
+    return out
+
+
+@pytest.mark.parametrize("method", ["johnson", "texture-net"])
+def test_stylizer_opens_every_transform_family_method(transform_family_models, method):
+    """The same callable serves Johnson's and Ulyanov's networks through their registry renderers."""
+    from styljax.runtime.ray import Stylizer, output_column
+
+    st = Stylizer(method, "red", str(transform_family_models[method]), max_batch=2)
+    x = np.random.default_rng(3).integers(0, 256, (2, 128, 128, 3), dtype=np.uint8)  # a bucket's size: no padding
+    col = st({"image": x})[output_column("red")]
+    r = methods.get(method).open_renderer(transform_family_models[method])
+    want = np.asarray(r.render(x.astype(np.float32) / 255, StyleSpec(("red",)))["red"])
+    assert col.shape == (2, 128, 128, 3) and col.dtype == np.uint8
+    assert np.abs(col.astype(np.float32) / 255 - want).max() <= 1 / 255 + 1e-6
+
+
 def test_stylizer_takes_painting_files_for_the_arbitrary_method(tmp_path):
     """`arbitrary` (any painting as the style): the file named in the spec becomes a style of each
     actor's renderer, as in `styljax stylize`, and renders as the renderer renders it."""

@@ -191,3 +191,34 @@ def test_ruder_errors(setup, tmp_path, capsys, extra, needle):
     rc = main(["video", str(setup["frames"]), "--method", "ruder", "--out", str(tmp_path / "o.mp4"), "--quiet"] + extra)
     err = capsys.readouterr().err
     assert rc == 2 and needle in err and "Traceback" not in err
+
+
+def test_arbitrary_method_still_scene_and_motion(tmp_path, capsys):
+    """`--method arbitrary` on a painting file (a random arbitrary-style model, the shipped Net₁'s
+    flow net): six identical frames give identical output; a moving clip writes every frame."""
+    from styljax.io import image
+    from styljax.nets import arbitrary as ar
+    from styljax.stores import arbitrary_store
+
+    cfg = ar.ArbitraryConfig()
+    model = tmp_path / "arb"
+    arbitrary_store.STORE.save_model(model, {**ar.init(jax.random.key(2), cfg), "styles": {}}, cfg,
+                                     {"method": "arbitrary"})
+    painting = tmp_path / "painting.png"
+    image.save_image(painting, skimage.data.coffee()[::8, ::8])
+    still = _still_clip(tmp_path, "still", 48)
+    out = tmp_path / "out"
+    assert main(["video", str(still), "--method", "arbitrary", "--model", str(model), "--style", str(painting),
+                 "--out", str(out) + "/", "--quiet"]) == 0
+    frames = [np.asarray(f) for f in frame_io.open_frames(out)[1]]
+    assert len(frames) == 6 and frames[0].std() > 0.01
+    for f in frames[1:]:
+        np.testing.assert_array_equal(f, frames[0])
+    clip = synthetic.eval_clips([data.as_rgb01(skimage.data.astronaut())], 48, 4, seed=1)[0]
+    moving = tmp_path / "moving"
+    with frame_io.FrameWriter(str(moving) + "/", 10) as w:
+        for f in clip["frames"]:
+            w.write(f)
+    assert main(["video", str(moving), "--method", "arbitrary", "--model", str(model), "--style", str(painting),
+                 "--out", str(tmp_path / "m.gif"), "--quiet"]) == 0
+    assert "4 frames" in capsys.readouterr().out

@@ -32,8 +32,8 @@ from styljax.optimization import optimize
 from styljax.optimization.optimize import Step
 from styljax.nets.vgg import VggWeights
 
-__all__ = ["GatysConfig", "MRF_DEFAULTS", "STYLE_LAYERS", "Step", "default_steps", "finish", "halving_sizes",
-           "initial_image", "iterate", "make_loss", "style_blend", "stylize"]
+__all__ = ["GatysConfig", "MRF_DEFAULTS", "STYLE_LAYERS", "Step", "default_config", "default_steps", "finish",
+           "halving_sizes", "initial_image", "iterate", "make_loss", "style_blend", "stylize"]
 
 
 # relu1_2…relu4_3, equal weights: the style layers tuned for the bundled VGG-16 (also DPST's default)
@@ -45,6 +45,11 @@ STYLE_LOSSES = ("gram", "mrf")
 # and relu4_1 alone are matched by rainbow-coloured high-frequency texture that keeps neither the
 # photo's layout nor the painting's palette (kodim05 <- starry night at 160 px, content weights
 # 1-100); relu2_1 brings the painting's colours and strokes, and content ×30 keeps the riders.
+# Checked against CNNMRF's cnnmrf.lua (issue #34): its pyramid (3 halving scales, both images at
+# the render size, 384 px so 96 px coarsest; 100 steps each), 3×3 patches and style stride 2 are
+# these; its content layer is relu4_1 (VGG-19 module 21, the MRF layer itself) where this keeps
+# relu4_2 at 320 px and up (relu3_1 under: `default_config`), and its weights (content 20, MRF 1e-4
+# a layer) are on another loss normalisation, so they do not carry over (BENCHMARKS.md, #34 item 8).
 MRF_DEFAULTS: dict = dict(
     style_loss="mrf",
     content_layers=(("relu4_2", 1.0),),
@@ -182,6 +187,48 @@ def default_steps(n_scales: int, style_loss: str = "gram") -> tuple[int, ...]:
 def halving_sizes(size: int, n_scales: int) -> tuple[int, ...]:
     """Coarse-to-fine max sides ending at `size`, halving down (at least 16 px; duplicates drop)."""
     return tuple(dict.fromkeys(max(16, size // 2**k) for k in reversed(range(max(1, n_scales)))))
+
+
+# The render side the defaults were tuned at (GatysConfig's weights; MRF_DEFAULTS). At and above it
+# `default_config` gives those settings unchanged; below it the content weight grows.
+REFERENCE_SIDE = 512
+# How fast the content weight grows below REFERENCE_SIDE: weight x (REFERENCE_SIDE / size) ** power.
+# A smaller render has fewer pixels per object, so the same style statistics (a texture's strokes
+# are as many pixels wide at any size) cover more of each object and the loss trades more of the
+# photo away: a bold texture at 160 px kept 0.27 structure with the 512 px weights (issue #34).
+# MRF keeps its weight: its content layer moves instead (MRF_SMALL_CONTENT_LAYERS).
+CONTENT_WEIGHT_POWER = {"gram": 1.0, "mrf": 0.0}
+# MRF's content layer relu4_2 is a 1/8 map: 20 px at 160 px, too coarse to hold the photo's edges
+# (kodim23 <- brick at 160 px kept 0.47 with the weight ×3.2, 0.92 from relu3_1). CNNMRF's content
+# map is 48 px (relu4_1 at its 384 px); below MRF_DEEP_CONTENT_SIDE the 1/4 relu3_1 map is used.
+MRF_DEEP_CONTENT_SIDE = 320
+MRF_SMALL_CONTENT_LAYERS = (("relu3_1", 1.0),)
+# The coarsest scale of a default pyramid: CNNMRF's own is 96 px (384 px over 3 scales). Under 64 px
+# relu4_x maps are under 8 px, a few 3x3 patches; the coarse result is noise that the finer scales
+# start from, so default pyramids stop above it.
+MIN_SCALE_SIDE = 64
+
+
+def default_config(size: int, style_loss: str = "gram", n_scales: int | None = None) -> GatysConfig:
+    """The default settings to render at `size` px (max side), scale-aware.
+
+    Gram: `GatysConfig()`'s; MRF: `MRF_DEFAULTS`. Both over `n_scales` halving scales (default 2 for
+    Gram, 3 for MRF as CNNMRF; scales under MIN_SCALE_SIDE dropped unless `n_scales` is given) with
+    `default_steps`; the Gram content weight × (REFERENCE_SIDE / size) ** CONTENT_WEIGHT_POWER below
+    REFERENCE_SIDE, and MRF's content layer relu3_1 below MRF_DEEP_CONTENT_SIDE, so that small
+    renders keep the photo as 512 px ones do.
+    """
+    if style_loss not in STYLE_LOSSES:
+        raise ValueError(f"style_loss must be one of {STYLE_LOSSES}, got {style_loss!r}")
+    base = GatysConfig() if style_loss == "gram" else dataclasses.replace(GatysConfig(), **MRF_DEFAULTS)
+    sizes = halving_sizes(size, n_scales or (3 if style_loss == "mrf" else 2))
+    if n_scales is None:
+        sizes = tuple(s for s in sizes if s >= MIN_SCALE_SIDE) or sizes[-1:]
+    grow = max(1.0, REFERENCE_SIDE / size) ** CONTENT_WEIGHT_POWER[style_loss]
+    if style_loss == "mrf" and size < MRF_DEEP_CONTENT_SIDE:
+        base = dataclasses.replace(base, content_layers=MRF_SMALL_CONTENT_LAYERS)
+    return dataclasses.replace(base, sizes=sizes, steps=default_steps(len(sizes), style_loss),
+                               content_weight=base.content_weight * grow)
 
 
 def _fit(img: jax.Array, max_side: float) -> jax.Array:

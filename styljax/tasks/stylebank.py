@@ -21,7 +21,6 @@ bit-identical). The shared `styljax.training.train_step` applies it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
@@ -33,8 +32,8 @@ from styljax.imaging import sheets
 from styljax.losses import feature_losses, perceptual
 from styljax.losses.perceptual import PerceptualLoss, jsonable
 from styljax.nets import stylebank as sb
-from styljax.nets.vgg import VggWeights
-from styljax.training import FROZEN, NEW, Group, Trainable, TrainState, schedule
+from styljax.training import NEW, Group, Trainable, TrainState
+from styljax.tasks.base import PerceptualTask
 
 
 StyleBankLoss = PerceptualLoss  # the StyleBank name of the shared objective's config
@@ -88,37 +87,24 @@ def global_norm(tree: Any) -> jax.Array:
     return optax.tree.norm(tree)
 
 
-class StyleBankTask:
-    """Trains a StyleBank model, or the part of it that `trainable` names, with the shared step."""
+class StyleBankTask(PerceptualTask):
+    """Trains a StyleBank model, or the part of it that `trainable` names, with the shared step
+    (arguments: `PerceptualTask`)."""
 
-    def __init__(
-        self,
-        cfg: StyleBankTrainConfig,
-        vgg: VggWeights,
-        styles: Mapping[str, np.ndarray],
-        *,
-        method: str = "stylebank",
-        trainable: Trainable = TRAIN_ALL,
-        new_styles: Sequence[str] = (),
-        init_params: dict | None = None,
-    ):
-        self.name = method
-        self.cfg = cfg
-        self.vgg = vgg
-        self.trainable = trainable
-        self.new_styles = tuple(new_styles)
-        self.learning_rate = schedule(cfg.learning_rate, cfg.decay_every, cfg.decay_rate)
-        self.style_names = tuple(styles)
-        self.style_images = {n: np.asarray(s, np.float32) for n, s in styles.items()}
-        self.start_params = init_params
-        self.trainable_banks = tuple(n for n in self.style_names
-                                     if trainable.group_of(f"banks/{n}/kernel", self.new_styles) != FROZEN)
-        self.train_autoencoder = trainable.group_of("encoder/kernel", self.new_styles) != FROZEN
+    method = "stylebank"
+    default_trainable = TRAIN_ALL
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        cfg, trainable = self.cfg, self.trainable
+        self.style_names = tuple(self.style_images)
+        self.trainable_banks = tuple(n for n in self.style_names if self.trains(f"banks/{n}/kernel"))
+        self.train_autoencoder = self.trains("encoder/kernel")
         if not (self.trainable_banks or cfg.autoencoder_only):
             raise ValueError(f"no bank of {list(self.style_names)} trains under {trainable}")
         identity_layers = tuple(n for n, _ in cfg.identity.content_layers)
         layers = identity_layers if cfg.autoencoder_only else tuple(dict.fromkeys(cfg.loss.layers + identity_layers))
-        self.extract = vgg.extractor(layers)
+        self.extract = self.vgg.extractor(layers)
 
     # --------------------------------------------------------------------------------- the task
     def init_params(self, key: jax.Array) -> dict:

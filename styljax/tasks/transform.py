@@ -11,7 +11,6 @@ shared step (Dumoulin et al.'s fine-tuning, Magenta's `image_stylization_finetun
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -21,8 +20,8 @@ from styljax.imaging import sheets
 from styljax.nets import transform as tr
 from styljax.losses import perceptual
 from styljax.losses.perceptual import PerceptualLoss, jsonable
-from styljax.training import FROZEN, NEW, Group, Trainable, TrainState, schedule
-from styljax.nets.vgg import VggWeights
+from styljax.training import NEW, Group, Trainable, TrainState
+from styljax.tasks.base import PerceptualTask
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,37 +44,24 @@ TRAIN_ALL = Trainable((Group("train", ("net/*", "styles/*")),))
 TRAIN_NEW_STYLES = Trainable((Group("train", ("styles/" + NEW + "/*",)),))
 
 
-class TransformTask:
-    """Trains a transform net with its styles' γ/β, or whatever part of them `trainable` names."""
+class TransformTask(PerceptualTask):
+    """Trains a transform net with its styles' γ/β, or whatever part of them `trainable` names
+    (arguments: `PerceptualTask`)."""
 
-    def __init__(
-        self,
-        cfg: TransformTrainConfig,
-        vgg: VggWeights,
-        styles: Mapping[str, np.ndarray],
-        *,
-        method: str = "cin",
-        trainable: Trainable = TRAIN_ALL,
-        new_styles: Sequence[str] = (),
-        init_params: dict | None = None,
-    ):
-        self.name = method
-        self.cfg = cfg
-        self.vgg = vgg
-        self.trainable = trainable
-        self.new_styles = tuple(new_styles)
-        self.learning_rate = schedule(cfg.learning_rate, cfg.decay_every, cfg.decay_rate)
-        if cfg.identity_style and tr.IDENTITY_STYLE in styles:
+    method = "cin"
+    default_trainable = TRAIN_ALL
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        cfg, trainable = self.cfg, self.trainable
+        if cfg.identity_style and tr.IDENTITY_STYLE in self.style_images:
             raise ValueError(f"{tr.IDENTITY_STYLE!r} is the reserved content-only style; rename that style image")
-        self.style_images = {n: np.asarray(s, np.float32) for n, s in styles.items()}
-        self.style_names = tuple(styles) + ((tr.IDENTITY_STYLE,) if cfg.identity_style else ())
-        self.start_params = init_params
-        self.trainable_styles = tuple(n for n in self.style_names
-                                      if trainable.group_of(f"styles/{n}/gamma", self.new_styles) != FROZEN)
-        self.train_net = trainable.group_of("net/conv/kernel", self.new_styles) != FROZEN
+        self.style_names = tuple(self.style_images) + ((tr.IDENTITY_STYLE,) if cfg.identity_style else ())
+        self.trainable_styles = tuple(n for n in self.style_names if self.trains(f"styles/{n}/gamma"))
+        self.train_net = self.trains("net/conv/kernel")
         if not self.trainable_styles:
             raise ValueError(f"no style of {list(self.style_names)} trains under {trainable}")
-        self.extract = vgg.extractor(cfg.loss.layers)
+        self.extract = self.vgg.extractor(cfg.loss.layers)
 
     def init_params(self, key: jax.Array) -> dict:
         if self.start_params is None:
