@@ -260,7 +260,9 @@ CONFIGS: list[Config] = [
         doc="Ulyanov et al.'s texture network on one painting, beside the shipped Johnson net: the same "
             "render-scale objective (Johnson's x1 style weight), photos and held-out split; the paper's "
             "rate (Adam 1e-2), its 5 scales of 8 channels, instance norm (the follow-up paper).\n"
-            f"  styljax train texture-net --style starry-night.jpg {STYLES.split(' ', 2)[2]} --out OUT",
+            f"  styljax train texture-net --style starry-night.jpg {STYLES.split(' ', 2)[2]} --out OUT\n"
+            "  Held out (starry-night, 12 photos at 512 px, 400 steps): structure 0.42, style distance 0.59, "
+            "12/12 nearest own (Johnson 0.59 / 0.51); the painting's texture over a faint photo: not shipped.",
     ),
     Config(
         "texture-net-tiny", "texture-net",
