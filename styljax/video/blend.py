@@ -13,8 +13,9 @@ import jax.numpy as jnp
 
 from styljax.video import flow as flow_lib
 
-# max |warp(I_{t−1}) − I_t| (0..1, any channel) for a pixel to count as the same scene point
-DEFAULT_TOLERANCE = 0.05
+# max |warp(I_{t−1}) − I_t| (0..1, any channel) for a pixel to count as the same scene point; the
+# flow net's warps resample, so an exact match is too strict
+DEFAULT_TOLERANCE = 0.1
 # β of the forward-backward check, in image px²: Ruder et al.'s 0.5 is for flow at full resolution;
 # the flow net predicts at a quarter of it, so a fraction of its pixel is 4 image px and the slack
 # scales by 4² (at 0.5 the check rejected most correct matches and little output was reused).
