@@ -326,6 +326,32 @@ def test_symbolic_layers_equal_the_fast_forms():
                 assert np.abs(got - want).max() <= 1e-4, (name, fast)
 
 
+def test_stablehlo_failure_before_the_sidecar_keeps_the_previous_pair(models, tmp_path, monkeypatch):
+    """An export over an earlier one that fails after the artefact is written and before its sidecar
+    is (a full disk; issue #36) leaves the earlier artefact and sidecar, still matching, and no
+    temporaries: the two are renamed into place together. (It used to leave the new artefact beside
+    the old sidecar, whose checksum no longer matched.)"""
+    import errno
+
+    from styljax.errors import StyljaxError
+
+    out = tmp_path / "m.shlo"
+    assert export_cli("--method", "stylebank", "--model", str(models["stylebank"]), "--style", "red",
+                      "--format", "stablehlo", "--out", str(out), "--platforms", "cpu") == 0
+    before = out.read_bytes(), ex.sidecar_path(out).read_text()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ex, "sidecar", full_disk)
+    with pytest.raises(StyljaxError, match="No space left on device"):
+        ex.export(ex.Request(method="stylebank", model=str(models["stylebank"]), style="green", fmt="stablehlo",
+                             out=str(out)))
+    assert (out.read_bytes(), ex.sidecar_path(out).read_text()) == before
+    assert ex.read_sidecar(out)["styles"] == ["red"]  # checksum verified
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.shlo", "m.shlo.json"]
+
+
 # ------------------------------------------------------------------------------------------ bad input
 
 

@@ -20,7 +20,7 @@ from styljax.io import image as sim
 from styljax.errors import StyljaxError, TooLarge
 from styljax.imaging.color import preserve_colors, rgb_to_yuv, yuv_to_rgb
 from styljax.imaging.sheets import contact_sheet
-from styljax.io.atomic import atomic_path, atomic_write
+from styljax.io.atomic import atomic_path, atomic_paths, atomic_write
 from styljax.io.image import fit_max_side, list_images, load_image, load_images, save_image
 from styljax.imaging.geometry import resize
 from styljax.imaging.color import preserve_colors as match_luminance
@@ -220,6 +220,23 @@ def test_atomic_write_and_atomic_path(tmp_path: Path) -> None:
     np.testing.assert_array_equal(np.load(npy), np.arange(3))
     assert _temp_leftovers(tmp_path, {"sub", "arr.npy"}) == []
     assert _temp_leftovers(tmp_path / "sub", {"data.bin"}) == []
+
+
+def test_atomic_paths_renames_all_or_none(tmp_path: Path) -> None:
+    """Files that belong together (an artefact and its sidecar) appear only once all are written;
+    a body that fails half-way leaves the previous ones and no temporaries."""
+    art, side = tmp_path / "m.shlo", tmp_path / "m.shlo.json"
+    with atomic_paths(art, side) as (a, s):
+        assert a.suffix == ".shlo" and s.suffix == ".json" and not art.exists() and not side.exists()
+        a.write_bytes(b"one")
+        s.write_text("1")
+    assert (art.read_bytes(), side.read_text()) == (b"one", "1")
+    with pytest.raises(StyljaxError, match="m.shlo: cannot write: No space left"):
+        with atomic_paths(art, side) as (a, s):
+            a.write_bytes(b"two")
+            raise OSError(28, "No space left on device")
+    assert (art.read_bytes(), side.read_text()) == (b"one", "1")
+    assert _temp_leftovers(tmp_path, {"m.shlo", "m.shlo.json"}) == []
 
 
 def test_atomic_path_unwritable_parent(tmp_path: Path) -> None:

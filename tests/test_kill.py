@@ -1,6 +1,7 @@
-"""kill -9 at a random moment (seeded) of every verb that writes: `train` (stylebank, cin, video
-tiny configs, with checkpoints), `add-style`, `styles import|rename|remove`, `stylize` over a
-folder, `video`; then the same command again (tests/killharness.py).
+"""kill -9 at a random moment (seeded) of every verb that writes: `train` (stylebank, cin, johnson,
+texture-net, video tiny configs, with checkpoints), `add-style`, `styles import|rename|remove`,
+`stylize` over a folder, `video`, `export` (StableHLO); then the same command again
+(tests/killharness.py).
 
 After each kill: no partial file under its final name, every model directory loads (or holds its
 previous version), every finished checkpoint restores; the rerun completes and ends bit-identical
@@ -11,6 +12,7 @@ slow one. With $STYLJAX_KILL_TALLY set, each test appends its figures there as a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -90,6 +92,9 @@ def _train_argv(world, verb, out):
     if verb == "train-cin":
         return ["train", "cin", "--config", "tiny", "--styles", r / "styles", "--content-dir", r / "content",
                 "--out", out, "--weights", r / "vgg.npz", *common]
+    if verb in ("train-johnson", "train-texture-net"):  # one painting each
+        return ["train", verb.removeprefix("train-"), "--config", "tiny", "--style", r / "styles" / "dots.png",
+                "--content-dir", r / "content", "--out", out, "--weights", r / "vgg.npz", *common]
     if verb == "train-video":
         return ["train", "video", "--config", "video-tiny", "--model", r / "sb", "--style", "red",
                 "--content-dir", r / "content", "--out", out, *common]
@@ -143,7 +148,7 @@ def _kill_training(world, verb, kills, seed):
     return tally
 
 
-TRAIN_VERBS = ["train-stylebank", "train-cin", "train-video", "add-style"]
+TRAIN_VERBS = ["train-stylebank", "train-cin", "train-johnson", "train-texture-net", "train-video", "add-style"]
 # Each training verb's 5 kills take 1.5-2.5 min on the 2 shared cores (two compiled reference runs,
 # then 6 more): the default suite keeps one, StyleBank's; the others run with the slow tests.
 DEFAULT_TRAIN = [v if v == "train-stylebank" else pytest.param(v, marks=pytest.mark.slow) for v in TRAIN_VERBS]
@@ -278,6 +283,91 @@ def test_kill_outputs(world, verb):
 @pytest.mark.parametrize("verb", ["stylize", "video"])
 def test_kill_outputs_slow(world, verb):
     assert _kill_outputs(world, verb, SLOW_KILLS, seed=1).tried == SLOW_KILLS
+
+
+# ------------------------------------------------------------------------------- export
+EXPORT_FILE = "red.shlo"
+# The one sidecar field that differs between two uninterrupted exports: the clock. The artefact's
+# bytes do not (jax.export serializes the same lowering to the same bytes), nor do the other fields.
+EXPORT_CLOCK = ("exported_at",)
+
+
+def _export_argv(world, out):
+    r = world["root"]
+    return ["export", "--method", "stylebank", "--model", r / "sb", "--style", "red", "--format", "stablehlo",
+            "--out", out / EXPORT_FILE, "--platforms", "cpu"]
+
+
+def _export_state(out):
+    """(artefact bytes or None, sidecar or None, problems): under their final names the artefact
+    deserializes, the sidecar parses, and they come as a pair whose checksum and size match."""
+    from jax import export
+
+    art, side = out / EXPORT_FILE, out / f"{EXPORT_FILE}.json"
+    data = meta = None
+    problems = []
+    if art.exists():
+        data = art.read_bytes()
+        try:
+            export.deserialize(bytearray(data))
+        except Exception as e:  # noqa: BLE001 - any failure is the finding
+            problems.append(f"{art}: does not deserialize: {type(e).__name__}: {str(e)[:200]}")
+    if side.exists():
+        try:
+            meta = json.loads(side.read_text())
+        except ValueError as e:
+            problems.append(f"{side}: {type(e).__name__}: {str(e)[:200]}")
+    if meta is not None and data is None:
+        problems.append(f"{side}: describes {EXPORT_FILE}, which is not there")
+    elif meta is not None and (meta.get("sha256") != hashlib.sha256(data).hexdigest() or meta.get("bytes") != len(data)):
+        problems.append(f"{side}: its checksum or size is not {EXPORT_FILE}'s")
+    elif meta is None and data is not None and not problems:
+        problems.append(f"{art}: there, its sidecar not")
+    return data, meta, problems
+
+
+def _stable(meta: dict) -> dict:
+    return {k: v for k, v in meta.items() if k not in EXPORT_CLOCK}
+
+
+def _kill_export(world, kills, seed):
+    server, root = world["server"], world["root"]
+    refs = [root / f"export-ref{i}" for i in range(2)]
+    for ref in refs:
+        r = server.run(_export_argv(world, ref))
+        assert r.rc == 0, r.log
+    (want, want_meta, p0), (data1, meta1, p1) = _export_state(refs[0]), _export_state(refs[1])
+    assert not p0 + p1 and want is not None
+    assert data1 == want and _stable(meta1) == _stable(want_meta), "two uninterrupted exports differ"
+    rng = random.Random(seed)
+    tally = Tally("export")
+    for ep in range((kills + EPISODE - 1) // EPISODE):
+        out = root / f"export-s{seed}-ep{ep}"
+        for _ in range(min(EPISODE, kills - ep * EPISODE)):
+            run = server.run(_export_argv(world, out), kill_after=rng.uniform(0, r.seconds))
+            problems = _export_state(out)[2] + partial_files(out)
+            if not run.killed and run.rc != 0:
+                problems.append(f"rc {run.rc}: {run.log[-500:]}")
+            tally.record(run, problems)
+        final = server.run(_export_argv(world, out))
+        assert final.rc == 0, final.log
+        data, meta, problems = _export_state(out)
+        assert not problems, problems
+        assert data == want, "the rerun's artefact is not the uninterrupted export's"
+        assert _stable(meta) == _stable(want_meta), "the rerun's sidecar is not the uninterrupted export's"
+    _tally(tally)
+    assert not tally.problems, tally.problems
+    return tally
+
+
+@pytest.mark.slow  # two reference exports and 6 more: over a minute on the shared cores
+def test_kill_export(world):
+    assert _kill_export(world, KILLS, seed=0).tried == KILLS
+
+
+@pytest.mark.slow
+def test_kill_export_slow(world):
+    assert _kill_export(world, SLOW_KILLS, seed=1).tried == SLOW_KILLS
 
 
 # ------------------------------------------------------------------------------- a full disk

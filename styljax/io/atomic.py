@@ -48,25 +48,48 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     ``path`` is left untouched and the exception propagates; an OSError (from creating the
     temporary file, the body or the rename) becomes a StyljaxError naming ``path``.
     """
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix, delete=False
-        ) as tmp_file:
-            tmp = Path(tmp_file.name)
-        os.chmod(tmp, 0o666 & ~_umask())
-    except OSError as e:
-        raise StyljaxError(f"{path}: cannot write: {e.strerror or e}") from e
-    try:
+    with atomic_paths(path) as (tmp,):
         yield tmp
-        fsync_path(tmp)  # the data is on disk before the name points at it (a crash never shows an empty file)
-        os.replace(tmp, path)
-        fsync_path(path.parent)  # and the new name itself survives a crash
+
+
+@contextlib.contextmanager
+def atomic_paths(*paths: PathLike) -> Iterator[list[Path]]:
+    """`atomic_path` for files that belong together (an artefact and the sidecar that holds its
+    checksum): yield a temporary path for each; once the body has written them all, every one is
+    fsync'd and they are renamed onto ``paths`` in order, back to back, and their directories
+    fsync'd. If the body raises (a full disk while writing the second file), none is renamed and
+    the old files stay as they were. A kill can still fall between two renames (an instant), so a
+    reader that needs the files to agree checks them (the sidecar's checksum).
+    """
+    paths = [Path(p) for p in paths]
+    tmps: list[Path] = []
+    current = paths[0]
+    try:
+        for current in paths:
+            current.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(
+                dir=current.parent, prefix=f".{current.name}.", suffix=current.suffix, delete=False
+            ) as tmp_file:
+                tmps.append(Path(tmp_file.name))
+            os.chmod(tmps[-1], 0o666 & ~_umask())
+    except OSError as e:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        raise StyljaxError(f"{current}: cannot write: {e.strerror or e}") from e
+    current = paths[0]  # the file an OSError of the body is reported against
+    try:
+        yield tmps
+        for current, tmp in zip(paths, tmps):
+            fsync_path(tmp)  # the data is on disk before the name points at it (a crash never shows an empty file)
+        for current, tmp in zip(paths, tmps):
+            os.replace(tmp, current)
+        for folder in dict.fromkeys(p.parent for p in paths):
+            fsync_path(folder)  # and the new names themselves survive a crash
     except BaseException as e:
-        tmp.unlink(missing_ok=True)
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
         if isinstance(e, OSError):
-            raise StyljaxError(f"{path}: cannot write: {e.strerror or e}") from e
+            raise StyljaxError(f"{current}: cannot write: {e.strerror or e}") from e
         raise
 
 

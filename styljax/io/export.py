@@ -274,11 +274,16 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def sidecar(req: Request, method, renderer, spec, program: Program, path: Path, details: dict) -> dict:
-    """The JSON written next to an artefact: styles, input convention, sizes, checksum, versions."""
+def sidecar(req: Request, method, renderer, spec, program: Program, path: Path, details: dict,
+            written: Path | None = None) -> dict:
+    """The JSON written next to an artefact: styles, input convention, sizes, checksum, versions.
+    `written`: the file whose checksum and size it gives, if not `path` (the artefact's temporary,
+    before it is renamed into place)."""
     import jax
 
     from styljax import __version__
+
+    written = path if written is None else written
 
     def describe(i: Input) -> dict:
         fixed = {"batch": req.batch, "height": req.height, "width": req.width}
@@ -288,8 +293,8 @@ def sidecar(req: Request, method, renderer, spec, program: Program, path: Path, 
     return {
         "format": req.fmt,
         "file": path.name,
-        "sha256": sha256(path),
-        "bytes": path.stat().st_size,
+        "sha256": sha256(written),
+        "bytes": written.stat().st_size,
         "method": method.name,
         "model": str(req.model) if req.model else f"shipped {method.name} model",
         "style": req.style,
@@ -337,11 +342,6 @@ def export_stablehlo(req: Request) -> list[Path]:
         with layers.symbolic_fast_forms():  # the convs XLA:CPU runs fast, as on the JAX path
             exported = export.export(jax.jit(program.fn), platforms=tuple(req.platforms))(
                 *input_specs(program, req, min_side(method, renderer)))
-        data = exported.serialize()
-        from styljax.io.atomic import atomic_path
-
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(bytes(data))
         details = {"stablehlo": {
             "load": "jax.export.deserialize(bytearray(open(FILE, 'rb').read())).call(*inputs)",
             "calling_convention_version": exported.calling_convention_version,
@@ -350,7 +350,15 @@ def export_stablehlo(req: Request) -> list[Path]:
             "needs": "jax (and flatbuffers, which jax's deserialization imports)",
             "compatibility": STABLEHLO_COMPATIBILITY,
         }}
-        _write_json(sidecar_path(path), sidecar(req, method, renderer, spec, program, path, details))
+        # The artefact and its sidecar are renamed into place together, once both are written: a
+        # failed or killed export leaves the previous pair (or none), not an artefact beside a
+        # sidecar that describes another one (but for the instant between the two renames).
+        from styljax.io.atomic import atomic_paths
+
+        with atomic_paths(path, sidecar_path(path)) as (tmp, side_tmp):
+            tmp.write_bytes(bytes(exported.serialize()))
+            meta = sidecar(req, method, renderer, spec, program, path, details, written=tmp)
+            side_tmp.write_text(json.dumps(meta, indent=2) + "\n")
         written.append(path)
     return written
 
