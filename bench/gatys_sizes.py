@@ -25,7 +25,6 @@ import argparse
 import ast
 import dataclasses
 import time
-from pathlib import Path
 
 import numpy as np
 

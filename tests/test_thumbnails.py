@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 
 from styljax.infer import serve_app, thumbnails
