@@ -16,7 +16,10 @@ threads' timing: often none on a busy machine, one per array on an idle one). Th
 results it drops belong to the step that failed, which is reported once as a `StyljaxError` and
 never becomes a checkpoint. `save` installs a hook that drops exactly that report (a RuntimeError
 "Event loop is closed" raised in `call_soon_threadsafe`, reported from a thread Python did not
-start, with no object) and passes everything else to the hook it replaced.
+start, with no object) and passes everything else to the hook it replaced. The same closed loop
+can leave orbax's gathered writes with an exception nobody retrieved; asyncio logs that (with a
+traceback) when the future is collected, and a filter on the `asyncio` logger drops exactly those
+reports of orbax's writes.
 """
 
 from __future__ import annotations
@@ -54,7 +57,31 @@ def _late_write_result(u) -> bool:
     return names[:1] == ["call_soon_threadsafe"]
 
 
+def _unretrieved_write_error(record: logging.LogRecord) -> bool:
+    """Whether an `asyncio` log record is the "exception was never retrieved" report of a future
+    that orbax gathered its writes into, failed with the error the failed save reports once."""
+    if "exception was never retrieved" not in record.getMessage().split("\n", 1)[0]:
+        return False
+    exc = record.exc_info[1] if record.exc_info else None
+    if not isinstance(exc, (OSError, ValueError, RuntimeError)):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        if "orbax" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+class _DropUnretrievedWriteErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _unretrieved_write_error(record)
+
+
 def _install_late_write_filter() -> None:
+    asyncio_log = logging.getLogger("asyncio")
+    if not any(isinstance(f, _DropUnretrievedWriteErrors) for f in asyncio_log.filters):
+        asyncio_log.addFilter(_DropUnretrievedWriteErrors())
     previous = sys.unraisablehook
     if getattr(previous, "_styljax_late_writes", False):
         return
