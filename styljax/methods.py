@@ -123,7 +123,13 @@ class Method:
         """
         from styljax.io import magenta
 
-        path = magenta.resolve_model(path) if path is not None else self.default_model_path()
+        if path is None:
+            path = self.default_model_path()
+            if not self.default_model_cache and not (path / "manifest.json").is_file():
+                raise StyljaxError(f"{path}: no shipped {self.name} model; train one (`styljax train {self.name} "
+                                   f"--help`) and give it with --model")
+        else:
+            path = magenta.resolve_model(path)
         return self._load("renderer")(path, self.name)
 
     def open_store(self):

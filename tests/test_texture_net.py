@@ -106,3 +106,11 @@ def test_fixed_noise_is_jax_random_uniform_bit_for_bit(seed):
         want = jax.random.uniform(jax.random.key(seed), (1, h, w, c), jnp.float32)
         np.testing.assert_array_equal(np.asarray(fixed_noise(seed, h, w, c)), np.asarray(want))
         np.testing.assert_array_equal(np.asarray(jax.jit(lambda: fixed_noise(seed, h, w, c))()), np.asarray(want))
+
+
+def test_no_shipped_model_says_how_to_get_one(files, tmp_path, capsys):
+    assert not (methods.get("texture-net").default_model_path() / "manifest.json").exists()
+    assert main(["stylize", "--method", "texture-net", "--style", "dots", str(files / "content" / "p0.png"),
+                 "--out", str(tmp_path / "o.png")]) == 2
+    err = capsys.readouterr().err
+    assert "no shipped texture-net model" in err and "styljax train texture-net" in err and len(err.splitlines()) == 1
