@@ -132,3 +132,30 @@ def test_failed_checkpoint_write_is_one_line_each(tmp_path):
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
     assert len(lines) == 3 and all("not written" in l and "the last complete checkpoint is step 3" in l for l in lines), lines
     assert checkpoint.manager(tmp_path / "ckpt").all_steps() == [3]
+
+
+UNAWAITED = """
+import gc
+from styljax.io import checkpoint
+
+def serialize():
+    async def write_fragment(): pass
+    async def other_write(): pass
+    return write_fragment(), other_write()
+
+checkpoint._install_late_write_filter()
+coros = serialize()
+del coros
+gc.collect()
+"""
+
+
+def test_an_abandoned_orbax_write_coroutine_is_not_reported_and_others_are():
+    """A failed save can leave orbax's per-fragment write coroutines never started; Python's warning
+    for each (often at exit, after the run's one line) is dropped, and only that warning."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", UNAWAITED], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "other_write' was never awaited" in run.stderr and "write_fragment" not in run.stderr, run.stderr

@@ -19,7 +19,9 @@ never becomes a checkpoint. `save` installs a hook that drops exactly that repor
 start, with no object) and passes everything else to the hook it replaced. The same closed loop
 can leave orbax's gathered writes with an exception nobody retrieved; asyncio logs that (with a
 traceback) when the future is collected, and a filter on the `asyncio` logger drops exactly those
-reports of orbax's writes.
+reports of orbax's writes. The gather can also leave some of its per-fragment coroutines
+(`write_fragment`) never started; Python warns of each when it is collected, often at exit, after
+the one line; a warnings filter drops exactly that warning.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +81,12 @@ class _DropUnretrievedWriteErrors(logging.Filter):
         return not _unretrieved_write_error(record)
 
 
+# The warning Python gives when orbax's abandoned per-fragment write coroutine is collected.
+_UNAWAITED_WRITE = r"coroutine '.*\.write_fragment' was never awaited"
+
+
 def _install_late_write_filter() -> None:
+    warnings.filterwarnings("ignore", message=_UNAWAITED_WRITE, category=RuntimeWarning)
     asyncio_log = logging.getLogger("asyncio")
     if not any(isinstance(f, _DropUnretrievedWriteErrors) for f in asyncio_log.filters):
         asyncio_log.addFilter(_DropUnretrievedWriteErrors())
