@@ -108,3 +108,43 @@ def test_identity_style_trains_on_content_alone(vgg_w, batches):
     assert float(after_id["content"]) < float(after_a["content"])
     with pytest.raises(ValueError, match="reserved"):
         TransformTask(cfg, vgg_w, _styles(["a", tr.IDENTITY_STYLE]))
+
+
+def test_identity_pixel_term_and_residual_anchor(vgg_w, batches):
+    """The pixel term counts the identity style's images alone, after the tone restore strength 0
+    applies; the anchor is the mean squared γ/β gap of the painted styles' residual-first norms to
+    the identity's, and training closes it while the identity's pixel error falls."""
+    import dataclasses
+
+    model = dataclasses.replace(CIN.model, restore_tone=True)
+    cfg = dataclasses.replace(CIN, model=model, identity_style=True, identity_pixel_weight=10.0, anchor_weight=500.0,
+                              anchor_norms=("res1a",))
+    task = TransformTask(cfg, vgg_w, _styles(["a", "b"]))
+    state, consts = training.init_state(task, jax.random.key(0)), task.constants()
+    styles = jax.tree.map(jnp.asarray, state.params["styles"])
+    styles["a"]["res1a"]["scale"] = styles["a"]["res1a"]["scale"] + 0.5  # a gap of 0.5 in one of a's leaves
+    params = {**state.params, "styles": styles}
+    x = jnp.asarray(batches[0]["image"], jnp.float32)
+    _, parts = task.perceptual_loss(params, x, jnp.asarray([2, 0], jnp.int32), consts)
+    out = tr.stylize_with(params, x[:1], params["styles"][tr.IDENTITY_STYLE], model)
+    from styljax.nets.strength import restore_tone
+    want = 10.0 * float(jnp.mean(jnp.square(restore_tone(out, x[:1]) - x[:1]))) / 2  # one of two images
+    assert float(parts["pixel"]) == pytest.approx(want, rel=1e-5)
+    assert float(parts["anchor"]) == pytest.approx(500.0 * 0.25, rel=1e-5)
+    _, painted = task.perceptual_loss(params, x, jnp.asarray([0, 1], jnp.int32), consts)
+    assert float(painted["pixel"]) == 0.0
+    start_px = float(task.perceptual_loss(params, x, jnp.asarray([2, 2], jnp.int32), consts)[1]["pixel"])
+    trained = {}
+    for weight in (0.0, cfg.anchor_weight):  # the same start and batches, with and without the anchor
+        t = TransformTask(dataclasses.replace(cfg, anchor_weight=weight), vgg_w, _styles(["a", "b"]))
+        st = training.init_state(t, jax.random.key(0)).replace(params=params)
+        step = jax.jit(functools.partial(training.train_step, t))
+        for s in range(12):
+            st, _ = step(st, batches[s % 2], consts)
+        trained[weight] = st.params
+    gap = {w: float(task._anchor_distance(p["styles"])) for w, p in trained.items()}
+    assert gap[cfg.anchor_weight] < 0.9 * gap[0.0], gap
+    _, after = task.perceptual_loss(trained[cfg.anchor_weight], x, jnp.asarray([2, 2], jnp.int32), consts)
+    assert float(after["pixel"]) < start_px
+    with pytest.raises(ValueError, match="identity_style"):
+        TransformTask(dataclasses.replace(cfg, identity_style=False), vgg_w, _styles(["a"]))

@@ -223,6 +223,17 @@ CONFIGS: list[Config] = [
     ),
     *_transform_render_stages("cin", TransformConfig.cin(), style_weight=2.0),
     Config(
+        "cin-render-clean", "cin",
+        TransformTrainConfig(model=TransformConfig.cin(restore_tone=True), loss=dataclasses.replace(RENDER_LOSS, style_weight=1.5),
+                             learning_rate=5e-4, decay_every=1000, identity_style=True,
+                             identity_pixel_weight=2e4, anchor_weight=50.0),
+        steps=300, sample_every=100, **RENDER_GEOMETRY,
+        doc="Stage 4 (issue #31 item 4, #34 item 2), --init the shipped model: render-soft's objective plus a "
+            "pixel term on the identity style (tones restored, as strength 0 renders it) and a pull of every "
+            "painting's residual-first γ/β toward the identity's, the norms that switch CIN's streaks on.\n"
+            f"  styljax train cin-render-clean --init checkpoints/cin {STYLES} --out OUT",
+    ),
+    Config(
         "cin-add-style", "cin",
         TransformTrainConfig(model=TransformConfig.cin(), loss=KODAK_LOSS, learning_rate=1e-2, decay_every=400),
         trainable=trt.TRAIN_NEW_STYLES, steps=300, batch_size=4, crop=160, short_side=192, exclude=HELD_OUT,

@@ -18,6 +18,7 @@ import numpy as np
 
 from styljax.imaging import sheets
 from styljax.nets import transform as tr
+from styljax.nets.strength import restore_tone
 from styljax.losses import perceptual
 from styljax.losses.perceptual import PerceptualLoss, jsonable
 from styljax.training import NEW, Group, Trainable, TrainState
@@ -30,6 +31,14 @@ class TransformTrainConfig:
       identity_style: also train the reserved `identity` style (`tr.IDENTITY_STYLE`) on the content
         and TV terms alone, beside the painted ones: the γ/β that reproduce the photo through the
         same net, which strength 0 interpolates toward (`styljax.nets.strength`).
+      identity_pixel_weight: weight of the pixel term w·‖tone(O) − I‖² on the images the identity
+        style renders, `tone` the model's `restore_tone` at strength 0 when it has one: VGG terms
+        alone let the identity path drift in tone and fine detail (18 dB); strength 0 is meant to
+        give the photo back.
+      anchor_weight: weight of λ Σ_s Σ_n mean((γ_s,n − γ_id,n)² + (β_s,n − β_id,n)²) over the
+        painted styles s and the norms n of `anchor_norms`, the identity's γ/β held fixed in it:
+        the trained form of `tr.toward_in`, which keeps the residual blocks' first norms, where
+        CIN's streaks are switched on, near the identity style's.
     """
 
     model: tr.TransformConfig = tr.TransformConfig.cin()
@@ -38,6 +47,9 @@ class TransformTrainConfig:
     decay_every: int = 1000
     decay_rate: float = 0.8
     identity_style: bool = False
+    identity_pixel_weight: float = 0.0
+    anchor_weight: float = 0.0
+    anchor_norms: tuple[str, ...] = tr.RESIDUAL_FIRST_NORMS
 
 
 TRAIN_ALL = Trainable((Group("train", ("net/*", "styles/*")),))
@@ -59,6 +71,8 @@ class TransformTask(PerceptualTask):
         self.style_names = tuple(self.style_images) + ((tr.IDENTITY_STYLE,) if cfg.identity_style else ())
         self.trainable_styles = tuple(n for n in self.style_names if self.trains(f"styles/{n}/gamma"))
         self.train_net = self.trains("net/conv/kernel")
+        if (cfg.identity_pixel_weight or cfg.anchor_weight) and not cfg.identity_style:
+            raise ValueError("identity_pixel_weight and anchor_weight need identity_style")
         if not self.trainable_styles:
             raise ValueError(f"no style of {list(self.style_names)} trains under {trainable}")
         self.extract = self.vgg.extractor(cfg.loss.layers)
@@ -95,7 +109,27 @@ class TransformTask(PerceptualTask):
         """The perceptual loss of a batch, image j rendered with style `style_names[ids[j]]`."""
         per_image = jax.tree.map(lambda x: x[ids], tr.stack_styles(params["styles"], self.style_names))  # (B, C)
         out = tr.stylize_with(params, images, per_image, self.cfg.model)
-        return perceptual.perceptual_loss(self.extract, self.cfg.loss, consts, out, images, ids)
+        total, parts = perceptual.perceptual_loss(self.extract, self.cfg.loss, consts, out, images, ids)
+        if self.cfg.identity_pixel_weight:
+            parts["pixel"] = self.cfg.identity_pixel_weight * self._identity_pixel_error(out, images, ids)
+            total = total + parts["pixel"]
+        if self.cfg.anchor_weight:
+            parts["anchor"] = self.cfg.anchor_weight * self._anchor_distance(params["styles"])
+            total = total + parts["anchor"]
+        return total, parts
+
+    def _identity_pixel_error(self, out: jax.Array, images: jax.Array, ids: jax.Array) -> jax.Array:
+        """Mean over the batch of ‖tone(O_j) − I_j‖² (per-pixel mean), counted for the identity's images."""
+        if self.cfg.model.restore_tone:
+            out = restore_tone(out, images)
+        is_identity = (ids == self.style_names.index(tr.IDENTITY_STYLE)).astype(jnp.float32)
+        return jnp.mean(jnp.mean(jnp.square(out - images), axis=(1, 2, 3)) * is_identity)
+
+    def _anchor_distance(self, styles: dict) -> jax.Array:
+        neutral = jax.lax.stop_gradient(styles[tr.IDENTITY_STYLE])
+        painted = [n for n in self.style_names if n != tr.IDENTITY_STYLE]
+        return sum(jnp.mean(jnp.square(styles[s][n][k] - neutral[n][k]))
+                   for s in painted for n in self.cfg.anchor_norms for k in ("scale", "bias"))
 
     def phase_groups(self, phase: int) -> None:
         return None
