@@ -53,7 +53,7 @@ def run_add_style(args: argparse.Namespace) -> int:
 
 def _refine(args: argparse.Namespace, model, vector: np.ndarray) -> np.ndarray:
     """The vector optimised alone (`styljax.optimization.arbitrary_refine`) on the first two photos of
-    --content-dir that are not held out (--exclude, default the benchmarks' `HELD_OUT`), else on
+    --content-dir that are not held out (the benchmarks' `HELD_OUT`, and --exclude), else on
     scikit-image's; prints the style distance on those crops before and after."""
     import dataclasses
 
@@ -69,7 +69,7 @@ def _refine(args: argparse.Namespace, model, vector: np.ndarray) -> np.ndarray:
         raise StyljaxError(f"--refine needs steps >= 1, crop >= 16 and lr > 0 (got {rcfg.steps}, {rcfg.crop}, {rcfg.learning_rate})")
     count = len(refine.DEFAULT_PHOTOS)
     if args.content_dir:
-        held = set(args.exclude.split(",")) if args.exclude else set(HELD_OUT)
+        held = set(HELD_OUT) | set(filter(None, (args.exclude or "").split(",")))  # never the benchmarks' photos
         paths = [p for d in args.content_dir for p in image.list_images(d) if p.stem not in held][:count]
         if not paths:
             raise StyljaxError(f"--content-dir {' '.join(args.content_dir)}: no photos to refine on (held out: {', '.join(sorted(held))})")

@@ -16,9 +16,9 @@ user's render would be measured:
 
 and the optimiser is Adam for a fixed number of steps (one value-and-gradient each, no line
 search), keeping the best vector seen, so the cost is known in advance and the result never scores
-worse than the start on this objective. All steps run in one compiled program, compiled once per
-(model config, `RefineConfig`, photo count) and cached in memory (and on disk when the persistent
-compilation cache is on).
+worse than the start on this objective. The step is compiled once per (model config,
+`RefineConfig`, photo count) and cached in memory (and on disk when the persistent compilation
+cache is on).
 
 The refinement's photos are the caller's: never the photos a benchmark holds out.
 """
@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from styljax.evaluation import metrics
 from styljax.nets import arbitrary as ar
 
 CONTENT_LAYER = "relu4_2"
@@ -57,8 +58,8 @@ class RefineConfig:
     learning_rate: float = 0.03
     crop: int = 160
     render_side: int = 512
-    style_size: int = 384
-    style_layers: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+    style_size: int = metrics.STYLE_SIZE
+    style_layers: tuple[str, ...] = metrics.STYLE_LAYERS
     content_weight: float = 0.1
 
     @property
@@ -94,8 +95,6 @@ def refine_photos(images: Sequence[np.ndarray], rcfg: RefineConfig = RefineConfi
 
 def painting_grams(vgg, painting: np.ndarray, rcfg: RefineConfig = RefineConfig()) -> dict:
     """The painting's Grams as `StyleDistance` computes them (its longer side at `style_size`)."""
-    from styljax.evaluation import metrics
-
     return metrics.StyleDistance(vgg, rcfg.style_layers, rcfg.style_size).grams(painting)
 
 
@@ -112,7 +111,10 @@ def _relative_style(feats: Mapping, targets: Mapping, layers: Sequence[str]) -> 
 
 @functools.lru_cache(maxsize=8)
 def _program(cfg: ar.ArbitraryConfig, rcfg: RefineConfig, depth: int, convention):
-    """The jitted refinement: (params, vgg params, v0, photos, targets) -> (best v, info)."""
+    """(content, step), both jitted: `content(vgg params, photos)` the photos' relu4_2 features and
+    their scale, once; `step(carry, params, vgg params, photos, targets, content)` one Adam step
+    (one value-and-gradient), tracking the best vector and the first value. A Python loop over the
+    one compiled step: the same steps in a `lax.fori_loop` ran slower on CPU."""
     import optax
 
     from styljax.nets import vgg as vgg_lib
@@ -120,40 +122,39 @@ def _program(cfg: ar.ArbitraryConfig, rcfg: RefineConfig, depth: int, convention
     layers = tuple(dict.fromkeys((*rcfg.style_layers, CONTENT_LAYER)))
     extract = vgg_lib.VggWeights({}, depth, convention).extractor(layers)
     side = rcfg.feature_side
+    opt = optax.adam(rcfg.learning_rate)
 
     def shrink(x):
         return jax.image.resize(x, (x.shape[0], side, side, 3), "linear", antialias=True)
 
-    def run(params, vgg_params, v0, photos, targets):
-        content = jax.lax.stop_gradient(extract(vgg_params, shrink(photos))[CONTENT_LAYER])
-        content_scale = jnp.maximum(jnp.mean(content * content), 1e-30)
+    def content(vgg_params, photos):
+        f = extract(vgg_params, shrink(photos))[CONTENT_LAYER]
+        return f, jnp.maximum(jnp.mean(f * f), 1e-30)
 
-        def objective(v):
-            feats = extract(vgg_params, shrink(ar.transform(params, photos, v, cfg)))
-            style = jnp.mean(_relative_style(feats, targets, rcfg.style_layers))
-            cont = jnp.mean(jnp.square(feats[CONTENT_LAYER] - content)) / content_scale
-            return style + rcfg.content_weight * cont, (style, cont)
+    def objective(v, params, vgg_params, photos, targets, content):
+        feats = extract(vgg_params, shrink(ar.transform(params, photos, v, cfg)))
+        style = jnp.mean(_relative_style(feats, targets, rcfg.style_layers))
+        cont = jnp.mean(jnp.square(feats[CONTENT_LAYER] - content[0])) / content[1]
+        return style + rcfg.content_weight * cont, (style, cont)
 
-        grad_fn = jax.value_and_grad(objective, has_aux=True)
-        opt = optax.adam(rcfg.learning_rate)
+    grad_fn = jax.value_and_grad(objective, has_aux=True)
 
-        def step(_, carry):
-            v, state, best_v, best, first = carry
-            (value, parts), g = grad_fn(v)
-            now = (value, *parts)
-            first = jax.tree.map(lambda new, old: jnp.where(jnp.isinf(old), new, old), now, first)
-            better = value < best[0]
-            best_v = jnp.where(better, v, best_v)
-            best = jax.tree.map(lambda new, old: jnp.where(better, new, old), now, best)
-            updates, state = opt.update(g, state, v)
-            return optax.apply_updates(v, updates), state, best_v, best, first
+    def step(carry, *args):
+        v, state, best_v, best, first = carry
+        (value, parts), g = grad_fn(v, *args)
+        now = (value, *parts)
+        first = jax.tree.map(lambda new, old: jnp.where(jnp.isinf(old), new, old), now, first)
+        better = value < best[0]
+        best_v = jnp.where(better, v, best_v)
+        best = jax.tree.map(lambda new, old: jnp.where(better, new, old), now, best)
+        updates, state = opt.update(g, state, v)
+        return optax.apply_updates(v, updates), state, best_v, best, first
 
+    def init(v0):
         inf = jnp.asarray(jnp.inf, jnp.float32)
-        init = (v0, opt.init(v0), v0, (inf, inf, inf), (inf, inf, inf))
-        *_, best_v, best, first = jax.lax.fori_loop(0, rcfg.steps, step, init)
-        return best_v, first, best
+        return v0, opt.init(v0), v0, (inf, inf, inf), (inf, inf, inf)
 
-    return jax.jit(run)
+    return jax.jit(content), jax.jit(step), init
 
 
 def refine_vector(params: Mapping, cfg: ar.ArbitraryConfig, vector, photos, painting, vgg,
@@ -180,9 +181,13 @@ def refine_vector(params: Mapping, cfg: ar.ArbitraryConfig, vector, photos, pain
         raise ValueError(f"photos must be (N, {rcfg.crop}, {rcfg.crop}, 3) crops (refine_photos), got {photos.shape}")
     targets = painting if isinstance(painting, Mapping) else painting_grams(vgg, painting, rcfg)
     targets = {l: jnp.asarray(targets[l], jnp.float32) for l in rcfg.style_layers}
-    run = _program(cfg, rcfg, vgg.depth, vgg.convention)
-    v, first, best = run(params, vgg_lib.with_transposed_kernels(vgg.params), jnp.asarray(vector, jnp.float32),
-                         photos, targets)
+    content_fn, step, init = _program(cfg, rcfg, vgg.depth, vgg.convention)
+    vgg_params = vgg_lib.with_transposed_kernels(vgg.params)
+    content = content_fn(vgg_params, photos)
+    carry = init(jnp.asarray(vector, jnp.float32))
+    for _ in range(rcfg.steps):
+        carry = step(carry, params, vgg_params, photos, targets, content)
+    _, _, v, best, first = carry
     return np.asarray(v), {"loss_before": float(first[0]), "loss_after": float(best[0]),
                            "style_before": float(first[1]), "style_after": float(best[1]),
                            "content_after": float(best[2]), "evaluations": rcfg.steps}
