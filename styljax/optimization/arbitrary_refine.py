@@ -11,6 +11,10 @@ user's render would be measured:
   central `crop`² square of it is rendered, so brush strokes come out at the render's scale;
 - the rendered crop is resized by 384 / `render_side` before VGG, as the distance resizes the
   whole render, so the crop's Grams are those of a patch of the measured image;
+- the crops' Grams are averaged before the distance (one pooled Gram per layer, as if the crops
+  were one image): the painting's Grams describe a whole image, and a distance per crop tuned
+  the vector to each crop's content (on two Kodak photos it lowered the held-out distance by 11%
+  on the mean, pooled 19%);
 - plus `content_weight` × the relative relu4_2 feature distance to the photo crop (on the way to
   relu4_3: no extra VGG layers), which keeps the photo recognisable;
 
@@ -98,14 +102,16 @@ def painting_grams(vgg, painting: np.ndarray, rcfg: RefineConfig = RefineConfig(
     return metrics.StyleDistance(vgg, rcfg.style_layers, rcfg.style_size).grams(painting)
 
 
-def _relative_style(feats: Mapping, targets: Mapping, layers: Sequence[str]) -> jax.Array:
-    """Per image (B,): Σ_l mean((G_l − A_l)²) / mean(A_l²), the metric's relative Gram distance."""
+def _pooled_style(feats: Mapping, targets: Mapping, layers: Sequence[str]) -> jax.Array:
+    """Σ_l mean((Ḡ_l − A_l)²) / mean(A_l²), the metric's relative Gram distance, of the crops' mean
+    Gram Ḡ_l: the painting's Grams are whole-image statistics, which one crop's content need not
+    match but the crops together should (per-crop distances over-fitted the crops' content)."""
     from styljax.losses import feature_losses
 
     total = 0.0
     for layer in layers:
-        g, a = feature_losses.gram(feats[layer], "chw"), targets[layer]
-        total = total + jnp.mean(jnp.square(g - a), axis=(-1, -2)) / jnp.maximum(jnp.mean(a * a), 1e-30)
+        g, a = jnp.mean(feature_losses.gram(feats[layer], "chw"), axis=0), targets[layer]
+        total = total + jnp.mean(jnp.square(g - a)) / jnp.maximum(jnp.mean(a * a), 1e-30)
     return total
 
 
@@ -133,7 +139,7 @@ def _program(cfg: ar.ArbitraryConfig, rcfg: RefineConfig, depth: int, convention
 
     def objective(v, params, vgg_params, photos, targets, content):
         feats = extract(vgg_params, shrink(ar.transform(params, photos, v, cfg)))
-        style = jnp.mean(_relative_style(feats, targets, rcfg.style_layers))
+        style = _pooled_style(feats, targets, rcfg.style_layers)
         cont = jnp.mean(jnp.square(feats[CONTENT_LAYER] - content[0])) / content[1]
         return style + rcfg.content_weight * cont, (style, cont)
 
@@ -171,7 +177,7 @@ def refine_vector(params: Mapping, cfg: ar.ArbitraryConfig, vector, photos, pain
       rcfg: the recipe.
 
     info: "loss_before"/"loss_after" (the objective at the start and at the result),
-    "style_before"/"style_after" (its style distance part, mean over the photos), "evaluations"
+    "style_before"/"style_after" (its style distance part, of the crops' pooled Grams), "evaluations"
     (value-and-gradient evaluations: `rcfg.steps`).
     """
     from styljax.nets import vgg as vgg_lib
