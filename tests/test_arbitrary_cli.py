@@ -100,3 +100,28 @@ def test_add_style_then_styles_verbs(setup, tmp_path, capsys):
     assert main(["styles", "remove", "--model", model, "x"]) == 0
     assert main(["styles", "import", "--model", model, str(tmp_path / "x.npz"), "--name", "y"]) == 0
     assert arbitrary_store.STORE.list_styles(model) == ["y"]
+
+
+def test_add_style_refine_never_on_held_out_photos(setup, tmp_path, capsys):
+    """--refine optimises the stored vector on the --content-dir photos that are not held out (a
+    folder of held-out photos only is refused in one line), and stores the refined vector."""
+    from styljax.io import weights
+    from styljax.nets import vgg
+
+    d = setup
+    weights.save_npz(vgg.random_weights(16, jax.random.key(0)), tmp_path / "vgg.npz")
+    held = tmp_path / "held"
+    image.save_image(held / "kodim21.png", np.random.default_rng(1).uniform(size=(40, 40, 3)))
+    base = ["add-style", "--model", str(d / "model"), "--method", "arbitrary", "--style", str(d / "a.png"),
+            "--name", "r", "--refine", "--weights", str(tmp_path / "vgg.npz"), "--steps", "2", "--crop", "16",
+            "--out", str(tmp_path / "m")]
+    assert main([*base, "--content-dir", str(held)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no photos to refine on" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "m").exists()
+
+    assert main([*base, "--content-dir", str(held), str(d / "photos")]) == 0
+    assert "on 2 16 px crops" in capsys.readouterr().out
+    params, cfg, _ = arbitrary_store.STORE.load_model(tmp_path / "m")
+    predicted = ar.predict_style(params, image.load_image(d / "a.png")[None], cfg)[0]
+    assert np.abs(np.asarray(params["styles"]["r"]["vector"]) - np.asarray(predicted)).max() > 0

@@ -1,7 +1,9 @@
 """`styljax add-style --method arbitrary --style painting.jpg --name x`: store a painting's predicted
 style vector as a named style of the arbitrary-style model, so `styles list|export|import`, the
-CIN-style renderer interface and the service treat it like any other style. Seconds, no training; `--refine` then optimises the vector alone against the perceptual loss over
-a few photos (`styljax.optimization.arbitrary_refine`)."""
+CIN-style renderer interface and the service treat it like any other style. Seconds, no training;
+`--refine` then optimises the vector alone against the style distance over two photos
+(`styljax.optimization.arbitrary_refine`: 20 Adam steps on 160 px crops at 512 px render scale,
+`--steps`/`--crop`/`--lr` override), never on the held-out photos."""
 
 from __future__ import annotations
 
@@ -49,39 +51,37 @@ def run_add_style(args: argparse.Namespace) -> int:
     return 0
 
 
-REFINE_PHOTOS = ("astronaut", "chelsea", "coffee")  # scikit-image's, when no --content-dir is given
-
-
 def _refine(args: argparse.Namespace, model, vector: np.ndarray) -> np.ndarray:
-    """The vector optimised alone against the perceptual loss over a few photos (`styljax.optimization.arbitrary_refine`),
-    with the style distance to the painting before and after (`styljax.evaluation.metrics.StyleDistance`)."""
-    from styljax.runtime import cliargs
-    from styljax.evaluation import metrics
-    from styljax.io import image, samples
-    from styljax.imaging import geometry
-    from styljax.optimization.arbitrary_refine import refine_vector
-    from styljax.nets import arbitrary as ar
+    """The vector optimised alone (`styljax.optimization.arbitrary_refine`) on the first two photos of
+    --content-dir that are not held out (the benchmarks' `HELD_OUT`, and --exclude), else on
+    scikit-image's; prints the style distance on those crops before and after."""
+    import dataclasses
 
-    side = args.crop or 192
+    from styljax.io import image
+    from styljax.optimization import arbitrary_refine as refine
+    from styljax.runtime import cliargs
+    from styljax.train.configs import HELD_OUT
+
+    rcfg = refine.RefineConfig()
+    over = {"steps": args.steps, "crop": args.crop, "learning_rate": args.lr}
+    rcfg = dataclasses.replace(rcfg, **{k: v for k, v in over.items() if v is not None})
+    if rcfg.steps < 1 or rcfg.crop < 16 or not rcfg.learning_rate > 0:
+        raise StyljaxError(f"--refine needs steps >= 1, crop >= 16 and lr > 0 (got {rcfg.steps}, {rcfg.crop}, {rcfg.learning_rate})")
+    count = len(refine.DEFAULT_PHOTOS)
     if args.content_dir:
-        paths = [p for d in args.content_dir for p in image.list_images(d)][:3]
-        photos = [image.load_image(p, size=(side, side)) for p in paths]
+        held = set(HELD_OUT) | set(filter(None, (args.exclude or "").split(",")))  # never the benchmarks' photos
+        paths = [p for d in args.content_dir for p in image.list_images(d) if p.stem not in held][:count]
+        if not paths:
+            raise StyljaxError(f"--content-dir {' '.join(args.content_dir)}: no photos to refine on (held out: {', '.join(sorted(held))})")
+        photos = [image.load_image(p) for p in paths]
     else:
-        photos = [np.asarray(geometry.resize(samples.skimage_image(n), (side, side))) for n in REFINE_PHOTOS]
+        photos = refine.default_photos()
     painting = image.load_image(args.style, max_side=512, min_side=image.MIN_SIDE)
     vgg = cliargs.load_vgg(args)
     t0 = time.perf_counter()
-    new, info = refine_vector(model.params, model.cfg, vector, photos, painting, vgg, steps=args.steps or 30)
-    dist = metrics.StyleDistance(vgg)
-    target = dist.grams(painting)
-    x = np.stack(photos)
-
-    def mean_distance(v):
-        outs = np.asarray(ar.transform(model.params, x, v, model.cfg, clip=True))
-        return float(np.mean([dist.distance(o, target) for o in outs]))
-
-    before, after = mean_distance(vector), mean_distance(new)
-    print(f"refine: loss {info['loss_before']:.4g} -> {info['loss_after']:.4g} in {info['steps']} L-BFGS steps, "
-          f"{time.perf_counter() - t0:.1f} s; style distance {before:.3f} -> {after:.3f} "
-          f"({100 * (1 - after / max(before, 1e-12)):+.0f}% lower) on {len(photos)} photos at {side} px")
+    new, info = refine.refine_vector(model.params, model.cfg, vector, refine.refine_photos(photos, rcfg), painting, vgg, rcfg)
+    before, after = info["style_before"], info["style_after"]
+    print(f"refine: {info['evaluations']} Adam steps in {time.perf_counter() - t0:.1f} s; style distance "
+          f"{before:.3f} -> {after:.3f} ({100 * (1 - after / max(before, 1e-12)):+.0f}% lower) on {len(photos)} "
+          f"{rcfg.crop} px crops at {rcfg.render_side} px render scale")
     return new
