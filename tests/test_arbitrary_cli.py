@@ -102,6 +102,7 @@ def test_add_style_then_styles_verbs(setup, tmp_path, capsys):
     assert arbitrary_store.STORE.list_styles(model) == ["y"]
 
 
+@pytest.mark.slow  # a real refinement: seconds of compiling and 20 steps, and the default suite is near its budget
 def test_add_style_refine_never_on_held_out_photos(setup, tmp_path, capsys):
     """--refine optimises the stored vector on the --content-dir photos that are not held out (a
     folder of held-out photos only is refused in one line), and stores the refined vector."""
