@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import emit, log, machine_info
+from bench.quality import photo_path
 
 
 def _cpu() -> float:
@@ -51,10 +52,9 @@ def main(argv=None) -> None:
     from styljax.io import image, weights
     from styljax.nets import arbitrary as ar
     from styljax.optimization import arbitrary_refine as refine
-    from styljax.train.configs import KODAK_HELD_OUT, WIKIPEDIA_HELD_OUT
+    from styljax.train.configs import HELD_OUT
 
-    over = {"steps": args.steps, "crop": args.crop, "learning_rate": args.lr}
-    rcfg = dataclasses.replace(refine.RefineConfig(), **{k: v for k, v in over.items() if v is not None})
+    rcfg = refine.RefineConfig().overriding(steps=args.steps, crop=args.crop, learning_rate=args.lr)
     emit({"kind": "header", **machine_info(), "refine": dataclasses.asdict(rcfg),
           "refine_photos": list(refine.DEFAULT_PHOTOS)})
     data = Path(args.data)
@@ -62,9 +62,7 @@ def main(argv=None) -> None:
     vgg = weights.resolve(None)
     dist = metrics.StyleDistance(vgg)
     photos = refine.refine_photos(refine.default_photos(), rcfg)
-    held = ([data / "content" / "kodak" / f"{n}.png" for n in KODAK_HELD_OUT]
-            + [data / "content" / "wikipedia" / f"{n}.jpg" for n in WIKIPEDIA_HELD_OUT])
-    held_images = [image.load_image(p, max_side=args.size) for p in held]
+    held_images = [image.load_image(photo_path(data, stem), max_side=args.size) for stem in HELD_OUT]
     paintings = sorted(image.list_images(data / "styles"))
     if args.paintings:
         paintings = [q for q in paintings if q.stem in args.paintings.split(",")]

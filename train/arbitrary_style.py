@@ -55,16 +55,12 @@ def _refine(args: argparse.Namespace, model, vector: np.ndarray) -> np.ndarray:
     """The vector optimised alone (`styljax.optimization.arbitrary_refine`) on the first two photos of
     --content-dir that are not held out (the benchmarks' `HELD_OUT`, and --exclude), else on
     scikit-image's; prints the style distance on those crops before and after."""
-    import dataclasses
-
     from styljax.io import image
     from styljax.optimization import arbitrary_refine as refine
     from styljax.runtime import cliargs
     from styljax.train.configs import HELD_OUT
 
-    rcfg = refine.RefineConfig()
-    over = {"steps": args.steps, "crop": args.crop, "learning_rate": args.lr}
-    rcfg = dataclasses.replace(rcfg, **{k: v for k, v in over.items() if v is not None})
+    rcfg = refine.RefineConfig().overriding(steps=args.steps, crop=args.crop, learning_rate=args.lr)
     if rcfg.steps < 1 or rcfg.crop < 16 or not rcfg.learning_rate > 0:
         raise StyljaxError(f"--refine needs steps >= 1, crop >= 16 and lr > 0 (got {rcfg.steps}, {rcfg.crop}, {rcfg.learning_rate})")
     count = len(refine.DEFAULT_PHOTOS)

@@ -66,6 +66,10 @@ class RefineConfig:
     style_layers: tuple[str, ...] = metrics.STYLE_LAYERS
     content_weight: float = 0.1
 
+    def overriding(self, **given) -> RefineConfig:
+        """This recipe with the fields in `given` that are not None (a command line's optional flags)."""
+        return dataclasses.replace(self, **{k: v for k, v in given.items() if v is not None})
+
     @property
     def feature_side(self) -> int:
         """The rendered crop's side at the distance's scale (what VGG sees)."""
